@@ -1,0 +1,75 @@
+"""Where things live: bundled resources, and the user's config/data/output/log folders.
+
+Every user folder can be overridden by an environment variable so tests never touch real config:
+STUDIO_CONFIG_DIR, STUDIO_DATA_DIR, STUDIO_OUTPUT_DIR, STUDIO_LOG_DIR, STUDIO_MODELS_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "Studio"
+BUILTIN_MODEL_ID = "studio-mini"
+
+
+def resources_dir() -> Path:
+    """The `resources/` folder, in development and in a frozen (PyInstaller) build."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "resources"
+    env = os.environ.get("STUDIO_RESOURCES_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "resources"
+
+
+def resource(*parts: str) -> Path:
+    return resources_dir().joinpath(*parts)
+
+
+def builtin_model_dir() -> Path:
+    return resource("models", BUILTIN_MODEL_ID)
+
+
+def clip_tokenizer_dir() -> Path:
+    return resource("tokenizers", "clip")
+
+
+@dataclass(frozen=True)
+class UserDirs:
+    config: Path
+    data: Path
+    output: Path
+    logs: Path
+    models: Path
+
+    @property
+    def presets(self) -> Path:
+        return self.config / "presets"
+
+    @property
+    def autosave(self) -> Path:
+        return self.data / "autosave"
+
+    def ensure(self) -> UserDirs:
+        for p in (self.config, self.data, self.output, self.logs, self.models, self.presets):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def user_dirs() -> UserDirs:
+    import platformdirs
+
+    def pick(var: str, default: str) -> Path:
+        return Path(os.environ.get(var) or default)
+
+    return UserDirs(
+        config=pick("STUDIO_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME)),
+        data=pick("STUDIO_DATA_DIR", platformdirs.user_data_dir(APP_NAME)),
+        output=pick("STUDIO_OUTPUT_DIR", str(Path(platformdirs.user_pictures_dir()) / APP_NAME)),
+        logs=pick("STUDIO_LOG_DIR", platformdirs.user_log_dir(APP_NAME)),
+        models=pick("STUDIO_MODELS_DIR", str(Path(platformdirs.user_data_dir(APP_NAME)) / "models")),
+    )

@@ -1,0 +1,177 @@
+"""The one object that crosses from the UI (or CLI) to the engine: a frozen, validated request."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MAX_SEED = 2**32 - 1
+MIN_SIDE, MAX_SIDE = 16, 4096
+MAX_STEPS = 150
+MAX_GUIDANCE = 30.0
+MAX_BATCH = 16
+MAX_OUTPAINT = 2048
+
+
+class Mode(str, Enum):
+    TXT2IMG = "txt2img"
+    IMG2IMG = "img2img"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+
+
+class PreviewKind(str, Enum):
+    NONE = "none"
+    X0 = "x0"  # predicted clean image: shows the picture early
+    LATENT = "latent"  # the noisy latent x_t as it is
+
+
+class InpaintArea(str, Enum):
+    WHOLE_IMAGE = "whole"
+    ONLY_MASKED = "masked"  # crop to the mask's box + padding, generate at native size, paste back
+
+
+class MaskedContent(str, Enum):
+    ORIGINAL = "original"
+    BLUR = "blur"
+    NOISE = "noise"
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    grow: int = 0  # pixels to dilate (negative shrinks)
+    feather: int = 4  # blur radius in pixels of the compositing edge
+    area: InpaintArea = InpaintArea.WHOLE_IMAGE
+    padding: int = 32  # context around the mask box for ONLY_MASKED
+    fill: MaskedContent = MaskedContent.ORIGINAL
+
+
+@dataclass(frozen=True)
+class OutpaintOptions:
+    left: int = 0
+    right: int = 0
+    top: int = 0
+    bottom: int = 0
+    overlap: int = 16  # band of original pixels regenerated for a seamless join (then composited)
+
+    @property
+    def any(self) -> bool:
+        return any((self.left, self.right, self.top, self.bottom))
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a job needs. The engine reads nothing else: no widgets, no global settings."""
+
+    mode: Mode = Mode.TXT2IMG
+    prompt: str = ""
+    negative_prompt: str = ""
+    model: str = ""  # "" = the built-in model; else a folder, a file or a cached Hub id
+    steps: int = 20
+    guidance: float = 7.0
+    scheduler: str = DEFAULT_SCHEDULER
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    batch: int = 1
+    strength: float = 0.75  # img2img / inpaint denoising strength
+    init_image: Image.Image | None = field(default=None, compare=False, repr=False)
+    mask: Image.Image | None = field(default=None, compare=False, repr=False)  # white = repaint
+    mask_options: MaskOptions = field(default_factory=MaskOptions)
+    outpaint: OutpaintOptions = field(default_factory=OutpaintOptions)
+    preview: PreviewKind = PreviewKind.X0
+    preview_interval: int = 1  # a preview every N steps (ignored when preview is NONE)
+
+    def replace(self, **changes: Any) -> GenerationRequest:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Raise ValueError with a message a person can act on; return None if the request is usable."""
+        for check in (_check_numbers, _check_size, _check_scheduler, _check_images):
+            check(self)
+
+    def seeds(self) -> list[int]:
+        """Batch item i uses seed + i (wrapping within the 32-bit range)."""
+        return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.batch)]
+
+
+def round_to_multiple_of_8(value: int) -> int:
+    return max(8, int(round(value / 8.0)) * 8)
+
+
+def _in_range(name: str, value: float, low: float, high: float, hint: str = "") -> None:
+    if not (low <= value <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}.{hint}")
+
+
+def _check_numbers(r: GenerationRequest) -> None:
+    if not isinstance(r.steps, int) or isinstance(r.steps, bool):
+        raise ValueError(f"Steps must be a whole number, not {r.steps!r}.")
+    _in_range("Steps", r.steps, 1, MAX_STEPS)
+    _in_range("Guidance (CFG scale)", r.guidance, 0, MAX_GUIDANCE)
+    _in_range("Strength", r.strength, 0, 1)
+    _in_range("Batch size", r.batch, 1, MAX_BATCH)
+    if not isinstance(r.seed, int) or not (0 <= r.seed <= MAX_SEED):
+        raise ValueError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {r.seed!r}.")
+    _in_range("Preview interval", r.preview_interval, 1, MAX_STEPS)
+    if r.mode in (Mode.IMG2IMG, Mode.INPAINT) and r.strength == 0:
+        raise ValueError("Strength is 0, so nothing would change: raise it above 0 (0.5–0.8 is typical).")
+
+
+def _check_size(r: GenerationRequest) -> None:
+    for name, value in (("Width", r.width), ("Height", r.height)):
+        if not isinstance(value, int):
+            raise ValueError(f"{name} must be a whole number of pixels, not {value!r}.")
+        _in_range(name, value, MIN_SIDE, MAX_SIDE)
+        if value % 8:
+            raise ValueError(
+                f"{name} {value} is not a multiple of 8; use {round_to_multiple_of_8(value)} instead."
+            )
+
+
+def _check_scheduler(r: GenerationRequest) -> None:
+    if r.scheduler not in SCHEDULER_NAMES:
+        raise ValueError(f"Unknown scheduler {r.scheduler!r}. Choose one of: {', '.join(SCHEDULER_NAMES)}.")
+
+
+def _check_images(r: GenerationRequest) -> None:
+    if r.mode is Mode.TXT2IMG:
+        return
+    if r.init_image is None:
+        raise ValueError(f"{r.mode.value} needs an input image; none was given.")
+    w, h = r.init_image.size
+    if w == 0 or h == 0:
+        raise ValueError("The input image is empty (0 pixels wide or high).")
+    if r.mode is Mode.INPAINT:
+        _check_mask(r)
+    if r.mode is Mode.OUTPAINT:
+        _check_outpaint(r.outpaint)
+
+
+def _check_mask(r: GenerationRequest) -> None:
+    if r.mask is None:
+        raise ValueError("Inpainting needs a mask: paint the area to regenerate.")
+    if r.mask.size != r.init_image.size:  # type: ignore[union-attr]
+        mw, mh = r.mask.size
+        iw, ih = r.init_image.size  # type: ignore[union-attr]
+        raise ValueError(f"The mask is {mw}x{mh} but the image is {iw}x{ih}; they must be the same size.")
+    if r.mask.convert("L").getbbox() is None:
+        raise ValueError("The mask is empty: paint the area to regenerate before inpainting.")
+    _in_range("Mask grow", r.mask_options.grow, -256, 256)
+    _in_range("Mask feather", r.mask_options.feather, 0, 256)
+    _in_range("Mask padding", r.mask_options.padding, 0, 1024)
+
+
+def _check_outpaint(o: OutpaintOptions) -> None:
+    for side in ("left", "right", "top", "bottom"):
+        _in_range(f"Outpaint {side}", getattr(o, side), 0, MAX_OUTPAINT)
+    if not o.any:
+        raise ValueError("Outpainting needs at least one side to extend by more than 0 pixels.")
+    _in_range("Outpaint overlap", o.overlap, 0, 256)
