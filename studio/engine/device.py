@@ -1,0 +1,111 @@
+"""Device and dtype choice, out-of-memory detection, memory release.
+
+torch is imported inside functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def _mps_available(torch: Any) -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def choose_device(pref: str = "auto") -> str:
+    """ "cuda", "mps" or "cpu". An explicit preference that is not available falls back with a warning."""
+    import torch
+
+    pref = (pref or "auto").lower()
+    if pref not in DEVICES:
+        log.warning("Unknown device preference %r; choosing automatically", pref)
+        pref = "auto"
+    if pref == "cpu":
+        return "cpu"
+    if pref in ("auto", "cuda") and torch.cuda.is_available():
+        return "cuda"
+    if pref in ("auto", "mps") and _mps_available(torch):
+        return "mps"
+    if pref != "auto":
+        log.warning("Device %r is not available here; using the CPU", pref)
+    return "cpu"
+
+
+def choose_dtype(device: str, precision: str = "auto") -> Any:
+    """torch dtype for ``device``: CUDA fp16 (bf16 if asked and supported), MPS fp16, CPU fp32 (bf16 if asked)."""
+    import torch
+
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        log.warning("Unknown precision %r; choosing automatically", precision)
+        precision = "auto"
+    kind = device.split(":", 1)[0]
+    if precision == "fp32":
+        return torch.float32
+    if kind == "cuda":
+        if precision == "bf16" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if precision == "bf16":
+            log.warning("This GPU has no bfloat16 support; using float16")
+        return torch.float16
+    if kind == "mps":
+        if precision == "bf16":
+            log.warning("bfloat16 is not used on MPS; using float16")
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        log.warning("float16 is slow and unsupported for many CPU ops; using float32 on the CPU")
+    return torch.float32
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS/CPU out-of-memory errors (also when wrapped as the cause of another error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_oom_one(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_oom_one(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    try:
+        import torch
+
+        oom_cls = getattr(torch.cuda, "OutOfMemoryError", None)
+        if oom_cls is not None and isinstance(exc, oom_cls):
+            return True
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
+    return False
+
+
+def free_memory() -> None:
+    """Collect garbage and release cached accelerator memory."""
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
+    if _mps_available(torch):
+        try:
+            torch.mps.empty_cache()
+        except (AttributeError, RuntimeError):
+            log.debug("torch.mps.empty_cache unavailable", exc_info=True)
