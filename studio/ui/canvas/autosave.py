@@ -1,0 +1,189 @@
+"""Autosave of the canvas (image + mask at the undo head) and restore after a crash.
+
+Layout: AUTOSAVE_DIR/canvas-<id>/{image-<n>.png, mask-<n>.png, state.json}. The PNGs of a save are
+written first, then state.json (atomically) names them, then older PNGs go: a crash at any point
+leaves a complete earlier or later save. A clean close deletes the folder; a folder still there at
+the next launch whose process is gone is offered for restore. No Qt here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from studio.core.document import Document, encode_image
+from studio.core.fileio import atomic_write_bytes, atomic_write_text, set_aside
+
+log = logging.getLogger(__name__)
+STATE = "state.json"
+PREFIX = "canvas-"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    image: np.ndarray
+    mask: np.ndarray
+    source: str  # the file the document came from, "" if none
+    counter: int
+
+
+@dataclass(frozen=True)
+class Restorable:
+    folder: Path
+    saved_at: float
+    size: tuple[int, int]
+    source: str
+
+    def load(self) -> Document:
+        state = json.loads((self.folder / STATE).read_text("utf-8"))
+        with Image.open(self.folder / state["image"]) as img:
+            image = np.asarray(img.convert("RGB")).copy()
+        with Image.open(self.folder / state["mask"]) as m:
+            mask = np.asarray(m.convert("L")).copy()
+        doc = Document(image, mask, path=Path(state["source"]) if state.get("source") else None)
+        doc.version = 1  # restored work is unsaved work
+        return doc
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class AutosaveWriter:
+    """Writes snapshots on a background thread; the newest pending snapshot wins."""
+
+    def __init__(self, autosave_dir: Path, folder: Path | None = None) -> None:
+        self.folder = folder or Path(autosave_dir) / f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
+        self._lock = threading.Lock()
+        self._pending: Snapshot | None = None
+        self._future: Future[None] | None = None
+        self._counter = _last_counter(self.folder)
+        self.last_error = ""
+
+    def save(self, doc: Document, *, wait: bool = False) -> None:
+        """Snapshot `doc` now (a fast copy on the caller's thread) and write it in the background."""
+        self._counter += 1
+        snap = Snapshot(doc.image.copy(), doc.mask.copy(), str(doc.path or ""), self._counter)
+        with self._lock:
+            self._pending = snap
+            if self._future is None or self._future.done():
+                self._future = self._pool.submit(self._drain)
+            future = self._future
+        if wait:
+            future.result()
+
+    def flush(self) -> None:
+        with self._lock:
+            future = self._future
+        if future is not None:
+            future.result()
+
+    def close_clean(self) -> None:
+        """The document was closed on purpose (saved or discarded): nothing to restore."""
+        self.flush()
+        self._pool.shutdown(wait=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                snap, self._pending = self._pending, None
+            if snap is None:
+                return
+            try:
+                self._write(snap)
+                self.last_error = ""
+            except OSError as exc:
+                self.last_error = f"Autosave failed: {exc}"
+                log.exception("Autosave to %s failed", self.folder)
+
+    def _write(self, snap: Snapshot) -> None:
+        started = time.perf_counter()
+        names = {"image": f"image-{snap.counter}.png", "mask": f"mask-{snap.counter}.png"}
+        atomic_write_bytes(self.folder / names["image"], encode_image(Image.fromarray(snap.image), ".png", 1))
+        atomic_write_bytes(self.folder / names["mask"], encode_image(Image.fromarray(snap.mask), ".png", 1))
+        h, w = snap.mask.shape
+        state = {
+            "version": FORMAT_VERSION,
+            "pid": os.getpid(),
+            "saved_at": time.time(),
+            "size": [w, h],
+            "source": snap.source,
+            "counter": snap.counter,
+            **names,
+        }
+        atomic_write_text(self.folder / STATE, json.dumps(state, indent=1))
+        for old in self.folder.glob("*.png"):
+            if old.name not in names.values():
+                old.unlink(missing_ok=True)
+        log.debug("Autosaved %dx%d in %.0f ms", w, h, (time.perf_counter() - started) * 1000)
+
+
+def find_all_restorable(autosave_dir: Path) -> list[Restorable]:
+    """Autosaves left by sessions that did not close cleanly, newest first."""
+    found = []
+    root = Path(autosave_dir)
+    if not root.is_dir():
+        return []
+    for folder in root.glob(f"{PREFIX}*"):
+        item = _read(folder)
+        if item is not None:
+            found.append(item)
+    return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+def find_restorable(autosave_dir: Path) -> Restorable | None:
+    """The newest autosave that was not cleanly closed (the app offers to restore it at start)."""
+    found = find_all_restorable(autosave_dir)
+    return found[0] if found else None
+
+
+def _read(folder: Path) -> Restorable | None:
+    path = folder / STATE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text("utf-8"))
+        if state.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unknown autosave version {state.get('version')!r}")
+        if not (folder / state["image"]).is_file() or not (folder / state["mask"]).is_file():
+            raise ValueError("autosave images are missing")
+        if state.get("pid") != os.getpid() and _alive(int(state.get("pid", 0))):
+            return None  # another Studio window is still working on it
+        return Restorable(folder, float(state["saved_at"]), tuple(state["size"]), state.get("source", ""))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("Autosave in %s is unreadable: %s", folder, exc)
+        set_aside(path, str(exc))
+        return None
+
+
+def _last_counter(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / STATE).read_text("utf-8")).get("counter", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0 or sys.platform == "win32":  # os.kill(pid, 0) would terminate on Windows
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

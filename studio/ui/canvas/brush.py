@@ -1,0 +1,118 @@
+"""Mask rasterization in numpy, touching only the dirty rectangle (no Qt here, so it benches headless).
+
+A stroke is a chain of segments; each segment is a capsule whose radius may change along it (pen
+pressure). Painting keeps the maximum coverage (eraser: the minimum), so overlapping segments of one
+stroke never build up darker joints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+Rect = tuple[int, int, int, int]
+Point = tuple[float, float]
+
+
+def segment_rect(p0: Point, p1: Point, radius: float, width: int, height: int) -> Rect | None:
+    pad = radius + 1.5
+    left = int(np.floor(min(p0[0], p1[0]) - pad))
+    top = int(np.floor(min(p0[1], p1[1]) - pad))
+    right = int(np.ceil(max(p0[0], p1[0]) + pad)) + 1
+    bottom = int(np.ceil(max(p0[1], p1[1]) + pad)) + 1
+    left, top, right, bottom = max(0, left), max(0, top), min(width, right), min(height, bottom)
+    if right <= left or bottom <= top:
+        return None
+    return (left, top, right, bottom)
+
+
+def coverage(rect: Rect, p0: Point, p1: Point, r0: float, r1: float, hardness: float) -> np.ndarray:
+    """Brush coverage in [0, 1] (float32) over `rect` for a capsule from p0 (radius r0) to p1 (r1)."""
+    left, top, right, bottom = rect
+    xs = np.arange(left, right, dtype=np.float32) + 0.5
+    ys = np.arange(top, bottom, dtype=np.float32)[:, None] + 0.5
+    dx, dy = p1[0] - p0[0], p1[1] - p0[1]
+    length2 = dx * dx + dy * dy
+    if length2 < 1e-6:
+        t = np.zeros((1, 1), np.float32)
+    else:
+        t = ((xs - p0[0]) * dx + (ys - p0[1]) * dy) / np.float32(length2)
+        np.clip(t, 0.0, 1.0, out=t)
+    px = xs - (p0[0] + t * dx)
+    py = ys - (p0[1] + t * dy)
+    dist = np.sqrt(px * px + py * py)
+    radius = np.float32(r0) + t * np.float32(r1 - r0) if r0 != r1 else np.float32(r0)
+    soft = np.maximum(radius * np.float32(1.0 - hardness), np.float32(1.0))  # >= 1 px antialiasing
+    cov = (radius - dist) / soft
+    np.clip(cov, 0.0, 1.0, out=cov)
+    if hardness < 1.0:
+        cov = cov * cov * (3.0 - 2.0 * cov)  # smoothstep falloff for soft brushes
+    return cov
+
+
+def paint_segment(
+    mask: np.ndarray,
+    p0: Point,
+    p1: Point,
+    radius: float,
+    *,
+    hardness: float = 1.0,
+    erase: bool = False,
+    radius_end: float | None = None,
+) -> Rect | None:
+    """Paint one stroke segment into `mask` (HxW uint8) in place; return the dirty rect or None."""
+    r1 = radius if radius_end is None else radius_end
+    h, w = mask.shape
+    rect = segment_rect(p0, p1, max(radius, r1), w, h)
+    if rect is None:
+        return None
+    cov = coverage(rect, p0, p1, max(radius, 0.5), max(r1, 0.5), hardness)
+    region = mask[rect[1] : rect[3], rect[0] : rect[2]]
+    if erase:
+        np.minimum(region, ((1.0 - cov) * 255.0 + 0.5).astype(np.uint8), out=region)
+    else:
+        np.maximum(region, (cov * 255.0 + 0.5).astype(np.uint8), out=region)
+    return rect
+
+
+def polygon_values(
+    mask: np.ndarray, points: Sequence[Point], *, erase: bool = False
+) -> tuple[Rect, np.ndarray] | None:
+    """The new mask values of the polygon's bounding rect after filling (or clearing) the polygon."""
+    if len(points) < 3:
+        return None
+    h, w = mask.shape
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    rect = (
+        max(0, int(min(xs))),
+        max(0, int(min(ys))),
+        min(w, int(np.ceil(max(xs))) + 1),
+        min(h, int(np.ceil(max(ys))) + 1),
+    )
+    if rect[2] <= rect[0] or rect[3] <= rect[1]:
+        return None
+    shape = Image.new("L", (rect[2] - rect[0], rect[3] - rect[1]), 0)
+    ImageDraw.Draw(shape).polygon([(x - rect[0], y - rect[1]) for x, y in points], fill=255)
+    inside = np.asarray(shape) > 0
+    region = mask[rect[1] : rect[3], rect[0] : rect[2]].copy()
+    region[inside] = 0 if erase else 255
+    return rect, region
+
+
+def rect_values(
+    mask: np.ndarray, a: Point, b: Point, *, erase: bool = False
+) -> tuple[Rect, np.ndarray] | None:
+    h, w = mask.shape
+    rect = (
+        max(0, int(round(min(a[0], b[0])))),
+        max(0, int(round(min(a[1], b[1])))),
+        min(w, int(round(max(a[0], b[0])))),
+        min(h, int(round(max(a[1], b[1])))),
+    )
+    if rect[2] <= rect[0] or rect[3] <= rect[1]:
+        return None
+    values = np.full((rect[3] - rect[1], rect[2] - rect[0]), 0 if erase else 255, np.uint8)
+    return rect, values

@@ -1,0 +1,71 @@
+"""The outpaint frame: the pending extension drawn around the canvas, and dragging its edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+
+if TYPE_CHECKING:
+    from studio.ui.canvas.view import CanvasView
+
+GRAB_PX = 10.0  # how close (widget px) to an edge a press must be to grab it
+SNAP = 8
+MAX_EXTEND = 2048
+
+
+@dataclass
+class FrameDrag:
+    sides: tuple[str, ...]  # any of "left", "top", "right", "bottom"
+    start: QPointF
+    start_extend: tuple[int, int, int, int]
+
+
+def frame_rect(view: CanvasView) -> QRectF:
+    left, top, right, bottom = view.extend
+    w, h = view.doc.width, view.doc.height
+    return QRectF(view.doc_to_widget(-left, -top), view.doc_to_widget(w + right, h + bottom))
+
+
+def draw_extension(p: QPainter, view: CanvasView) -> None:
+    if not any(view.extend) and view.tools.tool.value != "frame":
+        return
+    outer = frame_rect(view)
+    p.save()
+    p.fillRect(outer, QBrush(QColor(90, 90, 100), Qt.BrushStyle.Dense4Pattern))
+    p.setPen(QPen(QColor(120, 200, 255), 1.5, Qt.PenStyle.DashLine))
+    p.drawRect(outer)
+    p.restore()
+
+
+def start_drag(view: CanvasView, pos: QPointF) -> FrameDrag | None:
+    r = frame_rect(view)
+    sides = []
+    if abs(pos.x() - r.left()) <= GRAB_PX:
+        sides.append("left")
+    elif abs(pos.x() - r.right()) <= GRAB_PX:
+        sides.append("right")
+    if abs(pos.y() - r.top()) <= GRAB_PX:
+        sides.append("top")
+    elif abs(pos.y() - r.bottom()) <= GRAB_PX:
+        sides.append("bottom")
+    if not sides:
+        return None
+    return FrameDrag(tuple(sides), QPointF(pos), view.extend)
+
+
+def drag_to(view: CanvasView, drag: FrameDrag, pos: QPointF) -> None:
+    dx = (pos.x() - drag.start.x()) / view.scale
+    dy = (pos.y() - drag.start.y()) / view.scale
+    left, top, right, bottom = drag.start_extend
+    delta = {"left": -dx, "right": dx, "top": -dy, "bottom": dy}
+    values = {"left": left, "top": top, "right": right, "bottom": bottom}
+    for side in drag.sides:
+        amount = values[side] + delta[side]
+        values[side] = int(max(0, min(MAX_EXTEND, round(amount / SNAP) * SNAP)))
+    new = (values["left"], values["top"], values["right"], values["bottom"])
+    if new != view.extend:
+        view.set_extend(*new)
+        view.extend_changed.emit(*new)

@@ -1,0 +1,181 @@
+"""Side panels of the canvas: inpaint mask options, outpaint amounts, candidate review."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.request import InpaintArea, MaskedContent, MaskOptions, OutpaintOptions
+
+SIDES = ("left", "top", "right", "bottom")
+
+
+def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = " px") -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(low, high)
+    s.setSingleStep(step)
+    s.setValue(value)
+    s.setSuffix(suffix)
+    return s
+
+
+class InpaintPanel(QGroupBox):
+    """Mask options for inpainting (grow/feather also apply to outpaint compositing)."""
+
+    changed = Signal()
+    generate = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Inpaint", parent)
+        d = MaskOptions()
+        self.area = QComboBox()
+        self.area.addItem("Whole image", InpaintArea.WHOLE_IMAGE)
+        self.area.addItem("Only masked", InpaintArea.ONLY_MASKED)
+        self.padding = _spin(0, 1024, d.padding)
+        self.fill = QComboBox()
+        for label, value in (
+            ("Original", MaskedContent.ORIGINAL),
+            ("Blur", MaskedContent.BLUR),
+            ("Noise", MaskedContent.NOISE),
+        ):
+            self.fill.addItem(label, value)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.01, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(0.75)
+        self.grow = _spin(-256, 256, d.grow)
+        self.feather = _spin(0, 256, d.feather)
+        self.button = QPushButton("Inpaint")
+        self.button.setToolTip("Regenerate the painted area (Ctrl+Enter)")
+        form = QFormLayout(self)
+        form.addRow("Area", self.area)
+        form.addRow("Padding", self.padding)
+        form.addRow("Masked content", self.fill)
+        form.addRow("Strength", self.strength)
+        form.addRow("Grow / shrink", self.grow)
+        form.addRow("Feather", self.feather)
+        form.addRow(self.button)
+        for w in (self.padding, self.grow, self.feather):
+            w.valueChanged.connect(self.changed)
+        self.strength.valueChanged.connect(self.changed)
+        self.area.currentIndexChanged.connect(self._area_changed)
+        self.fill.currentIndexChanged.connect(self.changed)
+        self.button.clicked.connect(self.generate)
+        self._area_changed()
+
+    def _area_changed(self) -> None:
+        self.padding.setEnabled(self.area.currentData() is InpaintArea.ONLY_MASKED)
+        self.changed.emit()
+
+    def options(self) -> MaskOptions:
+        return MaskOptions(
+            grow=self.grow.value(),
+            feather=self.feather.value(),
+            area=self.area.currentData(),
+            padding=self.padding.value(),
+            fill=self.fill.currentData(),
+        )
+
+    def set_options(self, o: MaskOptions) -> None:
+        self.grow.setValue(o.grow)
+        self.feather.setValue(o.feather)
+        self.padding.setValue(o.padding)
+        self.area.setCurrentIndex(self.area.findData(o.area))
+        self.fill.setCurrentIndex(self.fill.findData(o.fill))
+
+
+class OutpaintPanel(QGroupBox):
+    amounts_changed = Signal(int, int, int, int)
+    generate = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Outpaint", parent)
+        self.spins = {side: _spin(0, 2048, 0, 8) for side in SIDES}
+        self.overlap = _spin(0, 256, OutpaintOptions().overlap)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Top"), 0, 1)
+        grid.addWidget(self.spins["top"], 1, 1)
+        grid.addWidget(QLabel("Left"), 2, 0)
+        grid.addWidget(self.spins["left"], 3, 0)
+        grid.addWidget(QLabel("Right"), 2, 2)
+        grid.addWidget(self.spins["right"], 3, 2)
+        grid.addWidget(QLabel("Bottom"), 4, 1)
+        grid.addWidget(self.spins["bottom"], 5, 1)
+        quick = QHBoxLayout()
+        for amount in (64, 128, 256):
+            b = QPushButton(f"+{amount} all")
+            b.clicked.connect(lambda _=False, a=amount: self.set_amounts(a, a, a, a, emit=True))
+            quick.addWidget(b)
+        reset = QPushButton("Reset")
+        reset.clicked.connect(lambda: self.set_amounts(0, 0, 0, 0, emit=True))
+        quick.addWidget(reset)
+        form = QFormLayout()
+        form.addRow("Overlap", self.overlap)
+        self.button = QPushButton("Outpaint")
+        self.button.setToolTip("Extend the canvas and fill the new area (drag the frame with F)")
+        box = QVBoxLayout(self)
+        box.addLayout(grid)
+        box.addLayout(quick)
+        box.addLayout(form)
+        box.addWidget(self.button)
+        for s in self.spins.values():
+            s.valueChanged.connect(self._emit)
+        self.button.clicked.connect(self.generate)
+
+    def _emit(self) -> None:
+        self.amounts_changed.emit(*self.amounts())
+
+    def amounts(self) -> tuple[int, int, int, int]:
+        return tuple(self.spins[s].value() for s in SIDES)  # type: ignore[return-value]
+
+    def set_amounts(self, left: int, top: int, right: int, bottom: int, *, emit: bool = False) -> None:
+        for side, value in zip(SIDES, (left, top, right, bottom), strict=True):
+            spin = self.spins[side]
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        if emit:
+            self._emit()
+
+    def options(self) -> OutpaintOptions:
+        left, top, right, bottom = self.amounts()
+        return OutpaintOptions(left=left, top=top, right=right, bottom=bottom, overlap=self.overlap.value())
+
+
+class CandidateBar(QWidget):
+    """Shown while results wait for a decision: flip through, accept one, or discard all."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prev = QPushButton("◀")
+        self.prev.setToolTip("Previous result (Left arrow)")
+        self.label = QLabel()
+        self.next = QPushButton("▶")
+        self.next.setToolTip("Next result (Right arrow)")
+        self.accept = QPushButton("Accept")
+        self.accept.setToolTip("Put this result into the image (Enter); undo with Ctrl+Z")
+        self.discard = QPushButton("Discard")
+        self.discard.setToolTip("Throw away all results (Esc)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.prev, self.label, self.next, self.accept, self.discard):
+            row.addWidget(w)
+        self.set_state(0, 0)
+
+    def set_state(self, index: int, count: int) -> None:
+        self.setVisible(count > 0)
+        self.label.setText(f"Result {index + 1} of {count}" if count else "")
+        self.prev.setEnabled(count > 1)
+        self.next.setEnabled(count > 1)

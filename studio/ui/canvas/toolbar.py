@@ -1,0 +1,153 @@
+"""Actions and the tool bar of the canvas workspace (shortcuts are scoped to the workspace)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QSlider, QSpinBox, QToolBar, QToolButton
+
+from studio.ui.canvas.tools import MAX_SIZE, MIN_SIZE, Tool
+
+if TYPE_CHECKING:
+    from studio.ui.canvas.workspace import CanvasWorkspace
+
+TOOL_LABELS = (
+    (Tool.BRUSH, "Brush", "B"),
+    (Tool.ERASER, "Eraser", "E"),
+    (Tool.RECT, "Rectangle", "R"),
+    (Tool.LASSO, "Lasso", "L"),
+    (Tool.FRAME, "Canvas frame", "F"),
+)
+
+
+class CanvasActions:
+    """Every action of the canvas, created once and added to the workspace (for its shortcuts)."""
+
+    def __init__(self, ws: CanvasWorkspace) -> None:
+        self.ws = ws
+        self.all: dict[str, QAction] = {}
+        add = self._add
+        add("undo", "Undo", ws.undo, (QKeySequence.StandardKey.Undo,))
+        add("redo", "Redo", ws.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
+        add("fit", "Fit", ws.view.fit, ("Ctrl+0",))
+        add("actual", "100%", ws.view.actual_size, ("Ctrl+1",))
+        add("invert", "Invert mask", lambda: ws.doc.invert_mask(), ("Ctrl+I",))
+        add("clear", "Clear mask", lambda: ws.doc.clear_mask(), ("Ctrl+Shift+A",))
+        add("fill", "Fill mask", lambda: ws.doc.fill_mask(), ())
+        add("open", "Open image…", lambda: ws.open_file(), ())
+        add("new", "New canvas…", lambda: ws.new_canvas(), ())
+        add("paste", "Paste image", ws.paste, (QKeySequence.StandardKey.Paste,))
+        add("save", "Save image", lambda: ws.save_image(), ())
+        add("save_as", "Save image as…", lambda: ws.save_image(ask=True), ())
+        add("save_mask", "Save mask…", lambda: ws.save_mask(), ())
+        add("load_mask", "Load mask…", lambda: ws.load_mask(), ())
+        add("inpaint", "Inpaint", ws.inpaint, ("Ctrl+Return",))
+        add("outpaint", "Outpaint", ws.outpaint, ())
+        add("cancel_job", "Cancel", ws.generation.cancel, ())
+        add("prev", "Previous result", lambda: ws.generation.show(-1), ("Left",))
+        add("next", "Next result", lambda: ws.generation.show(1), ("Right",))
+        add("accept", "Accept result", ws.accept_candidate, ("Return", "Enter"))
+        add("discard", "Discard results", ws.generation.discard, ("Escape",))
+        self.mask_visible = add("mask_visible", "Show mask", ws.view.set_mask_visible, ("M",), checkable=True)
+        self.mask_visible.setChecked(True)
+        self.effective = add(
+            "effective", "Preview effective mask", ws.set_effective_preview, (), checkable=True
+        )
+        self.tools = QActionGroup(ws)
+        for tool, label, key in TOOL_LABELS:
+            a = add(
+                f"tool_{tool.value}",
+                f"{label} ({key})",
+                lambda _=False, t=tool: ws.view.set_tool(t),
+                (),
+                checkable=True,
+            )
+            a.setChecked(tool is Tool.BRUSH)
+            self.tools.addAction(a)
+        ws.view.tool_changed.connect(lambda name: self.all[f"tool_{name}"].setChecked(True))
+        self.set_candidates(False)
+
+    def _add(self, name: str, text: str, slot: Callable, keys: tuple, *, checkable: bool = False) -> QAction:
+        a = QAction(text, self.ws)
+        a.setShortcuts([QKeySequence(k) for k in keys])
+        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        a.setCheckable(checkable)
+        if checkable:
+            a.toggled.connect(slot)
+        else:
+            a.triggered.connect(lambda _=False: slot())
+        self.ws.addAction(a)
+        self.all[name] = a
+        return a
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.all[name]
+
+    def set_candidates(self, pending: bool) -> None:
+        for name in ("prev", "next", "accept", "discard"):
+            self.all[name].setEnabled(pending)
+
+    def refresh_undo(self) -> None:
+        stack = self.ws.doc.undo_stack
+        self.all["undo"].setEnabled(stack.can_undo())
+        self.all["redo"].setEnabled(stack.can_redo())
+        self.all["undo"].setText(f"Undo {stack.undo_label()}".strip())
+        self.all["redo"].setText(f"Redo {stack.redo_label()}".strip())
+
+
+def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QToolBar:
+    bar = QToolBar("Canvas")
+    file_button = QToolButton()
+    file_button.setText("File")
+    file_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    menu = QMenu(file_button)
+    for name in ("new", "open", "paste", "save", "save_as", "save_mask", "load_mask"):
+        menu.addAction(actions[name])
+    file_button.setMenu(menu)
+    bar.addWidget(file_button)
+    bar.addSeparator()
+    for a in actions.tools.actions():
+        bar.addAction(a)
+    bar.addSeparator()
+    bar.addWidget(QLabel("Size "))
+    bar.addWidget(_size_spin(ws))
+    bar.addWidget(QLabel(" Hardness "))
+    bar.addWidget(_hardness_slider(ws))
+    pressure = QCheckBox("Pressure")
+    pressure.setToolTip("Tablet pen pressure scales the brush size")
+    pressure.setChecked(ws.view.tools.settings.pressure_size)
+    pressure.toggled.connect(lambda on: setattr(ws.view.tools.settings, "pressure_size", on))
+    bar.addWidget(pressure)
+    bar.addSeparator()
+    for name in ("mask_visible", "effective", "invert", "clear", "fill", "undo", "redo", "fit", "actual"):
+        bar.addAction(actions[name])
+    return bar
+
+
+def _size_spin(ws: CanvasWorkspace) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(MIN_SIZE, MAX_SIZE)
+    spin.setSuffix(" px")
+    spin.setToolTip("Brush size ([ and ])")
+    spin.setValue(ws.view.tools.settings.size)
+    spin.valueChanged.connect(ws.view.set_brush_size)
+    ws.view.brush_size_changed.connect(lambda v: _set_quiet(spin, v))
+    return spin
+
+
+def _hardness_slider(ws: CanvasWorkspace) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setFixedWidth(90)
+    slider.setValue(int(ws.view.tools.settings.hardness * 100))
+    slider.valueChanged.connect(lambda v: setattr(ws.view.tools.settings, "hardness", v / 100.0))
+    return slider
+
+
+def _set_quiet(spin: QSpinBox, value: int) -> None:
+    spin.blockSignals(True)
+    spin.setValue(value)
+    spin.blockSignals(False)

@@ -1,0 +1,350 @@
+"""The canvas widget: draws the image, the mask tint, candidates and live previews; maps input to tools.
+
+Coordinates: widget = document * scale + offset. Only dirty rectangles are copied into the QImage
+layers and repainted; paintEvent draws only the exposed part of each layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QTabletEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from studio.core.document import Document, Rect
+from studio.ui.canvas import frame
+from studio.ui.canvas.layers import ImageLayer, MaskLayer, qimage_from_rgb
+from studio.ui.canvas.tools import MaskTools, Tool
+
+log = logging.getLogger(__name__)
+MIN_SCALE, MAX_SCALE = 0.02, 64.0
+BACKGROUND = QColor(48, 48, 52)
+
+
+class CanvasView(QWidget):
+    zoom_changed = Signal(float)
+    tool_changed = Signal(str)
+    brush_size_changed = Signal(int)
+    extend_changed = Signal(int, int, int, int)  # left, top, right, bottom (frame drag)
+
+    def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setMinimumSize(200, 200)
+        self.tools = MaskTools(Document.blank(1, 1))
+        self.scale = 1.0
+        self.offset = QPointF(0, 0)
+        self.mask_visible = True
+        self.image_layer, self.mask_layer = ImageLayer(), MaskLayer()
+        self._mask_override: np.ndarray | None = None  # e.g. the effective-mask preview
+        self._override: tuple[QImage, tuple[int, int]] | None = None  # candidate image, origin
+        self._preview: tuple[QImage, Rect] | None = None
+        self.extend = (0, 0, 0, 0)
+        self._frame_drag: frame.FrameDrag | None = None
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self._cursor_pos: QPointF | None = None
+        self._fitted = False
+        self.set_document(doc)
+
+    # document -------------------------------------------------------------------------------------
+    @property
+    def doc(self) -> Document:
+        return self.tools.doc
+
+    def set_document(self, doc: Document) -> None:
+        if self.tools.doc is not doc:
+            self.tools.doc.remove_listener(self._on_doc_changed)
+        self.tools.set_document(doc)
+        doc.add_listener(self._on_doc_changed)
+        self._mask_override = None
+        self._reset_layers()
+        self._fitted = False
+        self.fit()
+
+    def _reset_layers(self) -> None:
+        self.image_layer.reset(self.doc.image)
+        self.mask_layer.reset(self.doc.mask if self._mask_override is None else self._mask_override)
+
+    def _on_doc_changed(self, rect: Rect | None) -> None:
+        if rect is None or self.image_layer.size != self.doc.size:
+            self._reset_layers()
+            self.update()
+            return
+        self.image_layer.update(self.doc.image, rect)
+        if self._mask_override is None:
+            self.mask_layer.update(self.doc.mask, rect)
+        self.update(self.doc_rect_to_widget(rect))
+
+    def show_mask_array(self, mask: np.ndarray | None) -> None:
+        """Show `mask` (same size as the document) instead of the document mask; None to go back."""
+        self._mask_override = mask
+        self.mask_layer.reset(self.doc.mask if mask is None else mask)
+        self.update()
+
+    def set_mask_visible(self, visible: bool) -> None:
+        self.mask_visible = visible
+        self.update()
+
+    def set_override(self, rgb: np.ndarray | None, origin: tuple[int, int] = (0, 0)) -> None:
+        """Show a candidate result in place of the image (origin in document pixels, may be negative)."""
+        self._override = None if rgb is None else (qimage_from_rgb(rgb), origin)
+        self.update()
+
+    def set_preview(self, rgb: np.ndarray | None, target: Rect | None = None) -> None:
+        """Show a live preview scaled into `target` (document pixels); None clears it."""
+        if rgb is None or target is None:
+            self._preview = None
+        else:
+            self._preview = (qimage_from_rgb(rgb), target)
+        self.update()
+
+    def set_extend(self, left: int, top: int, right: int, bottom: int) -> None:
+        self.extend = (left, top, right, bottom)
+        self.update()
+
+    # coordinates ----------------------------------------------------------------------------------
+    def widget_to_doc(self, p: QPointF) -> tuple[float, float]:
+        return ((p.x() - self.offset.x()) / self.scale, (p.y() - self.offset.y()) / self.scale)
+
+    def doc_to_widget(self, x: float, y: float) -> QPointF:
+        return QPointF(x * self.scale + self.offset.x(), y * self.scale + self.offset.y())
+
+    def doc_rect_to_widget(self, rect: Rect, margin: int = 2) -> QRect:
+        a = self.doc_to_widget(rect[0], rect[1])
+        b = self.doc_to_widget(rect[2], rect[3])
+        return QRectF(a, b).toAlignedRect().adjusted(-margin, -margin, margin, margin)
+
+    # zoom and pan ---------------------------------------------------------------------------------
+    def set_scale(self, scale: float, anchor: QPointF | None = None) -> None:
+        """Zoom so that the document point under `anchor` (widget px; default centre) stays put."""
+        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        scale = min(MAX_SCALE, max(MIN_SCALE, scale))
+        dx, dy = self.widget_to_doc(anchor)
+        self.scale = scale
+        self.offset = QPointF(anchor.x() - dx * scale, anchor.y() - dy * scale)
+        self.update()
+        self.zoom_changed.emit(scale)
+
+    def fit(self) -> None:
+        left, top, right, bottom = self.extend
+        w, h = self.doc.width + left + right, self.doc.height + top + bottom
+        vw, vh = max(1, self.width() - 24), max(1, self.height() - 24)
+        self.scale = min(MAX_SCALE, max(MIN_SCALE, min(vw / w, vh / h)))
+        self.offset = QPointF(
+            (self.width() - w * self.scale) / 2 + left * self.scale,
+            (self.height() - h * self.scale) / 2 + top * self.scale,
+        )
+        self.update()
+        self.zoom_changed.emit(self.scale)
+
+    def actual_size(self) -> None:
+        self.set_scale(1.0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if not self._fitted:
+            self.fit()
+            self._fitted = self.isVisible()
+
+    # painting -------------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        exposed = event.rect()
+        p.fillRect(exposed, BACKGROUND)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 1.0)
+        frame.draw_extension(p, self)
+        if self._override is not None:
+            img, origin = self._override
+            self._draw_layer(p, img, origin, exposed)
+        else:
+            self._draw_layer(p, self.image_layer.qimage, (0, 0), exposed)
+            if self.mask_visible:
+                self._draw_layer(p, self.mask_layer.qimage, (0, 0), exposed)
+        if self._preview is not None:
+            img, (left, top, right, bottom) = self._preview
+            target = QRectF(self.doc_to_widget(left, top), self.doc_to_widget(right, bottom))
+            p.drawImage(target, img, QRectF(img.rect()))
+        self._draw_tool_feedback(p)
+        p.end()
+
+    def _draw_layer(self, p: QPainter, img: QImage, origin: tuple[int, int], exposed: QRect) -> None:
+        """Draw only the part of `img` that covers the exposed widget rect."""
+        if img.isNull():
+            return
+        ox, oy = origin
+        x0, y0 = self.widget_to_doc(QPointF(exposed.left(), exposed.top()))
+        x1, y1 = self.widget_to_doc(QPointF(exposed.right() + 1, exposed.bottom() + 1))
+        sl = max(0, math.floor(x0) - ox - 1)
+        st = max(0, math.floor(y0) - oy - 1)
+        sr = min(img.width(), math.ceil(x1) - ox + 1)
+        sb = min(img.height(), math.ceil(y1) - oy + 1)
+        if sr <= sl or sb <= st:
+            return
+        target = QRectF(self.doc_to_widget(sl + ox, st + oy), self.doc_to_widget(sr + ox, sb + oy))
+        p.drawImage(target, img, QRectF(sl, st, sr - sl, sb - st))
+
+    def _draw_tool_feedback(self, p: QPainter) -> None:
+        st, tool = self.tools.state, self.tools.tool
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        pens = (QPen(QColor(0, 0, 0, 200), 1.0), QPen(QColor(255, 255, 255, 220), 1.0, Qt.PenStyle.DashLine))
+        if st.active and tool is Tool.RECT:
+            r = QRectF(self.doc_to_widget(*st.start), self.doc_to_widget(*st.last))
+            for pen in pens:
+                p.setPen(pen)
+                p.drawRect(r.normalized())
+        if st.active and tool is Tool.LASSO and len(st.points) > 1:
+            poly = QPolygonF([self.doc_to_widget(*pt) for pt in st.points])
+            for pen in pens:
+                p.setPen(pen)
+                p.drawPolyline(poly)
+        if self._cursor_pos is not None and tool in (Tool.BRUSH, Tool.ERASER) and self._pan_from is None:
+            r = self.tools.settings.size * 0.5 * self.scale
+            for pen in pens:
+                p.setPen(pen)
+                p.drawEllipse(self._cursor_pos, r, r)
+
+    def _cursor_rect(self) -> QRect:
+        if self._cursor_pos is None:
+            return QRect()
+        r = self.tools.settings.size * 0.5 * self.scale + 3
+        c = self._cursor_pos
+        return QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r).toAlignedRect()
+
+    # input ----------------------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.set_scale(self.scale * (1.25**steps), event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+        self._press(event.position(), event.button(), 1.0, alt)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self._move(event.position(), 1.0)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self._release(event.position(), event.button())
+
+    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802 - Qt API
+        kind, pos, pressure = event.type(), event.position(), event.pressure()
+        if kind == QTabletEvent.Type.TabletPress:
+            alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+            self._press(pos, event.button(), pressure, alt)
+        elif kind == QTabletEvent.Type.TabletMove:
+            self._move(pos, pressure)
+        elif kind == QTabletEvent.Type.TabletRelease:
+            self._release(pos, event.button())
+        event.accept()  # no synthesized mouse events
+
+    def _press(self, pos: QPointF, button: Qt.MouseButton, pressure: float, alt: bool) -> None:
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = pos
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        if button != Qt.MouseButton.LeftButton or self._override is not None:
+            return
+        if self.tools.tool is Tool.FRAME:
+            self._frame_drag = frame.start_drag(self, pos)
+            return
+        self.tools.press(self.widget_to_doc(pos), pressure, alt=alt)
+        self.update()
+
+    def _move(self, pos: QPointF, pressure: float) -> None:
+        if self._pan_from is not None:
+            self.offset += pos - self._pan_from
+            self._pan_from = pos
+            self.update()
+            return
+        old = self._cursor_rect()
+        self._cursor_pos = pos
+        if self._frame_drag is not None:
+            frame.drag_to(self, self._frame_drag, pos)
+            return
+        if self.tools.state.active:
+            self.tools.move(self.widget_to_doc(pos), pressure)
+            if self.tools.tool in (Tool.RECT, Tool.LASSO):
+                self.update()
+        self.update(old.united(self._cursor_rect()))
+
+    def _release(self, pos: QPointF, button: Qt.MouseButton) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor)
+            return
+        if self._frame_drag is not None:
+            self._frame_drag = None
+            return
+        if button == Qt.MouseButton.LeftButton and self.tools.state.active:
+            self.tools.release(self.widget_to_doc(pos))
+            self.update()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        old = self._cursor_rect()
+        self._cursor_pos = None
+        self.update(old)
+        super().leaveEvent(event)
+
+    def set_tool(self, tool: Tool) -> None:
+        self.tools.cancel()
+        self.tools.tool = tool
+        self.tool_changed.emit(tool.value)
+        self.update()
+
+    def set_brush_size(self, size: int) -> None:
+        old = self._cursor_rect()
+        self.tools.settings.size = int(size)
+        self.brush_size_changed.emit(self.tools.settings.size)
+        self.update(old.united(self._cursor_rect()))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        key, s = event.key(), self.tools.settings
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif key == Qt.Key.Key_BracketRight:
+            s.grow()
+            self.set_brush_size(s.size)
+        elif key == Qt.Key.Key_BracketLeft:
+            s.shrink()
+            self.set_brush_size(s.size)
+        elif key in _TOOL_KEYS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.set_tool(_TOOL_KEYS[key])
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            super().keyReleaseEvent(event)
+
+
+_TOOL_KEYS = {
+    Qt.Key.Key_B: Tool.BRUSH,
+    Qt.Key.Key_E: Tool.ERASER,
+    Qt.Key.Key_R: Tool.RECT,
+    Qt.Key.Key_L: Tool.LASSO,
+    Qt.Key.Key_F: Tool.FRAME,
+}

@@ -1,0 +1,356 @@
+"""The canvas workspace: view + tools + inpaint/outpaint + candidates + autosave, one self-contained tab.
+
+Collaborators come in by injection: `submit(request) -> job_id`, `cancel(job_id)`, a
+`request_provider()` that returns the current generation settings, and the autosave folder. The main
+window connects its bridge signals to `on_step`, `on_finished`, `on_failed`, `on_cancelled`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from studio.core.document import Document, Rect
+from studio.core.events import Cancelled, Failed, Finished, Step
+from studio.core.request import GenerationRequest
+from studio.ui.canvas import files
+from studio.ui.canvas.autosave import AutosaveWriter, Restorable
+from studio.ui.canvas.generation import GenerationController
+from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
+from studio.ui.canvas.toolbar import CanvasActions, build_toolbar
+from studio.ui.canvas.view import CanvasView
+
+log = logging.getLogger(__name__)
+AUTOSAVE_DELAY_MS = 2000
+UnsavedChoice = Callable[[QWidget], str]  # returns "save", "discard" or "cancel"
+
+
+def ask_unsaved(parent: QWidget) -> str:
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent,
+        "Unsaved changes",
+        "The canvas has changes that are not saved.",
+        buttons.Save | buttons.Discard | buttons.Cancel,
+        buttons.Save,
+    )
+    return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+
+class CanvasWorkspace(QWidget):
+    title_changed = Signal(str)
+    message = Signal(str)
+
+    def __init__(
+        self,
+        submit: Callable[[GenerationRequest], int],
+        cancel: Callable[[int], None],
+        request_provider: Callable[[], GenerationRequest],
+        autosave_dir: Path,
+        parent: QWidget | None = None,
+        *,
+        document: Document | None = None,
+        autosave_delay_ms: int = AUTOSAVE_DELAY_MS,
+        unsaved_choice: UnsavedChoice = ask_unsaved,
+    ) -> None:
+        super().__init__(parent)
+        self.doc = document or Document.blank(1024, 1024)
+        self.autosave_dir = Path(autosave_dir)
+        self.autosave = AutosaveWriter(self.autosave_dir)
+        self.unsaved_choice = unsaved_choice
+        self.view = CanvasView(self.doc)
+        self.generation = GenerationController(lambda: self.doc, submit, cancel, request_provider)
+        self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
+        self.candidate_bar = CandidateBar()
+        self.status = QLabel()
+        self.cancel_button = QPushButton("Cancel")
+        self._autosave_timer = _single_shot(self, autosave_delay_ms, self.autosave_now)
+        self._effective_timer = _single_shot(self, 300, self._update_effective)
+        self._autosaved_version = self.doc.version
+        self.actions_ = CanvasActions(self)
+        self._layout(build_toolbar(self, self.actions_))
+        self._connect()
+        self.setAcceptDrops(True)
+        self._watch(self.doc)
+
+    # construction ---------------------------------------------------------------------------------
+    def _layout(self, toolbar: QWidget) -> None:
+        left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(toolbar)
+        left.addWidget(self.view, 1)
+        left.addWidget(self.candidate_bar)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.cancel_button)
+        left.addLayout(row)
+        side = QWidget()
+        side_box = QVBoxLayout(side)
+        side_box.addWidget(self.inpaint_panel)
+        side_box.addWidget(self.outpaint_panel)
+        side_box.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(290)
+        box = QHBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(left, 1)
+        box.addWidget(scroll)
+        self.cancel_button.setVisible(False)
+
+    def _connect(self) -> None:
+        g = self.generation
+        g.busy_changed.connect(self._busy_changed)
+        g.candidates_changed.connect(self._candidates_changed)
+        g.preview_changed.connect(self.view.set_preview)
+        g.message.connect(self._show_message)
+        g.accepted.connect(self._after_accept)
+        self.cancel_button.clicked.connect(g.cancel)
+        bar = self.candidate_bar
+        bar.prev.clicked.connect(lambda: g.show(-1))
+        bar.next.clicked.connect(lambda: g.show(1))
+        bar.accept.clicked.connect(self.accept_candidate)
+        bar.discard.clicked.connect(g.discard)
+        self.inpaint_panel.generate.connect(self.inpaint)
+        self.inpaint_panel.changed.connect(self._options_changed)
+        self.outpaint_panel.generate.connect(self.outpaint)
+        self.outpaint_panel.amounts_changed.connect(self.view.set_extend)
+        self.view.extend_changed.connect(lambda *a: self.outpaint_panel.set_amounts(*a))
+        self.view.zoom_changed.connect(lambda s: self._show_status())
+
+    def _watch(self, doc: Document) -> None:
+        doc.add_listener(self._doc_changed)
+        self.actions_.refresh_undo()
+        self._show_status()
+
+    # engine events --------------------------------------------------------------------------------
+    def on_step(self, event: Step) -> None:
+        self.generation.on_step(event)
+
+    def on_finished(self, event: Finished) -> None:
+        self.generation.on_finished(event)
+
+    def on_failed(self, event: Failed) -> None:
+        self.generation.on_failed(event)
+
+    def on_cancelled(self, event: Cancelled) -> None:
+        self.generation.on_cancelled(event)
+
+    # generation -----------------------------------------------------------------------------------
+    def inpaint(self) -> int | None:
+        return self.generation.inpaint(self.inpaint_panel.options(), self.inpaint_panel.strength.value())
+
+    def outpaint(self) -> int | None:
+        return self.generation.outpaint(self.outpaint_panel.options(), self.inpaint_panel.options())
+
+    def accept_candidate(self) -> bool:
+        return self.generation.accept()
+
+    def _after_accept(self) -> None:
+        self.outpaint_panel.set_amounts(0, 0, 0, 0)
+        self.view.set_extend(0, 0, 0, 0)
+        self.autosave_now()
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.cancel_button.setVisible(busy)
+        self._update_buttons()
+        self._show_status("Generating…" if busy else "")
+
+    def _candidates_changed(self, index: int, count: int) -> None:
+        self.candidate_bar.set_state(index, count)
+        self.actions_.set_candidates(count > 0)
+        cur = self.generation.current()
+        self.view.set_override(*cur) if cur else self.view.set_override(None)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        free = not self.generation.busy and not self.generation.has_candidates
+        self.inpaint_panel.button.setEnabled(free)
+        self.outpaint_panel.button.setEnabled(free)
+
+    # document -------------------------------------------------------------------------------------
+    def _doc_changed(self, rect: Rect | None) -> None:
+        self._autosave_timer.start()
+        self.actions_.refresh_undo()
+        if self.actions_.effective.isChecked():
+            self._effective_timer.start()
+        if rect is None:
+            self._show_status()
+
+    def set_document(self, doc: Document) -> bool:
+        """Replace the document (asks about unsaved changes first); False if the artist cancelled."""
+        if not self._resolve_unsaved():
+            return False
+        self.generation.discard()
+        self.doc.remove_listener(self._doc_changed)
+        self.autosave.close_clean()
+        self.autosave = AutosaveWriter(self.autosave_dir)
+        self.doc = doc
+        self._autosaved_version = doc.version
+        self.view.set_document(doc)
+        self._watch(doc)
+        self.title_changed.emit(self.title())
+        return True
+
+    def restore(self, item: Restorable) -> None:
+        """Continue from an autosave left by a crash (keeps writing into the same folder)."""
+        doc = item.load()
+        self.doc.remove_listener(self._doc_changed)
+        self.autosave.close_clean()
+        self.autosave = AutosaveWriter(self.autosave_dir, folder=item.folder)
+        self.doc = doc
+        self._autosaved_version = doc.version
+        self.view.set_document(doc)
+        self._watch(doc)
+        self.title_changed.emit(self.title())
+
+    def title(self) -> str:
+        name = self.doc.path.name if self.doc.path else "Untitled"
+        return f"{name}*" if self.doc.dirty else name
+
+    def undo(self) -> None:
+        if not self.generation.has_candidates:
+            self.doc.undo()
+
+    def redo(self) -> None:
+        if not self.generation.has_candidates:
+            self.doc.redo()
+
+    # files ----------------------------------------------------------------------------------------
+    def open_file(self, path: Path | None = None) -> bool:
+        path = path or files.ask_open_image(self)
+        if path is None:
+            return False
+        try:
+            doc = Document.open(path)
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not open {Path(path).name}: {exc}")
+            return False
+        return self.set_document(doc)
+
+    def new_canvas(self, size: tuple[int, int] | None = None) -> bool:
+        size = size or files.ask_canvas_size(self, *self.doc.size)
+        return size is not None and self.set_document(Document.blank(*size))
+
+    def paste(self) -> bool:
+        doc = files.document_from_mime(QGuiApplication.clipboard().mimeData())
+        if doc is None:
+            self._show_message("The clipboard holds no image.")
+            return False
+        doc.version = 1  # pasted pixels exist nowhere else yet
+        return self.set_document(doc)
+
+    def save_image(self, path: Path | None = None, *, ask: bool = False) -> bool:
+        if path is None:
+            path = self.doc.path if (self.doc.path and not ask) else files.ask_save_image(self, self.doc.path)
+        if path is None:
+            return False
+        try:
+            self.doc.save_image(path)
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not save {Path(path).name}: {exc}")
+            return False
+        self.title_changed.emit(self.title())
+        self._show_message(f"Saved {path}")
+        return True
+
+    def save_mask(self, path: Path | None = None) -> bool:
+        path = path or files.ask_mask_path(self, save=True)
+        if path is None:
+            return False
+        self.doc.save_mask(path)
+        return True
+
+    def load_mask(self, path: Path | None = None) -> bool:
+        path = path or files.ask_mask_path(self, save=False)
+        if path is None:
+            return False
+        try:
+            self.doc.load_mask(path)
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not load the mask: {exc}")
+            return False
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        mime = event.mimeData()
+        if files.image_path_from_mime(mime) is not None or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        try:
+            doc = files.document_from_mime(event.mimeData())
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not open the dropped image: {exc}")
+            return
+        if doc is not None and self.set_document(doc):
+            event.acceptProposedAction()
+
+    # closing and autosave -------------------------------------------------------------------------
+    def maybe_close(self) -> bool:
+        """Ask about unsaved changes; True if the workspace may close (autosave is then removed)."""
+        if not self._resolve_unsaved():
+            return False
+        self.generation.cancel()
+        self._autosave_timer.stop()
+        self.autosave.close_clean()
+        return True
+
+    def _resolve_unsaved(self) -> bool:
+        if not self.doc.dirty:
+            return True
+        choice = self.unsaved_choice(self)
+        if choice == "save":
+            return self.save_image()
+        return choice == "discard"
+
+    def autosave_now(self) -> None:
+        self._autosave_timer.stop()
+        if self.doc.version == self._autosaved_version:
+            return
+        self._autosaved_version = self.doc.version
+        self.autosave.save(self.doc)
+
+    # mask preview and status ----------------------------------------------------------------------
+    def set_effective_preview(self, on: bool) -> None:
+        if on:
+            self._update_effective()
+        else:
+            self.view.show_mask_array(None)
+
+    def _options_changed(self) -> None:
+        if self.actions_.effective.isChecked():
+            self._effective_timer.start()
+
+    def _update_effective(self) -> None:
+        if not self.actions_.effective.isChecked():
+            return
+        from studio.core.masks import effective_mask
+
+        o = self.inpaint_panel.options()
+        eff = effective_mask(Image.fromarray(self.doc.mask, "L"), o.grow, o.feather)
+        self.view.show_mask_array(np.asarray(eff).copy())
+
+    def _show_message(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def _show_status(self, text: str = "") -> None:
+        w, h = self.doc.size
+        self.status.setText(f"{w} × {h}   {self.view.scale * 100:.0f}%   {text}".rstrip())
+
+
+def _single_shot(parent: QWidget, ms: int, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return timer
