@@ -15,7 +15,17 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.document import Document, Rect
 from studio.core.events import Cancelled, Failed, Finished, Step
-from studio.core.request import GenerationRequest, MaskOptions, Mode, OutpaintOptions
+from studio.core.geometry import crop_box_for_mask, scale_to_fit
+from studio.core.masks import effective_mask
+from studio.core.request import (
+    MAX_SIDE,
+    MIN_SIDE,
+    GenerationRequest,
+    InpaintArea,
+    MaskOptions,
+    Mode,
+    OutpaintOptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +217,6 @@ class GenerationController(QObject):
 
 def _protect_unmasked(job: Job, result: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Pixels outside the effective (grown, feathered) mask come from the document, exactly."""
-    from studio.core.masks import effective_mask
-
     o = job.mask_options
     eff = np.asarray(effective_mask(Image.fromarray(job.mask, "L"), o.grow, o.feather))
     keep = eff == 0
@@ -225,13 +233,8 @@ def _as_rgb(img: Image.Image) -> np.ndarray:
 
 
 def _generation_size(size: tuple[int, int], area: int) -> tuple[int, int]:
-    try:
-        from studio.core.geometry import scale_to_fit
-    except ImportError:  # geometry not there yet: same rule, kept local
-        w, h = size
-        k = (area / float(w * h)) ** 0.5
-        return max(16, min(4096, int(round(w * k / 8)) * 8)), max(16, min(4096, int(round(h * k / 8)) * 8))
-    return scale_to_fit(size, area)
+    w, h = scale_to_fit(size, area)
+    return max(MIN_SIDE, min(MAX_SIDE, w)), max(MIN_SIDE, min(MAX_SIDE, h))
 
 
 def _target_rect(doc: Document, request: GenerationRequest) -> Rect:
@@ -240,15 +243,7 @@ def _target_rect(doc: Document, request: GenerationRequest) -> Rect:
         o = request.outpaint
         return (-o.left, -o.top, w + o.right, h + o.bottom)
     opts = request.mask_options
-    if opts.area.value != "masked" or request.mask is None:
+    if opts.area is not InpaintArea.ONLY_MASKED or request.mask is None:
         return (0, 0, w, h)
-    from studio.core.masks import effective_mask
-
     eff = effective_mask(request.mask, opts.grow, opts.feather)
-    try:
-        from studio.core.geometry import crop_box_for_mask
-    except ImportError:
-        box = eff.getbbox() or (0, 0, w, h)
-        p = opts.padding
-        return (max(0, box[0] - p), max(0, box[1] - p), min(w, box[2] + p), min(h, box[3] + p))
     return tuple(crop_box_for_mask(eff, opts.padding, (w, h)))  # type: ignore[return-value]

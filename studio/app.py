@@ -1,0 +1,149 @@
+"""Composition root: QApplication, settings, logging, Engine (lazily), bridge, MainWindow.
+
+The window is on screen before torch or diffusers are imported: the Engine object is created and its
+thread started only after the window is shown (importing `studio.engine.engine` does not import
+torch; its worker thread does), and the built-in model then preloads in the background with its
+progress in the status bar.
+
+`studio --smoke-exit-after-shown` (or STUDIO_SMOKE_EXIT=1) prints one JSON line with the
+launch-to-shown time and whether torch was imported by then, and exits without starting the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+SETTINGS_FILE = "settings.json"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="studio", description="Studio: a desktop image studio")
+    parser.add_argument(
+        "--smoke-exit-after-shown",
+        action="store_true",
+        help="print launch-to-shown time as JSON and exit (launch benchmark)",
+    )
+    parser.add_argument("--no-preload", action="store_true", help="do not load the built-in model at start")
+    return parser.parse_args(list(argv))
+
+
+def engine_factory(settings: Any) -> Callable[[Callable[[Any], None]], Any]:
+    """Builds the Engine on first use; the import stays out of the path to the first window."""
+
+    def create(publish: Callable[[Any], None]) -> Any:
+        from studio.engine.engine import Engine
+
+        threads = os.environ.get("STUDIO_TORCH_THREADS")
+        return Engine(
+            publish,
+            device=str(settings.device),
+            precision=str(settings.precision),
+            torch_threads=int(threads) if threads else None,
+        )
+
+    return create
+
+
+def setup_logging(log_dir: Path) -> None:
+    try:
+        from studio.core.errors import setup_logging as core_setup
+
+        core_setup(log_dir)
+    except ImportError:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def load_settings_for(config_dir: Path, output_dir: Path) -> tuple[Any, Callable[[Any], None]]:
+    from studio.core.settings import load_settings, save_settings
+
+    path = config_dir / SETTINGS_FILE
+    settings = load_settings(path)
+    if not str(getattr(settings, "output_dir", "") or ""):
+        import dataclasses
+
+        settings = dataclasses.replace(settings, output_dir=output_dir)
+    return settings, lambda s: save_settings(s, path)
+
+
+def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_factory) -> Any:
+    """Settings, theme, preset store, bridge and main window (not shown, engine not started)."""
+    from studio.core.paths import resource
+    from studio.core.presets import PresetStore
+    from studio.ui.bridge import EngineBridge
+    from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
+
+    settings, save = load_settings_for(dirs.config, dirs.output)
+    apply_theme(app, str(getattr(settings.theme, "value", settings.theme)))
+    bridge = EngineBridge(factory(settings))
+    store = PresetStore(dirs.presets, resource("presets"))
+    base = getattr(settings, "last_request", None)
+    window = MainWindow(bridge, settings, store, save_settings=save, base_request=base)
+    app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
+    return window
+
+
+def _on_quit(window: Any, bridge: Any, save: Callable[[Any], None]) -> None:
+    try:
+        save(window.remember_request())
+    except Exception:
+        log.exception("Could not save settings on exit")
+    bridge.shutdown(timeout=5.0)
+
+
+def start_engine(window: Any, preload: bool) -> None:
+    try:
+        window.bridge.ensure_engine()
+        if preload:
+            window.status.model_label.setText("Loading the built-in model…")
+            window.bridge.preload(window.vm.model)
+    except Exception as exc:
+        log.exception("Engine start failed")
+        window.banner.show_error(f"The engine could not start: {exc}")
+
+
+def smoke_report(t0: float) -> None:
+    report = {
+        "shown_ms": round((time.perf_counter() - t0) * 1000, 1),
+        "torch_loaded": "torch" in sys.modules,
+        "diffusers_loaded": "diffusers" in sys.modules,
+    }
+    sys.stdout.write(json.dumps(report) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    t0 = time.perf_counter()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    smoke = args.smoke_exit_after_shown or os.environ.get("STUDIO_SMOKE_EXIT") == "1"
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.paths import user_dirs
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "studio"])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    dirs = user_dirs().ensure()
+    setup_logging(dirs.logs)
+    window = build_window(app, dirs)
+    window.show()
+    if smoke:
+        QTimer.singleShot(0, lambda: (smoke_report(t0), app.quit()))
+    else:
+        QTimer.singleShot(0, lambda: start_engine(window, preload=not args.no_preload))
+        log.info("Window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Settings dialog: device and precision, preview kind and interval, output folder, model folders, theme."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.request import MAX_STEPS
+from studio.ui.dialogs.prompts import Prompts
+
+DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"))
+PRECISIONS = (("Automatic", "auto"), ("32-bit float", "fp32"), ("16-bit float", "fp16"), ("bfloat16", "bf16"))
+PREVIEW_KINDS = (("Predicted image (x0)", "x0"), ("Noisy latent (x_t)", "latent"), ("Off", "none"))
+THEMES = (("Follow the system", "system"), ("Dark", "dark"), ("Light", "light"))
+
+
+def _combo(items: tuple[tuple[str, str], ...], value: str, tip: str) -> QComboBox:
+    combo = QComboBox()
+    for label, data in items:
+        combo.addItem(label, data)
+    combo.setCurrentIndex(max(0, combo.findData(str(value))))
+    combo.setToolTip(tip)
+    return combo
+
+
+def _value(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Any, prompts: Prompts, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        self._settings = settings
+        self._prompts = prompts
+        self.device = _combo(
+            DEVICES, _value(settings.device), "Where the model runs. Automatic picks a GPU when there is one."
+        )
+        self.precision = _combo(
+            PRECISIONS,
+            _value(settings.precision),
+            "Number format for the model. Automatic: 16-bit on GPUs, 32-bit on CPU.",
+        )
+        self.preview_kind = _combo(
+            PREVIEW_KINDS,
+            _value(settings.preview_kind),
+            "What the live preview shows while the image is denoised",
+        )
+        self.preview_interval = QSpinBox()
+        self.preview_interval.setRange(0, MAX_STEPS)
+        self.preview_interval.setValue(int(settings.preview_interval))
+        self.preview_interval.setSpecialValueText("Off")
+        self.preview_interval.setToolTip("A preview every N steps; 0 turns previews off (slightly faster)")
+        self.output_dir = QLineEdit(str(settings.output_dir))
+        self.output_dir.setToolTip("Where every result is saved as a PNG with its parameters")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_output)
+        self.model_dirs = QListWidget()
+        self.model_dirs.setToolTip("Folders searched for models (.safetensors, .ckpt, diffusers folders)")
+        self.model_dirs.setMaximumHeight(100)
+        self.model_dirs.addItems([str(d) for d in settings.model_dirs])
+        self.theme = _combo(THEMES, _value(settings.theme), "Colour theme; dark unless the system is light")
+        self._layout(browse)
+
+    def _layout(self, browse: QPushButton) -> None:
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output_dir, 1)
+        output_row.addWidget(browse)
+        add, remove = QPushButton("Add…"), QPushButton("Remove")
+        add.setToolTip("Add a model folder")
+        remove.setToolTip("Remove the selected model folder")
+        add.clicked.connect(self._add_model_dir)
+        remove.clicked.connect(lambda: self.model_dirs.takeItem(self.model_dirs.currentRow()))
+        dir_buttons = QHBoxLayout()
+        dir_buttons.addWidget(add)
+        dir_buttons.addWidget(remove)
+        dir_buttons.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        note = QLabel("Device and precision apply when Studio next starts.")
+        note.setObjectName("dimLabel")
+        form.addRow("", note)
+        form.addRow("Preview", self.preview_kind)
+        form.addRow("Preview every", self.preview_interval)
+        form.addRow("Output folder", output_row)
+        form.addRow("Model folders", self.model_dirs)
+        form.addRow("", dir_buttons)
+        form.addRow("Theme", self.theme)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _browse_output(self) -> None:
+        folder = self._prompts.open_folder("Output folder")
+        if folder:
+            self.output_dir.setText(folder)
+
+    def _add_model_dir(self) -> None:
+        folder = self._prompts.open_folder("Add a model folder")
+        if folder:
+            self.model_dirs.addItem(folder)
+
+    def values(self) -> dict[str, Any]:
+        dirs = [self.model_dirs.item(i).text() for i in range(self.model_dirs.count())]
+        return {
+            "device": self.device.currentData(),
+            "precision": self.precision.currentData(),
+            "preview_kind": self.preview_kind.currentData(),
+            "preview_interval": self.preview_interval.value(),
+            "output_dir": self.output_dir.text().strip(),
+            "model_dirs": dirs,
+            "theme": self.theme.currentData(),
+        }
+
+    def result_settings(self) -> Any:
+        """A new settings object with the dialog's values (types follow the original's)."""
+        values = self.values()
+        old = self._settings
+        if isinstance(old.output_dir, Path):
+            values["output_dir"] = Path(values["output_dir"])
+        if old.model_dirs and isinstance(next(iter(old.model_dirs)), Path):
+            values["model_dirs"] = [Path(d) for d in values["model_dirs"]]
+        if isinstance(old.model_dirs, tuple):
+            values["model_dirs"] = tuple(values["model_dirs"])
+        kind_type = type(old.preview_kind)
+        if kind_type is not str:
+            values["preview_kind"] = kind_type(values["preview_kind"])
+        return dataclasses.replace(old, **values)

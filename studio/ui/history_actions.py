@@ -1,0 +1,145 @@
+"""What the history strip's context menu and a dropped PNG do: reuse parameters or seed, copy, show
+in folder, delete (after confirmation), open in canvas, load a PNG's parameters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
+
+from studio.core.request import GenerationRequest
+from studio.ui.dialogs.prompts import Prompts
+from studio.ui.viewmodel import RequestViewModel
+from studio.ui.widgets.history import HistoryStrip
+from studio.ui.widgets.image_view import ImageView
+
+log = logging.getLogger(__name__)
+
+
+def read_metadata(path: Path) -> Any | None:
+    from studio.core.metadata import read_png_metadata
+
+    try:
+        return read_png_metadata(path)
+    except (OSError, ValueError) as exc:
+        log.warning("Cannot read metadata of %s: %s", path, exc)
+        return None
+
+
+def request_from_file(path: Path, base: GenerationRequest) -> GenerationRequest | None:
+    """The request stored in a PNG (Studio JSON or A1111 text), or None when it has none."""
+    from studio.core.metadata import request_from_metadata
+
+    meta = read_metadata(path)
+    if meta is None:
+        return None
+    try:
+        return request_from_metadata(meta, base)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("Unusable metadata in %s: %s", path, exc)
+        return None
+
+
+def summary(request: GenerationRequest) -> str:
+    prompt = request.prompt if len(request.prompt) < 160 else request.prompt[:157] + "…"
+    return (
+        f"“{prompt}”\n\n{request.width}×{request.height}, {request.steps} steps, "
+        f"{request.scheduler}, guidance {request.guidance:g}, seed {request.seed}"
+    )
+
+
+class HistoryActions(QObject):
+    open_in_canvas_requested = Signal(object)  # Path
+    status_message = Signal(str)
+
+    def __init__(
+        self,
+        vm: RequestViewModel,
+        history: HistoryStrip,
+        view: ImageView,
+        prompts: Callable[[], Prompts],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.vm, self.history, self.view = vm, history, view
+        self._prompts = prompts
+        history.action_requested.connect(self.run)
+        history.image_activated.connect(self.show)
+
+    def run(self, action: str, path: Path) -> None:
+        handler = getattr(self, action, None)
+        if handler is None:
+            log.warning("Unknown history action %s", action)
+            return
+        handler(Path(path))
+
+    def show(self, path: Path) -> None:
+        image = QImage(str(path))
+        if image.isNull():
+            self.status_message.emit(f"Cannot open {path.name}")
+            return
+        self.view.set_image(image, path.name)
+
+    def reuse_parameters(self, path: Path) -> bool:
+        request = request_from_file(path, self.vm.request())
+        if request is None:
+            self._prompts().info(
+                "No parameters", f"{path.name} has no generation parameters Studio can read."
+            )
+            return False
+        self.vm.set_request(request.replace(init_image=None))
+        self.status_message.emit(f"Parameters loaded from {path.name}")
+        return True
+
+    def reuse_seed(self, path: Path) -> bool:
+        request = request_from_file(path, self.vm.request())
+        if request is None:
+            self.status_message.emit(f"{path.name} has no seed to reuse")
+            return False
+        self.vm.reuse_seed(request.seed)
+        self.status_message.emit(f"Seed {request.seed} from {path.name}")
+        return True
+
+    def open_in_canvas(self, path: Path) -> None:
+        self.open_in_canvas_requested.emit(path)
+
+    def copy(self, path: Path) -> None:
+        image = QImage(str(path))
+        if not image.isNull():
+            QGuiApplication.clipboard().setImage(image)
+            self.status_message.emit(f"Copied {path.name}")
+
+    def show_in_folder(self, path: Path) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+
+    def delete(self, path: Path) -> bool:
+        if not self._prompts().confirm(
+            "Delete image", f"Delete {path.name} from the disk? This cannot be undone."
+        ):
+            return False
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            self._prompts().info("Delete failed", f"Could not delete {path.name}: {exc}")
+            return False
+        self.history.remove_path(path)
+        self.status_message.emit(f"Deleted {path.name}")
+        return True
+
+    def offer_dropped(self, path: Path) -> bool:
+        """A PNG dropped on the window: offer to load its parameters."""
+        request = request_from_file(path, self.vm.request())
+        if request is None:
+            self._prompts().info("No parameters", f"{path.name} has no A1111 or Studio parameters.")
+            return False
+        if not self._prompts().confirm(
+            "Load parameters?", f"Load the parameters of {path.name}?\n\n{summary(request)}"
+        ):
+            return False
+        self.vm.set_request(request.replace(init_image=None))
+        self.status_message.emit(f"Parameters loaded from {path.name}")
+        return True

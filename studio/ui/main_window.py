@@ -1,0 +1,274 @@
+"""The main window: a central QTabWidget ("Generate" + workspaces such as the canvas), menus, status bar.
+
+API for other parts (canvas, bench): `submit(request) -> job id`, `bridge` (EngineBridge: typed event
+signals on the GUI thread), `add_workspace(widget, title)`, and the `open_in_canvas_requested(Path)`
+signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QPushButton, QTabWidget, QWidget
+
+from studio.core.request import GenerationRequest, PreviewKind
+from studio.ui.bridge import EngineBridge
+from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
+from studio.ui.dialogs.settings_dialog import SettingsDialog
+from studio.ui.dialogs.shortcuts_dialog import ShortcutsDialog
+from studio.ui.generation import GenerationController
+from studio.ui.history_actions import HistoryActions
+from studio.ui.icons import icon
+from studio.ui.layout import GenerateTab, build_status_bar
+from studio.ui.results import recent_images
+from studio.ui.theme import apply_theme
+from studio.ui.viewmodel import RequestViewModel
+from studio.ui.widgets.controls import ControlsPanel
+from studio.ui.widgets.init_image import InitImageSlot
+from studio.ui.widgets.model_picker import ModelPicker, discover_models
+from studio.ui.widgets.presets_panel import PresetsPanel
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    open_in_canvas_requested = Signal(object)  # pathlib.Path of an image to open in the canvas
+    settings_changed = Signal(object)  # the new settings object
+    shown = Signal()
+
+    def __init__(
+        self,
+        bridge: EngineBridge,
+        settings: Any,
+        preset_store: Any,
+        *,
+        save_settings: Callable[[Any], None] | None = None,
+        base_request: GenerationRequest | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Studio")
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.resize(1360, 860)
+        self.bridge = bridge
+        self.settings = settings
+        self._save_settings = save_settings
+        self._prompts: Any = Prompts(self)
+        self.vm = RequestViewModel(base_request or GenerationRequest(), self)
+        self._build(preset_store)
+        self._apply_settings_to_request(settings)
+        self._build_menus()
+        self.refresh_models()
+        self.history.add_recent(recent_images(self.output_dir()))
+
+    @property
+    def prompts(self) -> Any:
+        """Where questions to the artist go (dialogs; tests put canned answers here)."""
+        return self._prompts
+
+    @prompts.setter
+    def prompts(self, prompts: Any) -> None:
+        self._prompts = prompts
+        self.presets_panel.prompts = prompts
+
+    # -- public API -------------------------------------------------------------------------------
+    def submit(self, request: GenerationRequest) -> int:
+        """Submit any request to the engine (for the canvas and tools); results arrive on `bridge`."""
+        return self.bridge.submit(request)
+
+    def add_workspace(self, widget: QWidget, title: str) -> int:
+        """Add a tab next to "Generate" (the canvas); returns its index."""
+        return self.tabs.addTab(widget, title)
+
+    def show_workspace(self, widget: QWidget) -> None:
+        self.tabs.setCurrentWidget(widget)
+
+    def generate(self) -> int | None:
+        return self.generation.generate()
+
+    def cancel(self) -> None:
+        self.generation.cancel()
+
+    def output_dir(self) -> Path:
+        return Path(self.settings.output_dir)
+
+    # -- construction -----------------------------------------------------------------------------
+    def _build(self, preset_store: Any) -> None:
+        self.model_picker = ModelPicker(
+            lambda: self.prompts.open_file("Open model file", MODEL_FILTER),
+            lambda: self.prompts.open_folder("Open a diffusers model folder"),
+        )
+        self.init_slot = InitImageSlot(lambda: self.prompts.open_file("Init image", IMAGE_FILTER))
+        self.controls = ControlsPanel(self.vm, self.model_picker, self.init_slot)
+        self.presets_panel = PresetsPanel(preset_store, self.prompts, self.vm.request)
+        self.presets_panel.apply_requested.connect(self._apply_preset)
+        self.generate_button = QPushButton(icon("generate"), "  Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate an image with these settings (Ctrl+Enter)")
+        self.generate_button.clicked.connect(self.generate)
+        self.page = GenerateTab(self.controls, self.presets_panel, self.generate_button)
+        self.preview, self.progress = self.page.preview, self.page.progress
+        self.banner, self.history = self.page.banner, self.page.history
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.page, "Generate")
+        self.setCentralWidget(self.tabs)
+        self.status = build_status_bar(self)
+        self.generation = GenerationController(
+            self.bridge,
+            self.vm,
+            (self.preview, self.progress, self.banner, self.history),
+            self.output_dir,
+            self,
+        )
+        self.generation.busy_changed.connect(lambda busy: self.generate_button.setEnabled(not busy))
+        self.generation.status_message.connect(self.show_message)
+        self.history_actions = HistoryActions(self.vm, self.history, self.preview, lambda: self.prompts, self)
+        self.history_actions.open_in_canvas_requested.connect(self.open_in_canvas_requested)
+        self.history_actions.status_message.connect(self.show_message)
+        self.init_slot.load_failed.connect(lambda msg: self.banner.show_error(msg))
+        self.progress.preview_kind_selected.connect(lambda kind: self.vm.set("preview", kind))
+        self.vm.preview_changed.connect(self.progress.set_preview_kind)
+        self.bridge.loading.connect(self.status.on_loading)
+        self.bridge.model_ready.connect(self.status.on_model_ready)
+        self.bridge.failed.connect(self._on_any_failure)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open model file…", self.model_picker.open_file)
+        self._action(file_menu, "Open model folder…", self.model_picker.open_folder)
+        self._action(file_menu, "Load parameters from PNG…", self._load_parameters_from_png)
+        file_menu.addSeparator()
+        self._action(file_menu, "Settings…", self.show_settings, "Ctrl+,", "settings")
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        gen = bar.addMenu("&Generate")
+        self.generate_action = self._action(gen, "Generate", self.generate, "Ctrl+Return", "generate")
+        self._action(gen, "Cancel", self.cancel, "Esc", "cancel")
+        self._action(gen, "Reuse last seed", self.vm.reuse_last_seed, "Ctrl+Shift+R", "reuse")
+        self._action(
+            gen,
+            "Toggle random seed",
+            lambda: self.vm.set("randomize_seed", not self.vm.randomize_seed),
+            "Ctrl+R",
+            "dice",
+        )
+        self._action(gen, "Copy shown image", self._copy_shown, "Ctrl+C", "copy")
+        presets_menu = self.presets_panel.build_menu(self)
+        bar.addMenu(presets_menu)
+        save = presets_menu.findChild(QAction, "preset_save")
+        if save is not None:
+            save.setShortcut(QKeySequence("Ctrl+S"))
+            self.addAction(save)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts, "F1", "help")
+
+    def _action(
+        self, menu: Any, text: str, slot: Callable[[], Any], keys: Any = None, icon_name: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if keys is not None:
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # -- settings, presets, models ----------------------------------------------------------------
+    def _apply_settings_to_request(self, settings: Any) -> None:
+        interval = int(getattr(settings, "preview_interval", 1))
+        self.generation.preview_interval = interval
+        kind = str(getattr(settings.preview_kind, "value", settings.preview_kind))
+        self.vm.set("preview", PreviewKind(kind) if kind in ("x0", "latent", "none") else PreviewKind.X0)
+        self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
+
+    def apply_settings(self, settings: Any) -> None:
+        self.settings = settings
+        self._apply_settings_to_request(settings)
+        app = QGuiApplication.instance()
+        if app is not None:
+            apply_theme(app, str(settings.theme))  # type: ignore[arg-type]
+        self.refresh_models()
+        if self._save_settings is not None:
+            try:
+                self._save_settings(settings)
+            except OSError as exc:
+                self.banner.show_error(f"Settings could not be saved: {exc}")
+        self.settings_changed.emit(settings)
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self.prompts, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(parent=self)
+        dialog.open()
+        return dialog
+
+    def refresh_models(self) -> None:
+        dirs = [Path(d) for d in getattr(self.settings, "model_dirs", [])]
+        self.model_picker.set_entries(discover_models(dirs))
+
+    def _apply_preset(self, fields: dict) -> None:
+        self.vm.apply_fields(fields)
+        self.show_message(f"Preset applied: {self.presets_panel.selected_name()}")
+
+    def _on_any_failure(self, event: Any) -> None:
+        if event.job_id == 0:  # a preload failed: no job shows it, so the banner does
+            self.banner.show_error(event.message, event.detail)
+        self.status.on_failed(event)
+
+    # -- misc -------------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _copy_shown(self) -> None:
+        if not self.preview.image().isNull():
+            QGuiApplication.clipboard().setImage(self.preview.image())
+
+    def _load_parameters_from_png(self) -> None:
+        path = self.prompts.open_file("Load parameters from PNG", "PNG images (*.png)")
+        if path:
+            self.history_actions.offer_dropped(Path(path))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt name)
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and urls[0].toLocalFile().lower().endswith(".png"):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt name)
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.history_actions.offer_dropped(Path(urls[0].toLocalFile()))
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.shown.emit()
+
+    def remember_request(self) -> Any:
+        """The settings object with the current request fields (saved on close when supported)."""
+        fields = (
+            {f.name for f in dataclasses.fields(self.settings)}
+            if dataclasses.is_dataclass(self.settings)
+            else set()
+        )
+        if "last_request" in fields:
+            return dataclasses.replace(self.settings, last_request=self.vm.request().replace(init_image=None))
+        return self.settings
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        self.history.shutdown()
+        super().closeEvent(event)

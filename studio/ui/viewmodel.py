@@ -1,0 +1,153 @@
+"""The Generate tab's view-model: the request fields, each with a `<field>_changed` signal.
+
+Widgets bind to it (widget edit -> setter; `*_changed` -> widget, with signals blocked while syncing
+back). `request()` builds the frozen `GenerationRequest` the engine receives.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.request import (
+    MAX_BATCH,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    GenerationRequest,
+    Mode,
+    PreviewKind,
+    round_to_multiple_of_8,
+)
+
+MIN_SIDE_UI, MAX_SIDE_UI = 64, 2048
+
+# field -> (kind, low, high); kind is the Python type the field holds
+_FIELDS: dict[str, tuple[type, float | None, float | None]] = {
+    "prompt": (str, None, None),
+    "negative_prompt": (str, None, None),
+    "model": (str, None, None),
+    "steps": (int, 1, MAX_STEPS),
+    "guidance": (float, 0.0, MAX_GUIDANCE),
+    "scheduler": (str, None, None),
+    "seed": (int, 0, MAX_SEED),
+    "randomize_seed": (bool, None, None),
+    "width": (int, MIN_SIDE_UI, MAX_SIDE_UI),
+    "height": (int, MIN_SIDE_UI, MAX_SIDE_UI),
+    "batch": (int, 1, MAX_BATCH),
+    "strength": (float, 0.0, 1.0),
+    "preview": (PreviewKind, None, None),
+    "preview_interval": (int, 1, MAX_STEPS),
+    "init_image": (object, None, None),
+}
+
+REQUEST_FIELDS = tuple(f for f in _FIELDS if f not in ("randomize_seed", "init_image"))
+
+
+class RequestViewModel(QObject):
+    prompt_changed = Signal(str)
+    negative_prompt_changed = Signal(str)
+    model_changed = Signal(str)
+    steps_changed = Signal(int)
+    guidance_changed = Signal(float)
+    scheduler_changed = Signal(str)
+    seed_changed = Signal(object)  # int; Signal(int) would overflow above 2**31
+    randomize_seed_changed = Signal(bool)
+    width_changed = Signal(int)
+    height_changed = Signal(int)
+    batch_changed = Signal(int)
+    strength_changed = Signal(float)
+    preview_changed = Signal(object)
+    preview_interval_changed = Signal(int)
+    init_image_changed = Signal(object)  # PIL image or None
+    last_seed_changed = Signal(object)
+    changed = Signal()  # any field
+
+    def __init__(self, base: GenerationRequest | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        base = base or GenerationRequest()
+        self._values: dict[str, Any] = {name: getattr(base, name, None) for name in _FIELDS}
+        self._values["randomize_seed"] = True
+        self._values["init_image"] = base.init_image
+        self.last_seed: int | None = None
+
+    # -- generic access ---------------------------------------------------------------------------
+    def get(self, name: str) -> Any:
+        return self._values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        value = self._coerce(name, value)
+        if name != "init_image" and self._values[name] == value:
+            return
+        if name == "init_image" and self._values[name] is value:
+            return
+        self._values[name] = value
+        getattr(self, f"{name}_changed").emit(value)
+        self.changed.emit()
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @staticmethod
+    def _coerce(name: str, value: Any) -> Any:
+        kind, low, high = _FIELDS[name]
+        if kind is object:
+            return value
+        if kind is PreviewKind:
+            return PreviewKind(value)
+        value = kind(value)
+        if name in ("width", "height"):
+            value = round_to_multiple_of_8(int(value))
+        if low is not None and high is not None:
+            value = min(max(value, kind(low)), kind(high))
+        return value
+
+    # -- request in / out -------------------------------------------------------------------------
+    @property
+    def mode(self) -> Mode:
+        return Mode.IMG2IMG if self._values["init_image"] is not None else Mode.TXT2IMG
+
+    def request(self, *, seed: int | None = None) -> GenerationRequest:
+        """The request as the widgets show it; `seed` overrides (used for a randomised seed)."""
+        fields = {name: self._values[name] for name in REQUEST_FIELDS}
+        if seed is not None:
+            fields["seed"] = seed
+        return GenerationRequest(mode=self.mode, init_image=self._values["init_image"], **fields)
+
+    def next_request(self) -> GenerationRequest:
+        """The request for the next generation: draws a fresh seed when randomising."""
+        seed = random.randint(0, MAX_SEED) if self._values["randomize_seed"] else None
+        request = self.request(seed=seed)
+        self.last_seed = request.seed
+        self.last_seed_changed.emit(request.seed)
+        return request
+
+    def set_request(self, request: GenerationRequest, *, keep_seed_mode: bool = False) -> None:
+        """Load every request field (reuse parameters); a loaded seed is used as-is, not randomised."""
+        for name in REQUEST_FIELDS:
+            self.set(name, getattr(request, name))
+        if not keep_seed_mode:
+            self.set("randomize_seed", False)
+
+    def reuse_seed(self, seed: int) -> None:
+        self.set("seed", seed)
+        self.set("randomize_seed", False)
+
+    def reuse_last_seed(self) -> bool:
+        if self.last_seed is None:
+            return False
+        self.reuse_seed(self.last_seed)
+        return True
+
+    def apply_fields(self, fields: dict[str, Any]) -> None:
+        """Apply a subset of request fields (a preset); unknown names are ignored."""
+        for name, value in fields.items():
+            if name in _FIELDS and value is not None:
+                self.set(name, value)
+        if fields.get("seed") is not None:
+            self.set("randomize_seed", False)
