@@ -1,0 +1,347 @@
+"""Generation metadata in images: A1111-compatible `parameters` text plus Studio's own JSON.
+
+PNG files get two text chunks: `parameters` (the A1111 text that other tools read) and `studio`
+(`{"version": 1, "request": {...}, "seed": ..., "model": ..., "model_hash": ..., "app_version": ...}`).
+Readers prefer the JSON and fall back to the text, which may come from A1111, Forge or ComfyUI.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from studio import __version__
+from studio.core import request_io
+from studio.core.fileio import atomic_write_bytes
+from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
+from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
+
+log = logging.getLogger(__name__)
+
+STUDIO_JSON_VERSION = 1
+PARAMETERS_KEY = "parameters"
+STUDIO_KEY = "studio"
+_TEXT_KEYS = ("prompt", "negative_prompt", STUDIO_KEY)
+_NEGATIVE = "Negative prompt:"
+# A1111's own pattern for `Key: value` pairs, values optionally JSON-quoted.
+_RE_PARAM = re.compile(r'\s*(\w[\w \-/+.()]*):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# ComfyUI sampler/scheduler names as some export nodes write them.
+_COMFY_SAMPLERS = {
+    "euler": "Euler",
+    "euler_ancestral": "Euler a",
+    "heun": "Heun",
+    "dpm_2": "DPM2",
+    "dpm_2_ancestral": "DPM2 a",
+    "lms": "LMS",
+    "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_sde": "DPM++ SDE",
+    "ddim": "DDIM",
+    "ddpm": "DDPM",
+    "uni_pc": "UniPC",
+    "lcm": "LCM",
+}
+# Fields that describe the current session rather than the picture: never taken from an image.
+_SESSION_FIELDS = ("mode", "preview", "preview_interval")
+
+
+@dataclass
+class ImageMetadata:
+    """What an image says about how it was made."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    settings: dict[str, str] = field(default_factory=dict)  # A1111 keys as written: "Steps", ...
+    studio: dict[str, Any] | None = None  # Studio's JSON when present and readable
+    raw: str | None = None  # the A1111 `parameters` text as stored
+    notes: list[str] = field(default_factory=list)  # what could not be read, for the artist
+
+    @property
+    def source(self) -> str:
+        return "studio" if self.studio is not None else "a1111"
+
+
+# ---- A1111 text -------------------------------------------------------------------------------
+
+
+def build_parameters(
+    request: GenerationRequest,
+    seed: int,
+    model_name: str,
+    model_hash: str,
+    size: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The parameters for one image: "prompt", "negative_prompt", A1111 keys, and "studio" (JSON)."""
+    try:
+        info = scheduler_info(request.scheduler)
+        sampler, schedule = info.sampler, info.schedule_type
+    except KeyError:
+        sampler, schedule = request.scheduler, None
+    w, h = size or (request.width, request.height)
+    params: dict[str, Any] = {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "Steps": request.steps,
+        "Sampler": sampler,
+        "Schedule type": schedule,
+        "CFG scale": request.guidance,
+        "Seed": seed,
+        "Size": f"{w}x{h}",
+        "Model hash": model_hash or None,
+        "Model": model_name or None,
+    }
+    if request.mode is not Mode.TXT2IMG:
+        params["Denoising strength"] = request.strength
+    if request.mode is Mode.INPAINT:
+        params["Mask blur"] = request.mask_options.feather
+    params["Version"] = f"Studio {__version__}"
+    params[STUDIO_KEY] = {
+        "version": STUDIO_JSON_VERSION,
+        "request": request_io.request_to_dict(request),
+        "seed": seed,
+        "model": model_name,
+        "model_hash": model_hash,
+        "app_version": __version__,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def format_a1111(params: dict[str, Any]) -> str:
+    """The A1111 `parameters` text: prompt lines, `Negative prompt: ...`, then `Key: value, ...`."""
+    lines = [str(params.get("prompt") or "")]
+    negative = str(params.get("negative_prompt") or "")
+    if negative:
+        lines.append(f"{_NEGATIVE} {negative}")
+    pairs = [
+        f"{key}: {_quote(_format_value(value))}"
+        for key, value in params.items()
+        if key not in _TEXT_KEYS and value is not None and not isinstance(value, (dict, list, tuple))
+    ]
+    if pairs:
+        lines.append(", ".join(pairs))
+    return "\n".join(lines)
+
+
+def parse_a1111(text: str) -> dict[str, str]:
+    """Parse A1111-style text into {"prompt", "negative_prompt", then A1111 keys as written}."""
+    lines = text.replace("\r\n", "\n").strip().split("\n")
+    index = _settings_line_index(lines)
+    body = lines if index is None else lines[:index]
+    prompt: list[str] = []
+    negative: list[str] = []
+    for line in body:
+        if not negative and line.startswith(_NEGATIVE):
+            negative.append(line[len(_NEGATIVE) :].strip())
+        elif negative:
+            negative.append(line)
+        else:
+            prompt.append(line)
+    result = {"prompt": "\n".join(prompt).strip(), "negative_prompt": "\n".join(negative).strip()}
+    if index is not None:
+        for line in lines[index:]:  # the settings line, then e.g. "Template: ..." lines
+            for key, value in _RE_PARAM.findall(line):
+                result.setdefault(key.strip(), _unquote(value.strip()))
+    return result
+
+
+def _settings_line_index(lines: list[str]) -> int | None:
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("Steps: "):
+            return i
+    if lines and len(_RE_PARAM.findall(lines[-1])) >= 3:
+        return len(lines) - 1
+    return None
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _quote(text: str) -> str:
+    if any(c in text for c in ',:\n"'):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
+# ---- files ------------------------------------------------------------------------------------
+
+
+def save_png(image: Image.Image, path: Path | str, params: dict[str, Any]) -> Path:
+    """Write `image` as PNG with `parameters` text and `studio` JSON chunks, atomically."""
+    path = Path(path)
+    info = PngInfo()
+    info.add_text(PARAMETERS_KEY, format_a1111(params))
+    studio = params.get(STUDIO_KEY)
+    if isinstance(studio, dict):
+        info.add_itxt(STUDIO_KEY, json.dumps(studio, ensure_ascii=False))
+    if image.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", pnginfo=info)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:
+    """Read Studio JSON and/or A1111 text from a PNG (or A1111 EXIF from JPEG/WebP); None if none."""
+    if isinstance(source, Image.Image):
+        chunks = _text_chunks(source)
+    else:
+        with Image.open(source) as im:
+            chunks = _text_chunks(im)
+    raw, studio_text = chunks.get(PARAMETERS_KEY), chunks.get(STUDIO_KEY)
+    if raw is None and studio_text is None:
+        return None
+    meta = ImageMetadata(raw=raw)
+    if raw is not None:
+        parsed = parse_a1111(raw)
+        meta.prompt, meta.negative_prompt = parsed.pop("prompt"), parsed.pop("negative_prompt")
+        meta.settings = parsed
+    if studio_text is not None:
+        meta.studio = _read_studio_json(studio_text, meta.notes)
+    if meta.studio is not None:
+        request = meta.studio.get("request") or {}
+        meta.prompt = str(request.get("prompt", meta.prompt))
+        meta.negative_prompt = str(request.get("negative_prompt", meta.negative_prompt))
+    return meta
+
+
+def _read_studio_json(text: str, notes: list[str]) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        notes.append("Studio's own settings in this image are damaged; using the A1111 text instead.")
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("request", {}), dict):
+        notes.append("Studio's own settings in this image are not in a known shape; using the A1111 text.")
+        return None
+    version = data.get("version")
+    if not isinstance(version, int) or version > STUDIO_JSON_VERSION:
+        notes.append(f"This image was saved by a newer Studio (format {version}); using the A1111 text.")
+        return None
+    return data
+
+
+def _text_chunks(im: Image.Image) -> dict[str, str]:
+    chunks: dict[str, str] = {}
+    text = getattr(im, "text", None)  # PNG: also reads chunks stored after the image data
+    for key, value in {**im.info, **(text or {})}.items():
+        if isinstance(value, str) and key in (PARAMETERS_KEY, STUDIO_KEY):
+            chunks[key] = value
+    if PARAMETERS_KEY not in chunks:
+        comment = _exif_user_comment(im)
+        if comment:
+            chunks[PARAMETERS_KEY] = comment
+    return chunks
+
+
+def _exif_user_comment(im: Image.Image) -> str | None:
+    """A1111 writes JPEG/WebP parameters into EXIF UserComment ("UNICODE\\0" + UTF-16)."""
+    try:
+        raw = im.getexif().get_ifd(0x8769).get(0x9286)
+    except Exception:  # noqa: BLE001 - damaged EXIF must not stop reading the image
+        log.debug("Unreadable EXIF", exc_info=True)
+        return None
+    if isinstance(raw, str):
+        return raw.strip("\0") or None
+    if not isinstance(raw, bytes) or len(raw) <= 8:
+        return None
+    prefix, body = raw[:8], raw[8:]
+    if prefix.startswith(b"UNICODE"):
+        candidates = [body.decode(enc, "replace") for enc in ("utf-16-be", "utf-16-le")]
+        text = max(candidates, key=lambda s: sum(c.isascii() for c in s))
+    else:
+        text = body.decode("utf-8", "replace")
+    return text.strip("\0").strip() or None
+
+
+# ---- back to a request ------------------------------------------------------------------------
+
+
+def request_from_metadata(
+    meta: ImageMetadata, base: GenerationRequest, notes: list[str] | None = None
+) -> GenerationRequest:
+    """`base` with the image's settings applied (prompt, negative, steps, guidance, scheduler, seed,
+    size, strength, model from Studio JSON). Mode, images and preview settings stay as in `base`.
+    Values that cannot be used keep the base value and add a message to `notes`."""
+    notes = notes if notes is not None else []
+    notes.extend(meta.notes)
+    if meta.studio is not None:
+        data = dict(meta.studio.get("request") or {})
+        if isinstance(meta.studio.get("seed"), int):
+            data["seed"] = meta.studio["seed"]
+        changes = {k: v for k, v in data.items() if k not in _SESSION_FIELDS}
+        return request_io.apply_dict(base, changes, notes)
+    changes = _changes_from_a1111(meta, notes)
+    return request_io.apply_checked(base, changes, notes)
+
+
+def _changes_from_a1111(meta: ImageMetadata, notes: list[str]) -> dict[str, Any]:
+    s = meta.settings
+    changes: dict[str, Any] = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt}
+    for key, name, convert in (
+        ("Steps", "steps", int),
+        ("CFG scale", "guidance", float),
+        ("Seed", "seed", int),
+        ("Denoising strength", "strength", float),
+    ):
+        if key in s:
+            try:
+                changes[name] = convert(s[key].strip())
+            except ValueError:
+                notes.append(f"Could not read {key} {s[key]!r}; kept the current value.")
+    if "Size" in s:
+        changes.update(_size_changes(s["Size"], notes))
+    if "Sampler" in s:
+        scheduler = _scheduler_from_text(s["Sampler"], s.get("Schedule type") or s.get("Scheduler"))
+        if scheduler is None:
+            notes.append(f"The sampler {s['Sampler']!r} is not available in Studio; kept the current one.")
+        else:
+            changes["scheduler"] = scheduler
+    return changes
+
+
+def _size_changes(text: str, notes: list[str]) -> dict[str, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        notes.append(f"Could not read the size {text!r}; kept the current size.")
+        return {}
+    w, h = int(match.group(1)), int(match.group(2))
+    if w % 8 or h % 8:
+        rw, rh = round_to_multiple_of_8(w), round_to_multiple_of_8(h)
+        notes.append(f"The image size {w}x{h} is not a multiple of 8; using {rw}x{rh}.")
+        w, h = rw, rh
+    return {"width": w, "height": h}
+
+
+def _scheduler_from_text(sampler: str, schedule: str | None) -> str | None:
+    name = scheduler_from_a1111(sampler, schedule)
+    if name is not None:
+        return name
+    key = sampler.strip().lower()
+    karras = (schedule or "").strip().lower() == "karras"
+    for suffix in ("_karras", " karras"):  # ComfyUI exports: "dpmpp_2m_karras", "dpmpp_2m karras"
+        if key.endswith(suffix):
+            key, karras = key[: -len(suffix)], True
+    base = _COMFY_SAMPLERS.get(key)
+    if base and karras and f"{base} Karras" in SCHEDULER_NAMES:
+        return f"{base} Karras"
+    return base

@@ -1,0 +1,111 @@
+"""GenerationRequest to and from plain JSON dicts (metadata, presets, settings share this).
+
+Reading is forgiving: values of the wrong type, unknown enum values or values that fail
+validation keep the base request's value and add a human message to `notes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from enum import Enum
+from typing import Any
+
+from studio.core.request import GenerationRequest, Mode
+
+log = logging.getLogger(__name__)
+
+IMAGE_FIELDS = ("init_image", "mask")
+REQUEST_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(GenerationRequest) if f.name not in IMAGE_FIELDS
+)
+
+
+def request_to_dict(request: GenerationRequest) -> dict[str, Any]:
+    """Every request field except the images, as JSON-ready values (enums as their values)."""
+    return {name: _jsonable(getattr(request, name)) for name in REQUEST_FIELDS}
+
+
+def coerce_fields(data: dict[str, Any], base: GenerationRequest, notes: list[str]) -> dict[str, Any]:
+    """JSON values -> typed request field values (by the type of `base`'s value); bad ones noted."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in REQUEST_FIELDS:
+            log.debug("Ignoring unknown request field %r", key)
+            continue
+        ok, converted = _coerce(getattr(base, key), value)
+        if ok:
+            out[key] = converted
+        else:
+            notes.append(f"Ignored {key} = {value!r}: not a usable value.")
+    return out
+
+
+def apply_checked(base: GenerationRequest, changes: dict[str, Any], notes: list[str]) -> GenerationRequest:
+    """`base` with each change that passes validation; a rejected change keeps the base value."""
+    probe = base.replace(mode=Mode.TXT2IMG, init_image=None, mask=None)
+    try:
+        probe.validate()
+    except ValueError:
+        return base.replace(**changes)  # base itself is not valid: nothing to check against
+    accepted: dict[str, Any] = {}
+    for key, value in changes.items():
+        try:
+            probe.replace(**{key: value}).validate()
+        except ValueError as exc:
+            notes.append(f"{exc} Kept the current value.")
+            continue
+        except TypeError as exc:
+            notes.append(f"Ignored {key} = {value!r}: {exc}")
+            continue
+        accepted[key] = value
+    return base.replace(**accepted)
+
+
+def apply_dict(base: GenerationRequest, data: dict[str, Any], notes: list[str]) -> GenerationRequest:
+    """Coerce a JSON dict and apply it with `apply_checked`."""
+    return apply_checked(base, coerce_fields(data, base, notes), notes)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _coerce(current: Any, value: Any) -> tuple[bool, Any]:
+    if isinstance(current, Enum):
+        try:
+            return True, type(current)(value)
+        except ValueError:
+            return False, None
+    if dataclasses.is_dataclass(current) and not isinstance(current, type):
+        if not isinstance(value, dict):
+            return False, None
+        sub: dict[str, Any] = {}
+        for f in dataclasses.fields(current):
+            if f.name in value:
+                ok, converted = _coerce(getattr(current, f.name), value[f.name])
+                if not ok:
+                    return False, None
+                sub[f.name] = converted
+        return True, dataclasses.replace(current, **sub)
+    return _coerce_scalar(current, value)
+
+
+def _coerce_scalar(current: Any, value: Any) -> tuple[bool, Any]:
+    if isinstance(value, bool) or value is None:
+        return (isinstance(current, bool) and isinstance(value, bool)), value
+    if isinstance(current, int) and not isinstance(current, bool):
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        return False, None
+    if isinstance(current, float):
+        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else None
+    if isinstance(current, str):
+        return isinstance(value, str), value
+    return False, None
