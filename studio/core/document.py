@@ -42,11 +42,11 @@ def clip_rect(r: Rect, width: int, height: int) -> Rect | None:
 
 
 @dataclass
-class PatchEdit:
-    """Before/after pixels of one rectangle of the image and/or the mask (same canvas size)."""
+class Edit:
+    """Before/after pixels of one edit. `rect` None means whole arrays (the canvas size changed)."""
 
     label: str
-    rect: Rect
+    rect: Rect | None
     image_before: np.ndarray | None
     image_after: np.ndarray | None
     mask_before: np.ndarray | None
@@ -58,71 +58,54 @@ class PatchEdit:
         return sum(a.nbytes for a in arrays if a is not None)
 
 
-@dataclass
-class ResizeEdit:
-    """Whole before/after states, for edits that change the canvas size (resize, outpaint)."""
-
-    label: str
-    image_before: np.ndarray
-    mask_before: np.ndarray
-    image_after: np.ndarray
-    mask_after: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.image_before, self.mask_before, self.image_after, self.mask_after))
-
-
-Edit = PatchEdit | ResizeEdit
-
-
 class UndoStack:
     """Undo/redo lists with a byte budget; the oldest undo entries are dropped first."""
 
     def __init__(self, max_bytes: int = DEFAULT_UNDO_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._undo: list[Edit] = []
-        self._redo: list[Edit] = []
+        self.undo_list: list[Edit] = []
+        self.redo_list: list[Edit] = []
 
     @property
     def nbytes(self) -> int:
-        return sum(e.nbytes for e in self._undo) + sum(e.nbytes for e in self._redo)
+        return sum(e.nbytes for e in self.undo_list) + sum(e.nbytes for e in self.redo_list)
 
     def push(self, edit: Edit) -> None:
-        self._undo.append(edit)
-        self._redo.clear()
-        while len(self._undo) > 1 and self.nbytes > self.max_bytes:
-            dropped = self._undo.pop(0)
+        self.undo_list.append(edit)
+        self.redo_list.clear()
+        total = self.nbytes
+        while len(self.undo_list) > 1 and total > self.max_bytes:
+            dropped = self.undo_list.pop(0)
+            total -= dropped.nbytes
             log.debug("Undo budget: dropped %r (%d bytes)", dropped.label, dropped.nbytes)
 
     def pop_undo(self) -> Edit | None:
-        if not self._undo:
-            return None
-        edit = self._undo.pop()
-        self._redo.append(edit)
-        return edit
+        return _move_last(self.undo_list, self.redo_list)
 
     def pop_redo(self) -> Edit | None:
-        if not self._redo:
-            return None
-        edit = self._redo.pop()
-        self._undo.append(edit)
-        return edit
+        return _move_last(self.redo_list, self.undo_list)
 
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return bool(self.undo_list)
 
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return bool(self.redo_list)
 
     def undo_label(self) -> str:
-        return self._undo[-1].label if self._undo else ""
+        return self.undo_list[-1].label if self.undo_list else ""
 
     def redo_label(self) -> str:
-        return self._redo[-1].label if self._redo else ""
+        return self.redo_list[-1].label if self.redo_list else ""
 
     def __len__(self) -> int:
-        return len(self._undo)
+        return len(self.undo_list)
+
+
+def _move_last(src: list[Edit], dst: list[Edit]) -> Edit | None:
+    if not src:
+        return None
+    dst.append(src.pop())
+    return dst[-1]
 
 
 class Document:
@@ -227,7 +210,7 @@ class Document:
         sl = _slices(rect)
         if np.array_equal(backup[sl], self.mask[sl]):
             return
-        self.undo_stack.push(PatchEdit(label, rect, None, None, backup[sl].copy(), self.mask[sl].copy()))
+        self.undo_stack.push(Edit(label, rect, None, None, backup[sl].copy(), self.mask[sl].copy()))
 
     # whole-mask and region edits ------------------------------------------------------------------
     def set_mask_region(self, rect: Rect, values: np.ndarray, label: str) -> None:
@@ -242,7 +225,7 @@ class Document:
         if np.array_equal(before, values):
             return
         self.mask[sl] = values
-        self.undo_stack.push(PatchEdit(label, rect, None, None, before, self.mask[sl].copy()))
+        self.undo_stack.push(Edit(label, rect, None, None, before, self.mask[sl].copy()))
         self.notify(rect)
 
     def set_mask(self, mask: np.ndarray, label: str) -> None:
@@ -275,7 +258,7 @@ class Document:
         sl = _slices(rect)
         before = self.image[sl].copy()
         self.image[sl] = image[sl]
-        self.undo_stack.push(PatchEdit(label, rect, before, self.image[sl].copy(), None, None))
+        self.undo_stack.push(Edit(label, rect, before, self.image[sl].copy(), None, None))
         self.notify(rect)
         return rect
 
@@ -285,7 +268,7 @@ class Document:
         mask = np.ascontiguousarray(mask, np.uint8)
         if image.shape[:2] != mask.shape or image.ndim != 3:
             raise ValueError("Image and mask sizes differ.")
-        edit = ResizeEdit(label, self.image, self.mask, image.copy(), mask.copy())
+        edit = Edit(label, None, self.image, image.copy(), self.mask, mask.copy())
         self.image, self.mask = image, mask
         self.undo_stack.push(edit)
         self.notify(None)
@@ -299,27 +282,25 @@ class Document:
         image: np.ndarray | None = None,
         label: str = "Resize canvas",
     ) -> None:
-        """Grow (or crop, with negative amounts) the canvas; original pixels keep their values.
+        """Grow (negative amounts crop) the canvas as one undoable edit; the mask moves with it.
 
-        `image`, if given, is the full new image (e.g. an outpaint result) at the new size; the
-        original pixels are copied back over it so they stay exactly as they were.
+        Without `image` the new area is white and the old pixels are copied exactly; with `image`
+        (an outpaint result, already composited by the engine) that image becomes the canvas as is.
         """
         new_w, new_h = self.width + left + right, self.height + top + bottom
         if new_w < 1 or new_h < 1:
             raise ValueError(f"The canvas would be {new_w}x{new_h}; it must keep at least one pixel.")
         new_image = np.full((new_h, new_w, 3), 255, np.uint8) if image is None else image.copy()
         if new_image.shape != (new_h, new_w, 3):
-            raise ValueError(
-                f"Result is {new_image.shape[1]}x{new_image.shape[0]}, expected {new_w}x{new_h}."
-            )
+            got = f"{new_image.shape[1]}x{new_image.shape[0]}"
+            raise ValueError(f"Result is {got}, expected {new_w}x{new_h}.")
         new_mask = np.zeros((new_h, new_w), np.uint8)
         src = clip_rect((-left, -top, new_w - left, new_h - top), self.width, self.height)
-        if src is not None and image is None:
-            dst = (src[0] + left, src[1] + top, src[2] + left, src[3] + top)
-            new_image[_slices(dst)] = self.image[_slices(src)]
         if src is not None:
-            dst = (src[0] + left, src[1] + top, src[2] + left, src[3] + top)
-            new_mask[_slices(dst)] = self.mask[_slices(src)]
+            dst = _slices((src[0] + left, src[1] + top, src[2] + left, src[3] + top))
+            new_mask[dst] = self.mask[_slices(src)]
+            if image is None:
+                new_image[dst] = self.image[_slices(src)]
         self.replace_all(new_image, new_mask, label)
 
     # undo / redo ----------------------------------------------------------------------------------
@@ -338,15 +319,13 @@ class Document:
         return True
 
     def _restore(self, edit: Edit, *, before: bool) -> None:
-        if isinstance(edit, ResizeEdit):
-            image = edit.image_before if before else edit.image_after
-            mask = edit.mask_before if before else edit.mask_after
-            self.image, self.mask = image.copy(), mask.copy()
+        image = edit.image_before if before else edit.image_after
+        mask = edit.mask_before if before else edit.mask_after
+        if edit.rect is None:
+            self.image, self.mask = image.copy(), mask.copy()  # type: ignore[union-attr]
             self.notify(None)
             return
         sl = _slices(edit.rect)
-        image = edit.image_before if before else edit.image_after
-        mask = edit.mask_before if before else edit.mask_after
         if image is not None:
             self.image[sl] = image
         if mask is not None:
