@@ -1,0 +1,341 @@
+"""The engine: one long-lived worker thread owns the model and makes every torch call.
+
+Callers (the Qt bridge, the CLI, benchmarks) talk to it through thread-safe methods:
+``submit(request) -> job_id``, ``cancel(job_id)``, ``preload(ref)``, ``shutdown(timeout)``. Commands
+reach the worker through a queue; results come back as events (``studio.core.events``) passed to
+``publish``. Events are delivered, in order, by a small publisher thread owned by the engine, so a
+slow subscriber never stalls denoising and ``publish`` is never called on the caller's thread.
+
+Importing this module does not import torch: the worker imports it when it first needs it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.events import (
+    Cancelled,
+    Event,
+    Failed,
+    FailureKind,
+    Finished,
+    Loading,
+    ModelReady,
+    Queued,
+    Started,
+    Step,
+)
+from studio.core.request import GenerationRequest, PreviewKind
+from studio.engine.failures import failure_for
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Event], None]
+PRELOAD_JOB = 0  # job_id of events caused by preload()
+_STOP = object()
+
+
+@dataclass
+class _Job:
+    id: int
+    request: GenerationRequest
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Preload:
+    ref: str
+
+
+class Engine:
+    """Runs generation jobs one at a time on its own thread; see the module docstring."""
+
+    def __init__(
+        self,
+        publish: Publish,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        torch_threads: int | None = None,
+        loader: Callable[..., Any] | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self._publish = publish
+        self._device_pref = device
+        self._precision = precision
+        self._torch_threads = torch_threads
+        self._loader = loader  # injectable for tests; default studio.engine.loading.load_pipeline
+        self._cache_dir = cache_dir
+        self._cond = threading.Condition()
+        self._pending: deque[_Job | _Preload] = deque()
+        self._current: _Job | None = None
+        self._stopping = False
+        self._ids = itertools.count(1)
+        self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
+        self._models: Any = None  # ModelManager, created on the worker thread
+
+    # ------------------------------------------------------------------ public, any thread
+    def start(self) -> None:
+        if self._worker is not None:
+            return
+        self._publisher = threading.Thread(
+            target=self._publish_loop, name="studio-engine-events", daemon=True
+        )
+        self._worker = threading.Thread(target=self._work_loop, name="studio-engine", daemon=True)
+        self._publisher.start()
+        self._worker.start()
+
+    def submit(self, request: GenerationRequest) -> int:
+        """Queue ``request``; returns its job id. A bad request becomes a ``Failed(kind=INPUT)`` event."""
+        job = _Job(next(self._ids), request)
+        problem = _validation_problem(request)
+        with self._cond:
+            if problem is None and self._stopping:
+                problem = "The engine has shut down; restart Studio to generate again."
+            if problem is not None:
+                self._emit(Failed(job.id, FailureKind.INPUT, problem))
+                return job.id
+            position = sum(isinstance(c, _Job) for c in self._pending)
+            self._pending.append(job)
+            self._emit(Queued(job.id, position))
+            self._cond.notify_all()
+        return job.id
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a queued job (removed, ``Cancelled(at_step=0)``) or the running one (stops within a step)."""
+        with self._cond:
+            if self._current is not None and self._current.id == job_id:
+                self._current.cancel.set()
+                return True
+            for cmd in list(self._pending):
+                if isinstance(cmd, _Job) and cmd.id == job_id:
+                    self._pending.remove(cmd)
+                    self._emit(Cancelled(job_id, 0))
+                    return True
+        return False
+
+    def preload(self, ref: str) -> None:
+        """Load ``ref`` ahead of the next job (events carry job_id 0)."""
+        with self._cond:
+            if not self._stopping:
+                self._pending.append(_Preload(ref))
+                self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._current is not None or any(isinstance(c, _Job) for c in self._pending)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel everything, stop the threads and free the model. True if the threads ended in time."""
+        with self._cond:
+            self._stopping = True
+            if self._current is not None:
+                self._current.cancel.set()
+            for cmd in list(self._pending):
+                if isinstance(cmd, _Job):
+                    self._emit(Cancelled(cmd.id, 0))
+            self._pending.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        if self._worker is not None:
+            self._worker.join(max(0.0, deadline - time.monotonic()))
+        self._events.put(_STOP)
+        if self._publisher is not None:
+            self._publisher.join(max(0.0, deadline - time.monotonic()))
+        return not any(t is not None and t.is_alive() for t in (self._worker, self._publisher))
+
+    # ------------------------------------------------------------------ threads
+    def _emit(self, event: Event) -> None:
+        self._events.put(event)
+
+    def _publish_loop(self) -> None:
+        while True:
+            event = self._events.get()
+            if event is _STOP:
+                return
+            try:
+                self._publish(event)
+            except Exception:
+                log.exception("Event subscriber failed on %r", event)
+
+    def _work_loop(self) -> None:
+        while True:
+            cmd = self._take()
+            if cmd is None:
+                break
+            if isinstance(cmd, _Preload):
+                self._run_preload(cmd.ref)
+            else:
+                self._run_job(cmd)
+        self._release_model()
+
+    def _take(self) -> _Job | _Preload | None:
+        with self._cond:
+            self._current = None
+            while not self._pending and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return None
+            cmd = self._pending.popleft()
+            if isinstance(cmd, _Job):
+                self._current = cmd
+            return cmd
+
+    # ------------------------------------------------------------------ worker-thread only
+    def _manager(self) -> Any:
+        if self._models is None:
+            import torch
+
+            from studio.engine.device import choose_device, choose_dtype
+            from studio.engine.models import ModelManager
+
+            if self._torch_threads:
+                torch.set_num_threads(int(self._torch_threads))
+            device = choose_device(self._device_pref)
+            dtype = choose_dtype(device, self._precision)
+            self._models = ModelManager(device, dtype, loader=self._loader, cache_dir=self._latent_cache())
+            log.info("Engine on %s, %s, %d torch threads", device, dtype, torch.get_num_threads())
+        return self._models
+
+    def _latent_cache(self) -> Path | None:
+        if self._cache_dir is not None:
+            return self._cache_dir
+        try:
+            from studio.core.paths import user_dirs
+
+            return user_dirs().data / "cache" / "latent_rgb"
+        except Exception:  # platformdirs problems must not stop generation
+            log.warning("No cache folder for preview colours", exc_info=True)
+            return None
+
+    def _ensure_model(self, ref: str, job_id: int) -> Any:
+        models = self._manager()
+        if models.resident_ref == ref and models.loaded is not None:
+            return models.loaded
+        label = ref or "built-in model"
+        self._emit(Loading(job_id, label, f"Loading {label}"))
+
+        def progress(message: str) -> None:
+            self._emit(Loading(job_id, label, message))
+
+        loaded, seconds = models.ensure(ref, progress)
+        self._emit(ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds))
+        return loaded
+
+    def _run_preload(self, ref: str) -> None:
+        try:
+            self._ensure_model(ref, PRELOAD_JOB)
+        except Exception as exc:
+            self._emit(self._failure(PRELOAD_JOB, exc))
+
+    def _run_job(self, job: _Job) -> None:
+        from studio.engine.runner import JobCancelled
+
+        ctx = None
+        try:
+            if job.cancel.is_set():
+                raise JobCancelled(0)
+            loaded = self._ensure_model(job.request.model, job.id)
+            if job.cancel.is_set():
+                raise JobCancelled(0)
+            ctx = self._context(job)
+            images = self._generate(job, ctx)
+            elapsed = time.monotonic() - ctx.started
+            params = _parameters(job.request, loaded, images)
+            self._emit(Finished(job.id, images, job.request.seeds(), job.request, elapsed, params))
+        except JobCancelled as exc:
+            self._emit(Cancelled(job.id, exc.at_step))
+        except Exception as exc:
+            self._emit(self._failure(job.id, exc))
+
+    def _context(self, job: _Job) -> Any:
+        from studio.engine.pipelines import total_steps
+        from studio.engine.runner import CallContext
+
+        request = job.request
+        kind = request.preview.value if isinstance(request.preview, PreviewKind) else str(request.preview)
+        rgb = self._latent_rgb() if kind != "none" else None
+        started = time.monotonic()
+
+        def on_step(step: int, total: int, preview: Any, preview_kind: str) -> None:
+            self._emit(Step(job.id, step, total, time.monotonic() - started, preview, preview_kind))
+
+        return CallContext(
+            job.cancel,
+            on_step,
+            total_steps=total_steps(request),
+            preview_kind=kind,
+            preview_interval=request.preview_interval,
+            latent_rgb=rgb,
+            started=started,
+        )
+
+    def _latent_rgb(self) -> Any:
+        try:
+            return self._models.latent_rgb()
+        except Exception:
+            log.warning("Previews are off: no latent colour map for this model", exc_info=True)
+            return None
+
+    def _generate(self, job: _Job, ctx: Any) -> list[Any]:
+        from studio.engine.pipelines import generate, total_steps
+
+        self._emit(Started(job.id, total_steps(job.request), job.request.batch))
+        return generate(job.request, self._models, ctx)
+
+    def _failure(self, job_id: int, exc: BaseException) -> Failed:
+        kind, message, detail = failure_for(exc)
+        log.log(
+            logging.ERROR if kind is FailureKind.INTERNAL else logging.WARNING,
+            "Job %d failed: %s",
+            job_id,
+            message,
+            exc_info=exc,
+        )
+        if kind is FailureKind.OUT_OF_MEMORY:
+            self._release_model()
+        return Failed(job_id, kind, message, detail)
+
+    def _release_model(self) -> None:
+        if self._models is None:
+            return
+        try:
+            self._models.unload()
+        except Exception:
+            log.exception("Unloading the model failed")
+
+
+def _validation_problem(request: GenerationRequest) -> str | None:
+    try:
+        request.validate()
+        from studio.engine.pipelines import check_runnable
+
+        check_runnable(request)
+    except ValueError as exc:
+        return str(exc)
+    except Exception as exc:  # a broken image object, say: still an input problem for the caller
+        return f"The request could not be read: {exc}"
+    return None
+
+
+def _parameters(request: GenerationRequest, loaded: Any, images: list[Any]) -> list[dict[str, Any]]:
+    """A1111-style parameters per image (``studio.core.metadata.build_parameters``)."""
+    from studio.core.metadata import build_parameters
+
+    seeds = request.seeds()
+    return [
+        build_parameters(request, seed, loaded.name, loaded.model_hash, size=image.size)
+        for seed, image in zip(seeds, images, strict=False)
+    ]

@@ -1,0 +1,160 @@
+"""A linear map from a model's latents (as the pipeline holds them) to RGB in [-1, 1].
+
+Where the factors come from, first match wins:
+1. ``latent_rgb.json`` in the model folder: ``{"factors": [[r, g, b] x channels], "bias": [r, g, b]}``;
+2. the published factors for the stock SD 1.x/2.x and SDXL autoencoders (recognised by their
+   configuration), as used by ComfyUI's ``latent_formats.py``;
+3. a least-squares fit made once per model: the model's own VAE encodes a few smooth random colour
+   images, and the latents are regressed onto the downsampled pixels. Cached as JSON under the
+   user data dir (``cache/latent_rgb/<model hash>.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+# Published factors (ComfyUI comfy/latent_formats.py), latents in model space (VAE mean x scaling).
+SD1_FACTORS = [
+    [0.3512, 0.2297, 0.3227],
+    [0.3250, 0.4974, 0.2350],
+    [-0.2829, 0.1762, 0.2721],
+    [-0.2120, -0.2616, -0.7177],
+]
+SD1_BIAS = [0.0, 0.0, 0.0]
+SDXL_FACTORS = [
+    [0.3651, 0.4232, 0.4341],
+    [-0.2533, -0.0042, 0.1068],
+    [0.1076, 0.1111, -0.0362],
+    [-0.3165, -0.2492, -0.2188],
+]
+SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+_STOCK_VAE_BLOCKS = [128, 256, 512, 512]
+
+
+@dataclass
+class LatentRGB:
+    factors: np.ndarray  # (channels, 3)
+    bias: np.ndarray  # (3,)
+    source: str = ""  # "folder", "sd1", "sdxl", "fit", "cache"
+    _cached: Any = None  # (device, dtype, factors tensor, bias tensor)
+
+    def to_rgb(self, latent: Any) -> np.ndarray:
+        """(C, h, w) tensor -> (h, w, 3) uint8."""
+        import torch
+
+        with torch.no_grad():
+            f, b = self._tensors(latent.device)
+            rgb = torch.einsum("chw,cr->hwr", latent.float(), f) + b
+            rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        return rgb.cpu().numpy()
+
+    def _tensors(self, device: Any) -> tuple[Any, Any]:
+        import torch
+
+        if self._cached is None or self._cached[0] != device:
+            f = torch.as_tensor(self.factors, dtype=torch.float32, device=device)
+            b = torch.as_tensor(self.bias, dtype=torch.float32, device=device)
+            self._cached = (device, f, b)
+        return self._cached[1], self._cached[2]
+
+    def to_json(self) -> str:
+        return json.dumps({"factors": self.factors.tolist(), "bias": self.bias.tolist()}, indent=1)
+
+
+def parse_latent_rgb(text: str, channels: int, source: str) -> LatentRGB:
+    data = json.loads(text)
+    factors = np.asarray(data["factors"], dtype=np.float32)
+    bias = np.asarray(data.get("bias", [0.0, 0.0, 0.0]), dtype=np.float32)
+    if factors.shape != (channels, 3) or bias.shape != (3,):
+        raise ValueError(f"expected factors {channels}x3 and bias 3, got {factors.shape} / {bias.shape}")
+    return LatentRGB(factors, bias, source)
+
+
+def latent_rgb_for(vae: Any, *, folder: Path | None, model_hash: str, cache_dir: Path | None) -> LatentRGB:
+    """The latent -> RGB map for a loaded model (see the module docstring for the order)."""
+    channels = int(vae.config.latent_channels)
+    if folder is not None and (folder / "latent_rgb.json").is_file():
+        try:
+            return parse_latent_rgb((folder / "latent_rgb.json").read_text("utf-8"), channels, "folder")
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("Ignoring %s: %s", folder / "latent_rgb.json", exc)
+    stock = _stock_factors(vae.config)
+    if stock is not None:
+        return stock
+    cache_file = (
+        cache_dir / f"{_cache_key(vae.config, model_hash)}.json" if cache_dir and model_hash else None
+    )
+    if cache_file is not None and cache_file.is_file():
+        try:
+            return parse_latent_rgb(cache_file.read_text("utf-8"), channels, "cache")
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("Refitting preview colours, cache %s unusable: %s", cache_file, exc)
+    fitted = fit_latent_rgb(vae)
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cache_file, fitted.to_json())
+        except OSError as exc:
+            log.warning("Could not cache preview colours to %s: %s", cache_file, exc)
+    return fitted
+
+
+def _stock_factors(cfg: Any) -> LatentRGB | None:
+    if int(cfg.latent_channels) != 4 or list(cfg.block_out_channels) != _STOCK_VAE_BLOCKS:
+        return None
+    scaling = float(cfg.scaling_factor)
+    if abs(scaling - 0.18215) < 1e-4:
+        return LatentRGB(np.asarray(SD1_FACTORS, np.float32), np.asarray(SD1_BIAS, np.float32), "sd1")
+    if abs(scaling - 0.13025) < 1e-4:
+        return LatentRGB(np.asarray(SDXL_FACTORS, np.float32), np.asarray(SDXL_BIAS, np.float32), "sdxl")
+    return None
+
+
+def _cache_key(cfg: Any, model_hash: str) -> str:
+    safe = "".join(c for c in model_hash if c.isalnum())[:32]
+    return f"{safe}-{int(cfg.latent_channels)}-{float(cfg.scaling_factor):.5f}"
+
+
+def _synthetic_images(count: int, size: int, seed: int) -> np.ndarray:
+    """Smooth random colour fields plus flat primaries, (count, 3, size, size) in [-1, 1]."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images = []
+    flats = [(1, -1, -1), (-1, 1, -1), (-1, -1, 1), (1, 1, 1), (-1, -1, -1), (1, 1, -1)]
+    for color in flats:
+        images.append(np.broadcast_to(np.asarray(color, np.float32)[:, None, None], (3, size, size)))
+    for _ in range(max(0, count - len(flats))):
+        small = rng.uniform(0, 255, (4, 4, 3)).astype(np.uint8)
+        big = Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
+        images.append(np.asarray(big, np.float32).transpose(2, 0, 1) / 127.5 - 1.0)
+    return np.stack(images).astype(np.float32)
+
+
+def fit_latent_rgb(vae: Any, *, count: int = 16, size: int = 64, seed: int = 0) -> LatentRGB:
+    """Least-squares [latent, 1] -> RGB fit from the VAE encoding smooth colour images."""
+    import torch
+
+    pixels = torch.from_numpy(_synthetic_images(count, size, seed))
+    param = next(vae.parameters())
+    with torch.no_grad():
+        dist = vae.encode(pixels.to(param.device, param.dtype)).latent_dist
+        latents = dist.mean.float() * float(vae.config.scaling_factor)
+    h, w = latents.shape[-2:]
+    target = torch.nn.functional.adaptive_avg_pool2d(pixels, (h, w))
+    x = latents.cpu().permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()
+    y = target.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
+    design = np.concatenate([x, np.ones((len(x), 1), np.float32)], axis=1)
+    solution, *_ = np.linalg.lstsq(design, y, rcond=None)
+    log.info("Fitted preview colours from %d encoded images (%dx%d latents)", count, h, w)
+    return LatentRGB(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), "fit")

@@ -1,0 +1,117 @@
+"""Per-step previews: latents -> small RGB images through a 4x3 linear map (+ bias).
+
+Two kinds (``studio.core.request.PreviewKind``):
+- ``x0``: the predicted clean image. Taken from the scheduler's ``pred_original_sample`` /
+  ``denoised`` output when it has one (Euler, Heun, DPM2, LMS, DDIM, DDPM, LCM, DPM++ SDE), else
+  computed from the captured model output: x0 = (x_t - sqrt(1-a)·eps) / sqrt(a) (epsilon),
+  sqrt(a)·x_t - sqrt(1-a)·v (v-prediction) with a = alphas_cumprod[t].
+- ``latent``: the noisy latent x_t (divided by sqrt(1+sigma²) for sigma-scaled schedulers so it
+  stays in range).
+
+The scheduler's ``step`` is wrapped (``X0Capture``) rather than asking the pipeline for the noise
+prediction: SD pipelines in diffusers 0.42 do not offer ``noise_pred`` to ``callback_on_step_end``.
+The latent -> RGB factors come from ``latent_rgb.py``.
+
+torch is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from studio.engine.latent_rgb import LatentRGB
+
+log = logging.getLogger(__name__)
+
+
+class X0Capture:
+    """Wraps ``scheduler.step`` to remember what the last step saw and predicted."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.model_output: Any = None
+        self.timestep: Any = None
+        self.sample: Any = None
+        self.pred_x0: Any = None
+        self._original = scheduler.step
+        scheduler.step = self._step
+
+    def _step(self, model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
+        return_dict = kwargs.pop("return_dict", True)
+        out = self._original(model_output, timestep, sample, *args, return_dict=True, **kwargs)
+        self.model_output, self.timestep, self.sample = model_output, timestep, sample
+        self.pred_x0 = getattr(out, "pred_original_sample", None)
+        if self.pred_x0 is None:
+            self.pred_x0 = getattr(out, "denoised", None)
+        return out if return_dict else out.to_tuple()
+
+    def restore(self) -> None:
+        self.scheduler.step = self._original
+
+    def x0(self) -> Any:
+        """The predicted clean latents of the last step (None before the first step)."""
+        if self.pred_x0 is not None:
+            return self.pred_x0
+        if self.model_output is None:
+            return None
+        return x0_from_model_output(self.scheduler, self.model_output, self.timestep, self.sample)
+
+
+def x0_from_model_output(scheduler: Any, model_output: Any, timestep: Any, sample: Any) -> Any:
+    """x0 for variance-preserving schedulers from alphas_cumprod at ``timestep``."""
+    import torch
+
+    prediction = scheduler.config.get("prediction_type", "epsilon")
+    if prediction == "sample":
+        return model_output
+    alphas = getattr(scheduler, "alphas_cumprod", None)
+    if alphas is None:
+        return sample
+    t = int(timestep.item() if isinstance(timestep, torch.Tensor) else timestep)
+    a = float(alphas[max(0, min(t, len(alphas) - 1))])
+    eps = model_output[:, : sample.shape[1]]
+    if prediction == "v_prediction":
+        return math.sqrt(a) * sample - math.sqrt(1 - a) * eps
+    return (sample - math.sqrt(1 - a) * eps) / math.sqrt(a)
+
+
+def normalized_latent(scheduler: Any, latents: Any) -> Any:
+    """x_t scaled into the variance-preserving range (sigma-scaled schedulers start at sigma ~ 14)."""
+    if float(getattr(scheduler, "init_noise_sigma", 1.0)) <= 1.0:
+        return latents
+    sigmas = getattr(scheduler, "sigmas", None)
+    index = getattr(scheduler, "step_index", None)
+    if sigmas is None or index is None:
+        return latents
+    sigma = float(sigmas[min(index, len(sigmas) - 1)])
+    return latents / math.sqrt(1.0 + sigma * sigma)
+
+
+class PreviewMaker:
+    """Turns the state at a completed step into a uint8 HxWx3 preview, every ``interval`` steps."""
+
+    def __init__(self, kind: str, interval: int, rgb: LatentRGB | None, capture: X0Capture | None) -> None:
+        self.kind = kind if rgb is not None else "none"
+        self.interval = max(1, interval)
+        self.rgb = rgb
+        self.capture = capture
+
+    def due(self, step: int, total: int) -> bool:
+        return self.kind != "none" and (step % self.interval == 0 or step == total)
+
+    def make(self, latents: Any) -> np.ndarray | None:
+        """Preview of the first image in the batch, or None when there is nothing to show."""
+        if self.rgb is None:
+            return None
+        source = None
+        if self.kind == "x0" and self.capture is not None:
+            source = self.capture.x0()
+        elif self.kind == "latent" and self.capture is not None:
+            source = normalized_latent(self.capture.scheduler, latents)
+        if source is None:
+            source = latents
+        return self.rgb.to_rgb(source[0])

@@ -1,0 +1,110 @@
+"""One diffusers pipeline call with step reporting, previews, cancel and NaN checks.
+
+The ``callback_on_step_end`` hook:
+- maps model calls to denoising steps (Heun / DPM2 / DPM++ SDE call the model twice per step);
+- checks the latents for NaN/inf and raises ``NonFiniteOutput`` at once (no wasted steps);
+- makes a preview every ``preview_interval`` steps;
+- raises ``JobCancelled`` when the job's cancel event is set, so the VAE never decodes after cancel
+  (diffusers' own ``_interrupt`` flag skips the remaining steps but still decodes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from studio.engine.preview import PreviewMaker, X0Capture
+from studio.engine.schedulers import completed_step, scheduler_order
+
+log = logging.getLogger(__name__)
+
+# (step 1..n, total n, preview HxWx3 uint8 or None, preview kind)
+StepHook = Callable[[int, int, "np.ndarray | None", str], None]
+
+
+class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside the step callback to stop a pipeline call before the VAE decode."""
+
+    def __init__(self, at_step: int) -> None:
+        super().__init__(f"cancelled after step {at_step}")
+        self.at_step = at_step
+
+
+class NonFiniteOutput(Exception):  # noqa: N818
+    """The model produced NaN or infinite values."""
+
+
+NAN_MESSAGE = (
+    "The model produced NaN (not-a-number) values, so there is no image. This usually means float16 "
+    "overflowed: switch Precision to fp32 or bf16 in the settings, or try another model."
+)
+
+
+@dataclass
+class CallContext:
+    """What a pipeline call needs from the job around it."""
+
+    cancel: threading.Event
+    on_step: StepHook
+    total_steps: int = 1  # denoising steps the call will make (pipelines.total_steps)
+    preview_kind: str = "none"  # "x0" | "latent" | "none"
+    preview_interval: int = 1
+    latent_rgb: Any = None  # studio.engine.latent_rgb.LatentRGB or None
+    last_step: int = 0  # updated as steps complete (read by the engine when a call is cancelled)
+    started: float = 0.0  # time.monotonic() when the job started running
+
+
+def run_pipeline(pipe: Any, kwargs: dict[str, Any], ctx: CallContext) -> np.ndarray:
+    """Call ``pipe(**kwargs)`` and return the images as float32 NHWC in [0, 1]."""
+    import torch
+
+    if ctx.cancel.is_set():
+        raise JobCancelled(ctx.last_step)
+    capture = X0Capture(pipe.scheduler)
+    maker = PreviewMaker(ctx.preview_kind, ctx.preview_interval, ctx.latent_rgb, capture)
+
+    def callback(p: Any, i: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        latents = tensors["latents"]
+        total = ctx.total_steps
+        step = completed_step(i, p.num_timesteps, total, scheduler_order(p.scheduler))
+        if step is not None:
+            if not bool(torch.isfinite(latents).all()):
+                raise NonFiniteOutput(NAN_MESSAGE)
+            preview = maker.make(latents) if maker.due(step, total) else None
+            ctx.last_step = step
+            ctx.on_step(step, total, preview, maker.kind if preview is not None else "none")
+        if ctx.cancel.is_set():
+            raise JobCancelled(ctx.last_step)
+        return tensors
+
+    try:
+        with torch.inference_mode():
+            out = pipe(**kwargs, callback_on_step_end=callback, output_type="np")
+    finally:
+        capture.restore()
+        _release(pipe)
+    images = np.asarray(out.images, dtype=np.float32)
+    if not np.isfinite(images).all():
+        raise NonFiniteOutput(NAN_MESSAGE)
+    return images
+
+
+def _release(pipe: Any) -> None:
+    """Undo what an interrupted call may have left behind (offload hooks)."""
+    try:
+        pipe.maybe_free_model_hooks()
+    except Exception:  # never mask the real outcome of the call
+        log.debug("maybe_free_model_hooks failed", exc_info=True)
+
+
+def to_pil(images: np.ndarray) -> list[Any]:
+    """float NHWC [0, 1] -> list of RGB PIL images (rounded like diffusers' numpy_to_pil)."""
+    from PIL import Image
+
+    data = (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return [Image.fromarray(a, "RGB") for a in data]
