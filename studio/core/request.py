@@ -111,16 +111,22 @@ def _in_range(name: str, value: float, low: float, high: float, hint: str = "") 
         raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}.{hint}")
 
 
+def _whole_in_range(name: str, value: object, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.")
+    _in_range(name, value, low, high)
+
+
 def _check_numbers(r: GenerationRequest) -> None:
     if not isinstance(r.steps, int) or isinstance(r.steps, bool):
         raise ValueError(f"Steps must be a whole number, not {r.steps!r}.")
     _in_range("Steps", r.steps, 1, MAX_STEPS)
     _in_range("Guidance (CFG scale)", r.guidance, 0, MAX_GUIDANCE)
     _in_range("Strength", r.strength, 0, 1)
-    _in_range("Batch size", r.batch, 1, MAX_BATCH)
+    _whole_in_range("Batch size", r.batch, 1, MAX_BATCH)
     if not isinstance(r.seed, int) or not (0 <= r.seed <= MAX_SEED):
         raise ValueError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {r.seed!r}.")
-    _in_range("Preview interval", r.preview_interval, 1, MAX_STEPS)
+    _whole_in_range("Preview interval", r.preview_interval, 1, MAX_STEPS)
     if r.mode in (Mode.IMG2IMG, Mode.INPAINT) and r.strength == 0:
         raise ValueError("Strength is 0, so nothing would change: raise it above 0 (0.5–0.8 is typical).")
 
@@ -164,14 +170,14 @@ def _check_mask(r: GenerationRequest) -> None:
         raise ValueError(f"The mask is {mw}x{mh} but the image is {iw}x{ih}; they must be the same size.")
     if r.mask.convert("L").getbbox() is None:
         raise ValueError("The mask is empty: paint the area to regenerate before inpainting.")
-    _in_range("Mask grow", r.mask_options.grow, -256, 256)
+    _whole_in_range("Mask grow", r.mask_options.grow, -256, 256)
     _in_range("Mask feather", r.mask_options.feather, 0, 256)
-    _in_range("Mask padding", r.mask_options.padding, 0, 1024)
+    _whole_in_range("Mask padding", r.mask_options.padding, 0, 1024)
 
 
 def _check_outpaint(o: OutpaintOptions) -> None:
     for side in ("left", "right", "top", "bottom"):
-        _in_range(f"Outpaint {side}", getattr(o, side), 0, MAX_OUTPAINT)
+        _whole_in_range(f"Outpaint {side}", getattr(o, side), 0, MAX_OUTPAINT)
     if not o.any:
         raise ValueError("Outpainting needs at least one side to extend by more than 0 pixels.")
-    _in_range("Outpaint overlap", o.overlap, 0, 256)
+    _whole_in_range("Outpaint overlap", o.overlap, 0, 256)
