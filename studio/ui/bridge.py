@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from studio.core.events import (
+    TERMINAL_EVENTS,
     Cancelled,
     Event,
     Failed,
@@ -103,21 +104,29 @@ class EngineBridge(QObject):
     def publish(self, event: Event) -> None:
         """Thread-safe: called by the engine on its thread. Never touches Qt widgets."""
         with self._lock:
-            if isinstance(event, Step):
-                self._drop_pending_step(event.job_id)
+            if isinstance(event, Step) and not self._coalesce(event):
+                return
             self._pending.append(event)
             if self._wake_scheduled:
                 return
             self._wake_scheduled = True
         self._wake.emit()
 
-    def _drop_pending_step(self, job_id: int) -> None:
+    def _coalesce(self, step: Step) -> bool:
+        """Drop the job's pending preview that `step` supersedes; False if `step` itself is late."""
         for i in range(len(self._pending) - 1, -1, -1):
             old = self._pending[i]
-            if isinstance(old, Step) and old.job_id == job_id:
+            if old.job_id != step.job_id:
+                continue
+            if isinstance(old, Step):
                 del self._pending[i]
                 self.dropped_previews += 1
-                return
+                return True
+            if isinstance(old, TERMINAL_EVENTS):
+                self.dropped_previews += 1
+                return False
+            return True  # a newer non-preview event of the job: keep the order, keep both
+        return True
 
     # -- GUI thread side --------------------------------------------------------------------------
     @Slot()

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.document import Document, Rect
 from studio.core.events import Cancelled, Failed, Finished, Step
-from studio.core.geometry import crop_box_for_mask, scale_to_fit
+from studio.core.geometry import crop_box_for_mask, outpaint_canvas, scale_to_fit
 from studio.core.masks import effective_mask
 from studio.core.request import (
     MAX_SIDE,
@@ -238,12 +238,18 @@ def _generation_size(size: tuple[int, int], area: int) -> tuple[int, int]:
 
 
 def _target_rect(doc: Document, request: GenerationRequest) -> Rect:
+    """Where the engine generates, in document pixels (the same boxes as studio.engine.pipelines)."""
     w, h = doc.size
+    opts, mask, shift = request.mask_options, request.mask, (0, 0)
     if request.mode is Mode.OUTPAINT:
         o = request.outpaint
-        return (-o.left, -o.top, w + o.right, h + o.bottom)
-    opts = request.mask_options
-    if opts.area is not InpaintArea.ONLY_MASKED or request.mask is None:
+        full = (-o.left, -o.top, w + o.right, h + o.bottom)
+        if opts.area is not InpaintArea.ONLY_MASKED:
+            return full
+        _, mask, _ = outpaint_canvas(request.init_image, o, fill="none")  # type: ignore[arg-type]
+        shift, (w, h) = (-o.left, -o.top), mask.size
+    if opts.area is not InpaintArea.ONLY_MASKED or mask is None:
         return (0, 0, w, h)
-    eff = effective_mask(request.mask, opts.grow, opts.feather)
-    return tuple(crop_box_for_mask(eff, opts.padding, (w, h)))  # type: ignore[return-value]
+    eff = effective_mask(mask, opts.grow, opts.feather)
+    box = crop_box_for_mask(eff, opts.padding, (w, h), target_aspect=1.0)
+    return (box[0] + shift[0], box[1] + shift[1], box[2] + shift[0], box[3] + shift[1])
