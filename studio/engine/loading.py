@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import builtin_model_dir
+from studio.engine.load_errors import ModelLoadError, short
 from studio.engine.load_hash import model_hash_for
+
+__all__ = ["LoadedModel", "ModelLoadError", "load_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +44,6 @@ _PIPELINE_CLASSES: dict[str, tuple[str, bool]] = {
     "StableDiffusionXLImg2ImgPipeline": ("sdxl", False),
     "StableDiffusionXLInpaintPipeline": ("sdxl", True),
 }
-
-
-class ModelLoadError(Exception):
-    """A model could not be loaded; ``str(exc)`` is a message an artist can act on."""
 
 
 @dataclass
@@ -215,7 +214,7 @@ def _load_folder(folder: Path, *, ref: str, dtype: Any) -> LoadedModel:
     except Exception as exc:
         log.exception("Loading diffusers folder %s failed", folder)
         raise ModelLoadError(
-            f"The model in {folder} could not be loaded: {_short(exc)}. "
+            f"The model in {folder} could not be loaded: {short(exc)}. "
             "The folder may be incomplete or damaged; download it again."
         ) from exc
     return LoadedModel(
@@ -245,8 +244,3 @@ def _unet_weights_file(folder: Path) -> Path | None:
     )
     safes = [p for p in candidates if p.suffix == ".safetensors"]
     return (safes or candidates or [None])[0]
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
