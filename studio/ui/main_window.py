@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         )
         self.init_slot = InitImageSlot(lambda: self.prompts.open_file("Init image", IMAGE_FILTER))
         self.controls = ControlsPanel(self.vm, self.model_picker, self.init_slot)
+        self.controls.generate_requested.connect(self.generate)
         self.presets_panel = PresetsPanel(preset_store, self.prompts, self.vm.request)
         self.presets_panel.apply_requested.connect(self._apply_preset)
         self.generate_button = QPushButton(icon("generate"), "  Generate")

@@ -76,16 +76,16 @@ class InpaintPanel(QGroupBox):
         self._area_changed()
 
     def _area_changed(self) -> None:
-        self.padding.setEnabled(self.area.currentData() is InpaintArea.ONLY_MASKED)
+        self.padding.setEnabled(InpaintArea(self.area.currentData()) is InpaintArea.ONLY_MASKED)
         self.changed.emit()
 
     def options(self) -> MaskOptions:
         return MaskOptions(
             grow=self.grow.value(),
             feather=self.feather.value(),
-            area=self.area.currentData(),
+            area=InpaintArea(self.area.currentData()),
             padding=self.padding.value(),
-            fill=self.fill.currentData(),
+            fill=MaskedContent(self.fill.currentData()),
         )
 
     def set_options(self, o: MaskOptions) -> None:

@@ -1,0 +1,135 @@
+"""Nothing lost: autosave, restore after a crash, asking before closing, opening/pasting/dropping."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtGui import QGuiApplication, QImage
+
+from studio.ui.canvas import find_all_restorable, find_restorable
+from studio.ui.canvas.autosave import AutosaveWriter
+
+
+def _paint(ws) -> None:
+    ws.doc.set_mask_region((5, 5, 25, 15), np.full((10, 20), 255, np.uint8), "test")
+
+
+def test_debounced_autosave_then_restore_after_crash(make_workspace, qtbot, tmp_path) -> None:
+    ws = make_workspace(autosave_delay_ms=50)
+    _paint(ws)
+    ws.doc.extend(0, 0, 8, 0)
+    qtbot.waitUntil(lambda: (ws.autosave.folder / "state.json").exists(), timeout=3000)
+    ws.autosave.flush()
+    image, mask = ws.doc.image.copy(), ws.doc.mask.copy()
+    del ws  # a crash: no maybe_close, the folder stays
+    item = find_restorable(tmp_path / "autosave")
+    assert item is not None and item.size == (104, 64)
+    fresh = make_workspace()
+    fresh.restore(item)
+    assert np.array_equal(fresh.doc.image, image) and np.array_equal(fresh.doc.mask, mask)
+    assert fresh.doc.dirty  # restored work is not saved anywhere else
+    assert fresh.autosave.folder == item.folder
+    fresh.maybe_close()  # discard (fixture answer) -> nothing left to restore
+    assert find_restorable(tmp_path / "autosave") is None
+
+
+def test_accepting_a_result_autosaves_at_once(workspace, submits) -> None:
+    from studio.core.events import Finished
+
+    _paint(workspace)
+    workspace.inpaint()
+    req = submits.requests[0]
+    result = np.asarray(req.init_image).copy()
+    result[5:15, 5:25] = 0
+    workspace.on_finished(Finished(101, [Image.fromarray(result)], [5], req, 1.0))
+    workspace.accept_candidate()
+    workspace.autosave.flush()
+    item = find_restorable(workspace.autosave_dir)
+    assert item is not None
+    assert np.array_equal(item.load().image, workspace.doc.image)
+
+
+def test_writer_keeps_a_complete_save_and_drops_old_files(tmp_path) -> None:
+    from studio.core.document import Document
+
+    doc = Document.blank(16, 16)
+    writer = AutosaveWriter(tmp_path)
+    writer.save(doc, wait=True)
+    doc.fill_mask()
+    writer.save(doc, wait=True)
+    names = sorted(p.name for p in writer.folder.iterdir())
+    assert names == ["image-2.png", "mask-2.png", "state.json"]
+    assert find_restorable(tmp_path).load().mask.all()
+
+
+def test_unreadable_autosave_is_set_aside(tmp_path) -> None:
+    folder = tmp_path / "canvas-broken"
+    folder.mkdir()
+    (folder / "state.json").write_text("{not json")
+    assert find_all_restorable(tmp_path) == []
+    assert any(p.name.startswith("state.json.broken-") for p in folder.iterdir())
+
+
+def test_autosave_of_a_live_process_is_not_offered(tmp_path) -> None:
+    from studio.core.document import Document
+
+    writer = AutosaveWriter(tmp_path)
+    writer.save(Document.blank(8, 8), wait=True)
+    state = json.loads((writer.folder / "state.json").read_text())
+    state["pid"] = 1  # init: always alive
+    (writer.folder / "state.json").write_text(json.dumps(state))
+    assert find_restorable(tmp_path) is None
+
+
+@pytest.mark.parametrize(("choice", "closes"), [("cancel", False), ("discard", True)])
+def test_maybe_close_asks_when_dirty(make_workspace, choice, closes) -> None:
+    asked = []
+    ws = make_workspace(unsaved_choice=lambda parent: asked.append(1) or choice)
+    assert ws.maybe_close() is True and not asked  # nothing changed: no question
+    _paint(ws)
+    assert ws.maybe_close() is closes and asked == [1]
+
+
+def test_maybe_close_save_writes_the_image(make_workspace, tmp_path) -> None:
+    ws = make_workspace(unsaved_choice=lambda parent: "save")
+    ws.doc.path = tmp_path / "art.png"
+    ws.doc.extend(0, 0, 8, 8)
+    assert ws.maybe_close()
+    assert Image.open(tmp_path / "art.png").size == (104, 72)
+    assert not ws.doc.dirty
+
+
+def test_open_file_and_save_load_mask(workspace, tmp_path) -> None:
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(tmp_path / "in.webp", lossless=True)
+    assert workspace.open_file(tmp_path / "in.webp")
+    assert workspace.doc.size == (40, 30) and workspace.view.image_layer.size == (40, 30)
+    assert workspace.title() == "in.webp"
+    _paint(workspace)
+    assert workspace.title() == "in.webp*"
+    assert workspace.save_mask(tmp_path / "m.png")
+    workspace.doc.clear_mask()
+    assert workspace.load_mask(tmp_path / "m.png") and workspace.doc.mask[5:15, 5:25].all()
+    assert not workspace.open_file(tmp_path / "missing.png")
+
+
+def test_new_canvas_paste_and_drop(workspace, tmp_path) -> None:
+    assert workspace.new_canvas((64, 32))
+    assert workspace.doc.size == (64, 32) and (workspace.doc.image == 255).all()
+    img = QImage(20, 10, QImage.Format.Format_RGB32)
+    img.fill(0xFF102030)
+    QGuiApplication.clipboard().setImage(img)
+    assert workspace.paste()
+    assert workspace.doc.size == (20, 10) and (workspace.doc.image == (0x10, 0x20, 0x30)).all()
+    assert workspace.doc.dirty
+    Image.new("RGB", (12, 12), (9, 9, 9)).save(tmp_path / "drop.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "drop.png"))])
+    from studio.ui.canvas import files
+
+    assert files.image_path_from_mime(mime) == tmp_path / "drop.png"
+    assert workspace.set_document(files.document_from_mime(mime))
+    assert workspace.doc.size == (12, 12)

@@ -1,0 +1,206 @@
+"""Inpaint and outpaint from the canvas with a fake submit: requests, previews, candidates, accept/undo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.events import Cancelled, Failed, FailureKind, Finished, Step
+from studio.core.masks import composite, effective_mask
+from studio.core.request import InpaintArea, MaskedContent, Mode
+
+
+def _paint(ws, rect=(30, 20, 50, 40)) -> None:
+    left, top, right, bottom = rect
+    ws.doc.set_mask_region(rect, np.full((bottom - top, right - left), 255, np.uint8), "test")
+
+
+def _finish(ws, submits, images) -> None:
+    job = 100 + len(submits.requests)
+    req = submits.requests[-1]
+    ws.on_finished(Finished(job, images, req.seeds(), req, 1.0))
+
+
+def _engine_like(request, color) -> Image.Image:
+    """What the engine returns: a generated picture composited through the effective mask."""
+    o = request.mask_options
+    gen = Image.new("RGB", request.init_image.size, color)
+    return composite(request.init_image, gen, effective_mask(request.mask, o.grow, o.feather))
+
+
+def test_inpaint_request_carries_image_mask_and_options(workspace, submits) -> None:
+    _paint(workspace)
+    panel = workspace.inpaint_panel
+    panel.area.setCurrentIndex(panel.area.findData(InpaintArea.ONLY_MASKED))
+    panel.padding.setValue(16)
+    panel.fill.setCurrentIndex(panel.fill.findData(MaskedContent.BLUR))
+    panel.strength.setValue(0.6)
+    panel.grow.setValue(3)
+    panel.feather.setValue(2)
+    panel.button.click()
+    assert len(submits.requests) == 1
+    req = submits.requests[0]
+    assert req.mode is Mode.INPAINT and req.prompt == "a red door" and req.seed == 5
+    assert np.array_equal(np.asarray(req.init_image), workspace.doc.image)
+    assert np.array_equal(np.asarray(req.mask), workspace.doc.mask)
+    o = req.mask_options
+    assert o.area is InpaintArea.ONLY_MASKED and o.fill is MaskedContent.BLUR  # enums, not str
+    assert (o.padding, o.grow, o.feather) == (16, 3, 2)
+    assert req.strength == pytest.approx(0.6)
+    assert req.width % 8 == 0 and req.height % 8 == 0
+    req.validate()
+    assert not panel.button.isEnabled() and workspace.cancel_button.isVisibleTo(workspace)
+    workspace.cancel_button.click()
+    assert submits.cancelled == [101]
+
+
+def test_empty_mask_is_refused_with_a_message(workspace, submits) -> None:
+    messages = []
+    workspace.message.connect(messages.append)
+    assert workspace.inpaint() is None
+    assert not submits.requests
+    assert "mask is empty" in messages[0]
+
+
+def test_candidates_flip_accept_and_undo(workspace, submits) -> None:
+    original = workspace.doc.image.copy()
+    _paint(workspace)
+    workspace.inpaint()
+    req = submits.requests[0]
+    images = [_engine_like(req, c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    _finish(workspace, submits, images)
+    assert np.array_equal(workspace.doc.image, original)  # not part of the image yet
+    bar = workspace.candidate_bar
+    assert bar.isVisibleTo(workspace) and bar.label.text() == "Result 1 of 3"
+    workspace.actions_["next"].trigger()
+    workspace.actions_["next"].trigger()
+    assert bar.label.text() == "Result 3 of 3"
+    bar.next.click()
+    bar.prev.click()
+    assert workspace.generation.index == 2
+    assert workspace.view._override is not None
+    workspace.accept_candidate()
+    expected = np.asarray(images[2])
+    assert np.array_equal(workspace.doc.image, expected)
+    assert workspace.view._override is None and not bar.isVisibleTo(workspace)
+    eff = np.asarray(effective_mask(Image.fromarray(workspace.doc.mask), 0, 4))
+    assert np.array_equal(workspace.doc.image[eff == 0], original[eff == 0])  # outside: byte-identical
+    workspace.undo()
+    assert np.array_equal(workspace.doc.image, original)
+    workspace.redo()
+    assert np.array_equal(workspace.doc.image, expected)
+
+
+def test_accept_never_changes_pixels_outside_the_mask(workspace, submits) -> None:
+    original = workspace.doc.image.copy()
+    _paint(workspace)
+    workspace.inpaint()
+    _finish(workspace, submits, [Image.new("RGB", workspace.doc.size, (1, 2, 3))])  # a careless engine
+    workspace.accept_candidate()
+    eff = np.asarray(effective_mask(Image.fromarray(workspace.doc.mask), 0, 4))
+    assert np.array_equal(workspace.doc.image[eff == 0], original[eff == 0])
+    assert (workspace.doc.image[eff > 0] == (1, 2, 3)).all()
+
+
+def test_discard_leaves_document_alone(workspace, submits) -> None:
+    original = workspace.doc.image.copy()
+    _paint(workspace)
+    workspace.inpaint()
+    _finish(workspace, submits, [_engine_like(submits.requests[0], (9, 9, 9))] * 2)
+    undo_depth = len(workspace.doc.undo_stack)
+    workspace.candidate_bar.discard.click()
+    assert np.array_equal(workspace.doc.image, original)
+    assert len(workspace.doc.undo_stack) == undo_depth
+    assert workspace.inpaint_panel.button.isEnabled()
+
+
+def test_events_for_other_jobs_are_ignored_and_failures_end_the_job(workspace, submits) -> None:
+    _paint(workspace)
+    workspace.inpaint()
+    workspace.on_finished(Finished(999, [Image.new("RGB", (8, 8))], [0], submits.requests[0], 0.1))
+    assert workspace.generation.busy and not workspace.generation.has_candidates
+    messages = []
+    workspace.message.connect(messages.append)
+    workspace.on_failed(Failed(101, FailureKind.OUT_OF_MEMORY, "Out of memory.", ""))
+    assert not workspace.generation.busy and messages == ["Out of memory."]
+    workspace.inpaint()
+    workspace.on_cancelled(Cancelled(102, 2))
+    assert not workspace.generation.busy and workspace.inpaint_panel.button.isEnabled()
+
+
+def test_wrong_size_results_are_left_out(workspace, submits) -> None:
+    _paint(workspace)
+    workspace.inpaint()
+    _finish(workspace, submits, [Image.new("RGB", (10, 10))])
+    assert not workspace.generation.has_candidates
+
+
+@pytest.mark.parametrize("area", [InpaintArea.WHOLE_IMAGE, InpaintArea.ONLY_MASKED])
+def test_step_preview_goes_into_the_generated_area(workspace, submits, area) -> None:
+    _paint(workspace, (30, 20, 40, 30))
+    panel = workspace.inpaint_panel
+    panel.area.setCurrentIndex(panel.area.findData(area))
+    panel.padding.setValue(4)
+    workspace.inpaint()
+    workspace.on_step(Step(101, 1, 4, 0.1, np.zeros((64, 64, 3), np.uint8), "x0"))
+    _, target = workspace.view._preview
+    if area is InpaintArea.WHOLE_IMAGE:
+        assert target == (0, 0, 96, 64)
+    else:
+        assert target == (15, 5, 55, 45)  # the engine's box: mask + feather + padding, square
+    workspace.on_cancelled(Cancelled(101, 1))
+    assert workspace.view._preview is None
+
+
+def test_outpaint_extends_by_requested_amounts_and_keeps_original(workspace, submits) -> None:
+    original = workspace.doc.image.copy()
+    workspace.outpaint_panel.spins["left"].setValue(16)
+    workspace.outpaint_panel.spins["bottom"].setValue(32)
+    workspace.outpaint_panel.overlap.setValue(0)
+    assert workspace.view.extend == (16, 0, 0, 32)
+    workspace.outpaint_panel.button.click()
+    req = submits.requests[0]
+    assert req.mode is Mode.OUTPAINT
+    o = req.outpaint
+    assert (o.left, o.top, o.right, o.bottom, o.overlap) == (16, 0, 0, 32, 0)
+    assert np.array_equal(np.asarray(req.init_image), original)
+    req.validate()
+    workspace.on_step(Step(101, 1, 4, 0.1, np.zeros((8, 8, 3), np.uint8), "x0"))
+    assert workspace.view._preview[1] == (-16, 0, 96, 96)
+    result = np.full((96, 112, 3), 77, np.uint8)
+    result[0:64, 16:112] = original  # the engine composites: original pixels unchanged
+    _finish(workspace, submits, [Image.fromarray(result)])
+    assert workspace.generation.current()[1] == (-16, 0)
+    workspace.accept_candidate()
+    assert workspace.doc.size == (112, 96)
+    assert np.array_equal(workspace.doc.image[0:64, 16:112], original)
+    assert workspace.view.extend == (0, 0, 0, 0) and workspace.outpaint_panel.amounts() == (0, 0, 0, 0)
+    workspace.undo()
+    assert workspace.doc.size == (96, 64) and np.array_equal(workspace.doc.image, original)
+
+
+def test_outpaint_without_sides_is_refused(workspace, submits) -> None:
+    assert workspace.outpaint() is None and not submits.requests
+
+
+def test_dragging_the_frame_sets_outpaint_amounts(workspace, qtbot) -> None:
+    from PySide6.QtCore import QPointF, Qt
+
+    view = workspace.view
+    view.scale, view.offset = 1.0, QPointF(50, 50)
+    qtbot.keyClick(view, Qt.Key.Key_F)
+    right_edge = view.doc_to_widget(96, 30).toPoint()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=right_edge)
+    qtbot.mouseMove(view, right_edge + type(right_edge)(40, 0))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=right_edge + type(right_edge)(40, 0))
+    assert view.extend == (0, 0, 40, 0)
+    assert workspace.outpaint_panel.amounts() == (0, 0, 40, 0)
+    assert not workspace.doc.mask.any()
+
+
+def test_new_job_waits_for_a_decision(workspace, submits) -> None:
+    _paint(workspace)
+    workspace.inpaint()
+    _finish(workspace, submits, [_engine_like(submits.requests[0], (5, 5, 5))])
+    assert workspace.inpaint() is None and len(submits.requests) == 1
