@@ -22,7 +22,8 @@ def test_debounced_autosave_then_restore_after_crash(make_workspace, qtbot, tmp_
     ws = make_workspace(autosave_delay_ms=50)
     _paint(ws)
     ws.doc.extend(0, 0, 8, 0)
-    qtbot.waitUntil(lambda: (ws.autosave.folder / "state.json").exists(), timeout=3000)
+    state = ws.autosave.folder / "state.json"
+    qtbot.waitUntil(state.exists, timeout=3000)
     ws.autosave.flush()
     image, mask = ws.doc.image.copy(), ws.doc.mask.copy()
     del ws  # a crash: no maybe_close, the folder stays
