@@ -42,8 +42,9 @@ def test_previews_progress_and_final_image(window: Any, qtbot: Any) -> None:
     assert _center(window) == QColor(200, 40, 40)  # the last preview is on screen
     assert "x0" in window.preview.caption()
 
-    from studio.core.events import Finished
     from PIL import Image
+
+    from studio.core.events import Finished
 
     request = engine.requests[job]
     final = Image.new("RGB", (64, 64), (10, 220, 30))

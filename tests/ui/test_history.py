@@ -30,8 +30,16 @@ def _generate(win: Any, qtbot: Any, **fields: Any) -> Path:
 
 
 def test_reuse_parameters_and_seed(window: Any, qtbot: Any) -> None:
-    path = _generate(window, qtbot, prompt="a blue whale", steps=9, guidance=3.5, scheduler="Euler",
-                     randomize_seed=False, seed=4242)
+    path = _generate(
+        window,
+        qtbot,
+        prompt="a blue whale",
+        steps=9,
+        guidance=3.5,
+        scheduler="Euler",
+        randomize_seed=False,
+        seed=4242,
+    )
     window.vm.set_request(GenerationRequest(prompt="something else", steps=30, seed=1))
     window.vm.set("randomize_seed", True)
     window.history.action_requested.emit("reuse_seed", path)
@@ -94,8 +102,13 @@ def test_recent_files_from_the_output_folder_are_listed(qtbot: Any, settings: An
 def _drop(win: Any, path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(QPoint(200, 200)), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(QPoint(200, 200)),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     win.dropEvent(event)
 
 
@@ -111,12 +124,21 @@ def test_dropping_an_a1111_png_offers_its_parameters(window: Any, tmp_path: Path
     _drop(window, path)
     r = window.vm.request()
     assert r.prompt == "a misty forest, volumetric light" and r.negative_prompt == "lowres, watermark"
-    assert (r.steps, r.guidance, r.scheduler, r.seed, r.width, r.height) == (28, 6.5, "Euler a", 98765, 640, 448)
+    assert (r.steps, r.guidance, r.scheduler, r.seed, r.width, r.height) == (
+        28,
+        6.5,
+        "Euler a",
+        98765,
+        640,
+        448,
+    )
 
 
 def test_dropping_a_studio_png_and_a_plain_png(window: Any, tmp_path: Path, answers: Any) -> None:
     request = GenerationRequest(prompt="studio made", steps=11, seed=5, scheduler="DDIM")
-    path = save_png(Image.new("RGB", (64, 64)), tmp_path / "studio.png", build_parameters(request, 5, "m", ""))
+    path = save_png(
+        Image.new("RGB", (64, 64)), tmp_path / "studio.png", build_parameters(request, 5, "m", "")
+    )
     _drop(window, Path(path))
     assert window.vm.prompt == "studio made" and window.vm.steps == 11 and window.vm.scheduler == "DDIM"
     plain = tmp_path / "plain.png"
