@@ -1,0 +1,320 @@
+"""Presets: named subsets of a request, one JSON file each.
+
+File: `{"schema_version": 1, "name": "...", "settings": {"steps": 30, ...}}`. Built-in presets live
+in `resources/presets/` and are read-only; the user's live in the config dir. Every write is
+atomic; a file that cannot be read (corrupt JSON, wrong types, a newer schema) is set aside with
+`fileio.set_aside`, never overwritten, and a message is added to `PresetStore.problems`.
+A prompt containing `{prompt}` (as in A1111 styles) wraps the current prompt instead of replacing it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core import request_io
+from studio.core.fileio import atomic_write_text, set_aside
+from studio.core.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+PROMPT_PLACEHOLDER = "{prompt}"
+MAX_NAME = 100
+# The request fields a preset may set, with the JSON types accepted for each.
+PRESET_FIELDS: dict[str, tuple[type, ...]] = {
+    "prompt": (str,),
+    "negative_prompt": (str,),
+    "model": (str,),
+    "steps": (int,),
+    "guidance": (int, float),
+    "scheduler": (str,),
+    "width": (int,),
+    "height": (int,),
+    "batch": (int,),
+    "strength": (int, float),
+    "seed": (int,),
+}
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+class PresetError(ValueError):
+    """A preset action that cannot be done; the message is for the artist."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    fields: dict[str, Any] = field(default_factory=dict)  # subset of PRESET_FIELDS
+    schema_version: int = SCHEMA_VERSION
+    builtin: bool = False
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def capture(cls, name: str, request: GenerationRequest, with_seed: bool = False) -> Preset:
+        """A preset holding the request's current values for every preset field."""
+        keys = [k for k in PRESET_FIELDS if with_seed or k != "seed"]
+        return cls(name=name, fields={k: getattr(request, k) for k in keys})
+
+    def apply_to(self, request: GenerationRequest, notes: list[str] | None = None) -> GenerationRequest:
+        """`request` with this preset's fields; values that would not validate are skipped (noted)."""
+        changes = dict(self.fields)
+        for key in ("prompt", "negative_prompt"):
+            if isinstance(changes.get(key), str) and PROMPT_PLACEHOLDER in changes[key]:
+                changes[key] = merge_prompt(changes[key], getattr(request, key))
+        return request_io.apply_checked(request, changes, notes if notes is not None else [])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "name": self.name, "settings": dict(self.fields)}
+
+    @classmethod
+    def from_json(cls, data: Any, *, builtin: bool = False, path: Path | None = None) -> Preset:
+        """Parse a preset file's JSON; raises PresetError saying what is wrong."""
+        if not isinstance(data, dict):
+            raise PresetError("it is not a JSON object")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise PresetError("it has no schema_version")
+        if version > SCHEMA_VERSION:
+            raise PresetError(f"it was made by a newer Studio (preset format {version})")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise PresetError("it has no name")
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict):
+            raise PresetError("its settings are not a JSON object")
+        return cls(name=name.strip(), fields=check_fields(settings), builtin=builtin, path=path)
+
+
+def check_fields(settings: dict[str, Any]) -> dict[str, Any]:
+    """The known preset fields with accepted types (floats made float); PresetError on a bad type."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key not in PRESET_FIELDS:
+            log.debug("Ignoring unknown preset field %r", key)
+            continue
+        if value is None:
+            continue
+        types = PRESET_FIELDS[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise PresetError(f"{key} has the wrong type ({value!r})")
+        out[key] = float(value) if float in types else value
+    return out
+
+
+def merge_prompt(template: str, current: str) -> str:
+    """A1111 style text: `{prompt}` replaced by the current prompt, stray commas tidied if empty."""
+    merged = template.replace(PROMPT_PLACEHOLDER, current)
+    if not current.strip():
+        merged = re.sub(r"^[\s,]+|[\s,]+$", "", merged)
+    return merged
+
+
+def slugify(name: str) -> str:
+    """A safe file stem for a preset name: ascii, lower case, dashes; never empty or reserved."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-") or "preset"
+    return f"{slug}-preset" if slug in _RESERVED else slug
+
+
+class PresetStore:
+    """The user's presets (`user_dir`) plus read-only built-ins (`builtin_dir`)."""
+
+    def __init__(self, user_dir: Path, builtin_dir: Path | None = None) -> None:
+        self.user_dir = Path(user_dir)
+        self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else None
+        self.problems: list[str] = []  # messages for the artist; the UI shows and clears them
+
+    # ---- reading ----
+
+    def list(self) -> list[Preset]:
+        """Built-ins first, then the user's presets, each sorted by name."""
+        return self._builtins() + self._user_presets()
+
+    def get(self, name: str) -> Preset | None:
+        key = name.strip().casefold()
+        for preset in self._user_presets() + self._builtins():
+            if preset.name.casefold() == key:
+                return preset
+        return None
+
+    def is_builtin(self, name: str) -> bool:
+        preset = self.get(name)
+        return bool(preset and preset.builtin)
+
+    # ---- writing ----
+
+    def save(self, preset: Preset) -> Preset:
+        """Create or update the user preset of this name (built-in names are refused)."""
+        name = _check_name(preset.name)
+        fields = check_fields(preset.fields)
+        existing = self.get(name)
+        if existing and existing.builtin:
+            raise PresetError(f"“{existing.name}” is a built-in preset; choose another name.")
+        path = existing.path if existing and existing.path else self._free_path(name)
+        saved = Preset(name=name, fields=fields, path=path)
+        atomic_write_text(path, json.dumps(saved.to_json(), indent=2, ensure_ascii=False) + "\n")
+        log.info("Saved preset %r to %s", name, path)
+        return saved
+
+    def rename(self, old_name: str, new_name: str) -> Preset:
+        preset = self._require_user(old_name, "renamed")
+        new_name = _check_name(new_name)
+        other = self.get(new_name)
+        if other and other.path != preset.path:
+            raise PresetError(f"There is already a preset named “{other.name}”.")
+        if new_name.casefold() == preset.name.casefold():
+            return self.save(dataclasses.replace(preset, name=new_name))
+        renamed = self.save(Preset(name=new_name, fields=preset.fields))
+        assert preset.path is not None
+        preset.path.unlink(missing_ok=True)
+        return renamed
+
+    def duplicate(self, name: str, new_name: str | None = None) -> Preset:
+        preset = self._require(name)
+        new_name = _check_name(new_name) if new_name else self._unique_name(f"{preset.name} copy")
+        if self.get(new_name):
+            raise PresetError(f"There is already a preset named “{new_name}”.")
+        return self.save(Preset(name=new_name, fields=preset.fields))
+
+    def delete(self, name: str) -> None:
+        preset = self._require_user(name, "deleted")
+        assert preset.path is not None
+        preset.path.unlink(missing_ok=True)
+        log.info("Deleted preset %r (%s)", preset.name, preset.path)
+
+    def export(self, name: str, path: Path) -> Path:
+        preset = self._require(name)
+        path = Path(path)
+        atomic_write_text(path, json.dumps(preset.to_json(), indent=2, ensure_ascii=False) + "\n")
+        return path
+
+    def import_file(self, path: Path) -> Preset:
+        """Add a preset file from elsewhere (renamed if its name is taken); the file is left as is."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            preset = Preset.from_json(data)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PresetError(f"Could not read {path.name}: {exc}") from exc
+        except ValueError as exc:  # JSONDecodeError and PresetError
+            raise PresetError(f"{path.name} is not a Studio preset: {exc}.") from exc
+        name = self._unique_name(preset.name, " (imported)") if self.get(preset.name) else preset.name
+        return self.save(Preset(name=name, fields=preset.fields))
+
+    def import_styles_csv(self, path: Path) -> list[Preset]:
+        """Import A1111 `styles.csv` (name,prompt,negative_prompt); returns the presets created."""
+        rows = _read_styles(Path(path))
+        created: list[Preset] = []
+        for line, row in rows:
+            name = (row.get("name") or "").strip()
+            if not name:
+                self._problem(f"{Path(path).name}, line {line}: a style without a name was skipped.")
+                continue
+            fields = {
+                key: _style_template(row.get(key) or "")
+                for key in ("prompt", "negative_prompt")
+                if (row.get(key) or "").strip()
+            }
+            name = self._unique_name(name[:MAX_NAME]) if self.get(name[:MAX_NAME]) else name[:MAX_NAME]
+            created.append(self.save(Preset(name=name, fields=fields)))
+        return created
+
+    # ---- internals ----
+
+    def _builtins(self) -> list[Preset]:
+        return self._scan(self.builtin_dir, builtin=True) if self.builtin_dir else []
+
+    def _user_presets(self) -> list[Preset]:
+        return self._scan(self.user_dir, builtin=False)
+
+    def _scan(self, folder: Path, builtin: bool) -> list[Preset]:
+        if not folder.is_dir():
+            return []
+        presets = [p for p in (self._load(path, builtin) for path in sorted(folder.glob("*.json"))) if p]
+        return sorted(presets, key=lambda p: p.name.casefold())
+
+    def _load(self, path: Path, builtin: bool) -> Preset | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Preset.from_json(data, builtin=builtin, path=path)
+        except OSError as exc:
+            self._problem(f"The preset file {path.name} could not be read: {exc}")
+        except ValueError as exc:  # bad JSON, bad UTF-8, or PresetError
+            reason = str(exc) if isinstance(exc, PresetError) else f"it is not valid JSON ({exc})"
+            if builtin:
+                self._problem(f"The built-in preset {path.name} is damaged: {reason}.")
+            else:
+                moved = set_aside(path, reason)
+                self._problem(
+                    f"The preset file {path.name} could not be used ({reason}); "
+                    f"it was moved aside as {moved.name}."
+                )
+        return None
+
+    def _problem(self, message: str) -> None:
+        log.warning("%s", message)
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def _require(self, name: str) -> Preset:
+        preset = self.get(name)
+        if preset is None:
+            raise PresetError(f"There is no preset named “{name}”.")
+        return preset
+
+    def _require_user(self, name: str, action: str) -> Preset:
+        preset = self._require(name)
+        if preset.builtin:
+            raise PresetError(f"“{preset.name}” is a built-in preset and cannot be {action}; duplicate it.")
+        return preset
+
+    def _free_path(self, name: str) -> Path:
+        stem = slugify(name)
+        path, n = self.user_dir / f"{stem}.json", 2
+        while path.exists():
+            path, n = self.user_dir / f"{stem}-{n}.json", n + 1
+        return path
+
+    def _unique_name(self, name: str, suffix: str = "") -> str:
+        candidate, n = f"{name}{suffix}", 2
+        while self.get(candidate):
+            candidate, n = f"{name}{suffix} {n}", n + 1
+        return candidate
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise PresetError("A preset needs a name.")
+    if len(name) > MAX_NAME or any(c in name for c in "\n\r\t"):
+        raise PresetError(f"Preset names must be one line of at most {MAX_NAME} characters.")
+    return name
+
+
+def _style_template(text: str) -> str:
+    """A1111 appends a style without `{prompt}` to the prompt: make that explicit."""
+    text = text.strip()
+    return text if PROMPT_PLACEHOLDER in text else f"{PROMPT_PLACEHOLDER}, {text}"
+
+
+def _read_styles(path: Path) -> list[tuple[int, dict[str, str]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or "name" not in [h.strip() for h in reader.fieldnames]:
+                raise PresetError(f"{path.name} is not an A1111 styles file: it has no “name” column.")
+            rows = []
+            for row in reader:
+                clean = {(k or "").strip(): v for k, v in row.items() if isinstance(v, str)}
+                rows.append((reader.line_num, clean))
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PresetError(f"Could not read {path.name}: {exc}") from exc
