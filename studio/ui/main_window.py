@@ -222,9 +222,13 @@ class MainWindow(QMainWindow):
         dirs = [Path(d) for d in getattr(self.settings, "model_dirs", [])]
         self.model_picker.set_entries(discover_models(dirs))
 
-    def _apply_preset(self, fields: dict) -> None:
-        self.vm.apply_fields(fields)
-        self.show_message(f"Preset applied: {self.presets_panel.selected_name()}")
+    def _apply_preset(self, preset: Any) -> None:
+        """Apply a preset's fields (a `{prompt}` template wraps the current prompt)."""
+        notes: list[str] = []
+        self.vm.set_request(preset.apply_to(self.vm.request(), notes), keep_seed_mode=True)
+        if "seed" in preset.fields:
+            self.vm.set("randomize_seed", False)
+        self.show_message(f"Preset applied: {preset.name}" + (f" ({'; '.join(notes)})" if notes else ""))
 
     def _on_any_failure(self, event: Any) -> None:
         if event.job_id == 0:  # a preload failed: no job shows it, so the banner does

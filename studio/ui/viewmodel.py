@@ -143,11 +143,3 @@ class RequestViewModel(QObject):
             return False
         self.reuse_seed(self.last_seed)
         return True
-
-    def apply_fields(self, fields: dict[str, Any]) -> None:
-        """Apply a subset of request fields (a preset); unknown names are ignored."""
-        for name, value in fields.items():
-            if name in _FIELDS and value is not None:
-                self.set(name, value)
-        if fields.get("seed") is not None:
-            self.set("randomize_seed", False)

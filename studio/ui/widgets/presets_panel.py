@@ -9,14 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from studio.core.request import GenerationRequest
 from studio.ui.dialogs.prompts import Prompts
 from studio.ui.icons import icon
-from studio.ui.preset_adapter import is_builtin, make_preset, preset_fields
 
 log = logging.getLogger(__name__)
 PRESET_FILTER = "Studio presets (*.json)"
@@ -24,7 +23,7 @@ STYLES_FILTER = "A1111 styles (*.csv)"
 
 
 class PresetsPanel(QWidget):
-    apply_requested = Signal(dict)  # request fields of the chosen preset
+    apply_requested = Signal(object)  # the chosen studio.core.presets.Preset
     problems_found = Signal(list)  # human messages
 
     def __init__(
@@ -47,10 +46,20 @@ class PresetsPanel(QWidget):
         self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = self.build_menu(self)
         self.menu_button.setMenu(self.menu)
+        self.shown_problems: list[str] = []
         self.problem_label = QLabel()
         self.problem_label.setObjectName("warningLabel")
         self.problem_label.setWordWrap(True)
-        self.problem_label.setVisible(False)
+        dismiss = QToolButton()
+        dismiss.setIcon(icon("close"))
+        dismiss.setToolTip("Dismiss")
+        dismiss.clicked.connect(self.dismiss_problems)
+        self.problem_box = QWidget()
+        problem_row = QHBoxLayout(self.problem_box)
+        problem_row.setContentsMargins(0, 2, 0, 2)
+        problem_row.addWidget(self.problem_label, 1)
+        problem_row.addWidget(dismiss, 0, Qt.AlignmentFlag.AlignTop)
+        self.problem_box.setVisible(False)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.combo, 1)
@@ -59,7 +68,7 @@ class PresetsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.problem_label)
+        layout.addWidget(self.problem_box)
         self.refresh()
 
     def build_menu(self, parent: QWidget) -> QMenu:
@@ -98,7 +107,7 @@ class PresetsPanel(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for preset in self.presets():
-            label = f"{preset.name}  (built-in)" if is_builtin(self.store, preset) else preset.name
+            label = f"{preset.name}  (built-in)" if preset.builtin else preset.name
             self.combo.addItem(label, preset.name)
         if select is not None and (i := self.combo.findData(select)) >= 0:
             self.combo.setCurrentIndex(i)
@@ -106,11 +115,20 @@ class PresetsPanel(QWidget):
         self._update_problems()
 
     def _update_problems(self) -> None:
-        problems = list(getattr(self.store, "problems", []) or [])
-        self.problem_label.setVisible(bool(problems))
-        self.problem_label.setText("\n".join(problems))
-        if problems:
-            self.problems_found.emit(problems)
+        """Move the store's new problems (files set aside) into the panel's warning, shown until dismissed."""
+        new = [p for p in getattr(self.store, "problems", []) if p not in self.shown_problems]
+        if hasattr(self.store, "problems"):
+            self.store.problems.clear()
+        if not new:
+            return
+        self.shown_problems.extend(new)
+        self.problem_label.setText("\n".join(self.shown_problems))
+        self.problem_box.setVisible(True)
+        self.problems_found.emit(new)
+
+    def dismiss_problems(self) -> None:
+        self.shown_problems.clear()
+        self.problem_box.setVisible(False)
 
     def selected_name(self) -> str | None:
         data = self.combo.currentData()
@@ -129,12 +147,23 @@ class PresetsPanel(QWidget):
     def apply_selected(self) -> None:
         preset = self._selected()
         if preset is not None:
-            self.apply_requested.emit(preset_fields(preset))
+            self.apply_requested.emit(preset)
 
     def save_current(self) -> None:
         name = self.prompts.ask_text("Save preset", "Name for the current settings:")
         if name:
-            self._run(lambda: self.store.save(make_preset(name, self._current_request())), select=name)
+            from studio.core.presets import Preset
+
+            existing = self.store.get(name)
+            replace = f"Replace the preset “{name}”?"
+            if (
+                existing is not None
+                and not existing.builtin
+                and not self.prompts.confirm("Replace preset", replace)
+            ):
+                return
+            preset = Preset.capture(name, self._current_request())
+            self._run(lambda: self.store.save(preset), select=name)
 
     def rename_selected(self) -> None:
         preset = self._selected()
@@ -188,7 +217,7 @@ class PresetsPanel(QWidget):
                 self.refresh(select=names[0])
 
     def _refuse_builtin(self, preset: Any, verb: str) -> bool:
-        if is_builtin(self.store, preset):
+        if preset.builtin:
             self.prompts.info("Built-in preset", f"Built-in presets cannot be {verb}; duplicate it first.")
             return True
         return False
