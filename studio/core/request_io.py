@@ -16,6 +16,7 @@ from studio.core.request import GenerationRequest, Mode
 log = logging.getLogger(__name__)
 
 IMAGE_FIELDS = ("init_image", "mask")
+_UNCHECKED = ("mode", *IMAGE_FIELDS)
 REQUEST_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(GenerationRequest) if f.name not in IMAGE_FIELDS
 )
@@ -50,6 +51,9 @@ def apply_checked(base: GenerationRequest, changes: dict[str, Any], notes: list[
         return base.replace(**changes)  # base itself is not valid: nothing to check against
     accepted: dict[str, Any] = {}
     for key, value in changes.items():
+        if key in _UNCHECKED:  # checked against the images when the job is submitted
+            accepted[key] = value
+            continue
         try:
             probe.replace(**{key: value}).validate()
         except ValueError as exc:
