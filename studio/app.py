@@ -54,24 +54,16 @@ def engine_factory(settings: Any) -> Callable[[Callable[[Any], None]], Any]:
 
 
 def setup_logging(log_dir: Path) -> None:
-    try:
-        from studio.core.errors import setup_logging as core_setup
+    from studio.core.errors import setup_logging as core_setup
 
-        core_setup(log_dir)
-    except ImportError:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    core_setup(log_dir)
 
 
-def load_settings_for(config_dir: Path, output_dir: Path) -> tuple[Any, Callable[[Any], None]]:
+def load_settings_for(config_dir: Path) -> tuple[Any, Callable[[Any], None]]:
     from studio.core.settings import load_settings, save_settings
 
     path = config_dir / SETTINGS_FILE
-    settings = load_settings(path)
-    if not str(getattr(settings, "output_dir", "") or ""):
-        import dataclasses
-
-        settings = dataclasses.replace(settings, output_dir=output_dir)
-    return settings, lambda s: save_settings(s, path)
+    return load_settings(path), lambda s: save_settings(s, path)
 
 
 def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_factory) -> Any:
@@ -82,7 +74,7 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
     from studio.ui.main_window import MainWindow
     from studio.ui.theme import apply_theme
 
-    settings, save = load_settings_for(dirs.config, dirs.output)
+    settings, save = load_settings_for(dirs.config)
     apply_theme(app, str(getattr(settings.theme, "value", settings.theme)))
     bridge = EngineBridge(factory(settings))
     store = PresetStore(dirs.presets, resource("presets"))

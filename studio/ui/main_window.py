@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QPushButton, QTabWidget, QWidget
 
+from studio.core.paths import user_dirs
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.ui.bridge import EngineBridge
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.refresh_models()
         self.history.add_recent(recent_images(self.output_dir()))
+        problems = list(getattr(settings, "problems", ()))
+        if problems:
+            self.banner.show_error(problems[0], "\n".join(problems))
 
     @property
     def prompts(self) -> Any:
@@ -96,7 +100,8 @@ class MainWindow(QMainWindow):
         self.generation.cancel()
 
     def output_dir(self) -> Path:
-        return Path(self.settings.output_dir)
+        """The settings' output folder ("" = the default user output folder)."""
+        return Path(self.settings.output_dir) if str(self.settings.output_dir or "") else user_dirs().output
 
     # -- construction -----------------------------------------------------------------------------
     def _build(self, preset_store: Any) -> None:
@@ -219,7 +224,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def refresh_models(self) -> None:
-        dirs = [Path(d) for d in getattr(self.settings, "model_dirs", [])]
+        dirs = [Path(d) for d in getattr(self.settings, "model_dirs", ())] + [user_dirs().models]
         self.model_picker.set_entries(discover_models(dirs))
 
     def _apply_preset(self, preset: Any) -> None:

@@ -16,24 +16,6 @@ from studio.core.events import Event
 from tests.ui.fakes import FakeEngine
 
 
-@dataclasses.dataclass(frozen=True)
-class StandInSettings:
-    device: str = "auto"
-    precision: str = "auto"
-    preview_kind: str = "x0"
-    preview_interval: int = 1
-    output_dir: Path = Path()
-    model_dirs: list[Path] = dataclasses.field(default_factory=list)
-    theme: str = "dark"
-
-
-class EmptyStore:
-    problems: list[str] = []
-
-    def list(self) -> list[Any]:
-        return []
-
-
 @pytest.fixture
 def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     for var, name in (
@@ -51,23 +33,15 @@ def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def settings(user_dirs: Any) -> Any:
-    import dataclasses
+    from studio.core.settings import Settings
 
-    try:
-        from studio.core.settings import Settings
-    except ImportError:  # core settings not written yet: a stand-in with the documented fields
-        Settings = StandInSettings  # noqa: N806
-    return dataclasses.replace(
-        Settings(), output_dir=user_dirs.output, model_dirs=[user_dirs.models], preview_interval=1
-    )
+    return dataclasses.replace(Settings(), output_dir=str(user_dirs.output), preview_interval=1)
 
 
 @pytest.fixture
 def preset_store(user_dirs: Any, tmp_path: Path) -> Any:
-    try:
-        from studio.core.presets import PresetStore
-    except ImportError:
-        return EmptyStore()
+    from studio.core.presets import PresetStore
+
     builtin = tmp_path / "builtin_presets"
     builtin.mkdir()
     return PresetStore(user_dirs.presets, builtin)
@@ -96,8 +70,11 @@ class AnswerPrompts:
     def open_file(self, title: str, file_filter: str) -> str | None:
         return self.files.pop(0) if self.files else None
 
-    save_file = lambda self, title, suggested, file_filter: self.files.pop(0) if self.files else None  # noqa: E731
-    open_folder = lambda self, title: self.files.pop(0) if self.files else None  # noqa: E731
+    def save_file(self, title: str, suggested: str, file_filter: str) -> str | None:
+        return self.files.pop(0) if self.files else None
+
+    def open_folder(self, title: str) -> str | None:
+        return self.files.pop(0) if self.files else None
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""The window is on screen before torch is imported (subprocess: a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("studio.core.settings")
+pytest.importorskip("studio.core.presets")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_window_shown_without_torch(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    for var, name in (
+        ("STUDIO_CONFIG_DIR", "c"),
+        ("STUDIO_DATA_DIR", "d"),
+        ("STUDIO_OUTPUT_DIR", "o"),
+        ("STUDIO_LOG_DIR", "l"),
+        ("STUDIO_MODELS_DIR", "m"),
+    ):
+        env[var] = str(tmp_path / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "studio.app", "--smoke-exit-after-shown"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["torch_loaded"] is False and report["diffusers_loaded"] is False
+    assert report["shown_ms"] > 0
+
+
+def test_engine_starts_after_the_window_is_shown(qtbot, settings, preset_store, monkeypatch) -> None:
+    """start_engine (called after show) creates the engine and preloads the chosen model."""
+    from studio import app
+    from studio.ui.bridge import EngineBridge
+    from studio.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeEngine
+
+    engines: list[FakeEngine] = []
+    bridge = EngineBridge(lambda publish: engines.append(FakeEngine(publish)) or engines[-1])
+    win = MainWindow(bridge, settings, preset_store)
+    qtbot.addWidget(win)
+    win.show()
+    assert engines == []
+    app.start_engine(win, preload=True)
+    assert engines[0].started and engines[0].preloaded == [""]
+    assert "Loading" in win.status.model_label.text()
