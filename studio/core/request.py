@@ -103,7 +103,8 @@ class GenerationRequest:
 
 
 def round_to_multiple_of_8(value: int) -> int:
-    return max(8, int(round(value / 8.0)) * 8)
+    """Nearest multiple of 8, halves rounded up (100 -> 104), never below 8."""
+    return max(8, int(value / 8.0 + 0.5) * 8)
 
 
 def _in_range(name: str, value: float, low: float, high: float, hint: str = "") -> None:

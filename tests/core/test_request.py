@@ -45,7 +45,7 @@ def test_defaults_and_complete_modes_are_valid() -> None:
     GenerationRequest(mode=Mode.OUTPAINT, init_image=_image(), outpaint=OutpaintOptions(left=64)).validate()
 
 
-@pytest.mark.parametrize(("width", "rounded"), [(513, 512), (517, 520), (1001, 1000)])
+@pytest.mark.parametrize(("width", "rounded"), [(513, 512), (517, 520), (1001, 1000), (100, 104), (108, 112)])
 def test_size_not_multiple_of_8_names_rounded_value(width: int, rounded: int) -> None:
     _invalid(GenerationRequest(width=width), "Width", str(width), "multiple of 8", f"use {rounded}")
     _invalid(GenerationRequest(height=width), "Height", f"use {rounded}")
