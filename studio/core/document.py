@@ -131,6 +131,7 @@ class Document:
         self._listeners: list[Callable[[Rect | None], None]] = []
         self._stroke_backup: np.ndarray | None = None
         self._stroke_rect: Rect | None = None
+        self.last_change = (True, True)  # (image, mask) changed in the latest notify
 
     # construction ---------------------------------------------------------------------------------
     @classmethod
@@ -184,9 +185,12 @@ class Document:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def notify(self, rect: Rect | None) -> None:
-        """Tell listeners what changed: a rect, or None for "everything, maybe the size too"."""
+    def notify(self, rect: Rect | None, *, image: bool = True, mask: bool = True) -> None:
+        """Tell listeners what changed: a rect, or None for "everything, maybe the size too".
+
+        `last_change` says which arrays changed, so a view refreshes only those."""
         self.version += 1
+        self.last_change = (image, mask)
         for fn in list(self._listeners):
             fn(rect)
 
@@ -200,7 +204,7 @@ class Document:
         if rect is None:
             return
         self._stroke_rect = union_rect(self._stroke_rect, rect)
-        self.notify(rect)
+        self.notify(rect, image=False)
 
     def end_stroke(self, label: str = "Brush stroke") -> None:
         backup, rect = self._stroke_backup, self._stroke_rect
@@ -226,7 +230,7 @@ class Document:
             return
         self.mask[sl] = values
         self.undo_stack.push(Edit(label, rect, None, None, before, self.mask[sl].copy()))
-        self.notify(rect)
+        self.notify(rect, image=False)
 
     def set_mask(self, mask: np.ndarray, label: str) -> None:
         if mask.shape != self.mask.shape:
@@ -259,7 +263,7 @@ class Document:
         before = self.image[sl].copy()
         self.image[sl] = image[sl]
         self.undo_stack.push(Edit(label, rect, before, self.image[sl].copy(), None, None))
-        self.notify(rect)
+        self.notify(rect, mask=False)
         return rect
 
     def replace_all(self, image: np.ndarray, mask: np.ndarray, label: str) -> None:
@@ -330,7 +334,7 @@ class Document:
             self.image[sl] = image
         if mask is not None:
             self.mask[sl] = mask
-        self.notify(edit.rect)
+        self.notify(edit.rect, image=image is not None, mask=mask is not None)
 
     # files ----------------------------------------------------------------------------------------
     def save_image(self, path: Path) -> Path:

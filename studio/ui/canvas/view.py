@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QWidget
 from studio.core.document import Document, Rect
 from studio.ui.canvas import frame
 from studio.ui.canvas.layers import ImageLayer, MaskLayer, qimage_from_rgb
+from studio.ui.canvas.qtfix import ensure_none_refcount_headroom
 from studio.ui.canvas.tools import MaskTools, Tool
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class CanvasView(QWidget):
     extend_changed = Signal(int, int, int, int)  # left, top, right, bottom (frame drag)
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
+        ensure_none_refcount_headroom()  # the canvas makes many void Qt calls: see qtfix
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -88,8 +90,10 @@ class CanvasView(QWidget):
             self._reset_layers()
             self.update()
             return
-        self.image_layer.update(self.doc.image, rect)
-        if self._mask_override is None:
+        image_changed, mask_changed = self.doc.last_change
+        if image_changed:
+            self.image_layer.update(self.doc.image, rect)
+        if mask_changed and self._mask_override is None:
             self.mask_layer.update(self.doc.mask, rect)
         self.update(self.doc_rect_to_widget(rect))
 

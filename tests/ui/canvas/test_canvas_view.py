@@ -161,3 +161,9 @@ def test_tablet_pressure_scales_size(workspace, view) -> None:
     assert view.tools.settings.radius(0.5) == pytest.approx(2.5)
     view.tools.settings.pressure_size = False
     assert view.tools.settings.radius(0.5) == pytest.approx(5)
+
+
+def test_many_void_qt_calls_do_not_exhaust_none(workspace) -> None:
+    """PySide6 6.12 on Python 3.11 drops a reference to None per void call; the view guards it."""
+    for _ in range(20000):
+        workspace.view.update()
