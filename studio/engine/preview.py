@@ -38,6 +38,7 @@ class X0Capture:
         self.sample: Any = None
         self.pred_x0: Any = None
         self._original = scheduler.step
+        self._had_own_step = "step" in vars(scheduler)
         scheduler.step = self._step
 
     def _step(self, model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
@@ -50,7 +51,10 @@ class X0Capture:
         return out if return_dict else out.to_tuple()
 
     def restore(self) -> None:
-        self.scheduler.step = self._original
+        if self._had_own_step:
+            self.scheduler.step = self._original
+        else:
+            del self.scheduler.step
 
     def x0(self) -> Any:
         """The predicted clean latents of the last step (None before the first step)."""

@@ -86,6 +86,18 @@ def make_engine(tmp_path) -> Iterator:
         assert engine.shutdown(30.0)
 
 
+@pytest.fixture(scope="module")
+def shared_engine(tmp_path_factory):
+    """One engine for a whole test module (the tiny model stays loaded between tests)."""
+    from studio.engine.engine import Engine
+
+    rec = Recorder()
+    eng = Engine(rec, device="cpu", torch_threads=1, cache_dir=tmp_path_factory.mktemp("cache"))
+    eng.start()
+    yield eng, rec
+    assert eng.shutdown(30)
+
+
 @pytest.fixture
 def engine(make_engine):
     return make_engine()

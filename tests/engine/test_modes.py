@@ -13,18 +13,6 @@ from studio.core.request import InpaintArea, MaskedContent, MaskOptions, Mode, O
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-@pytest.fixture(scope="module")
-def shared_engine(tmp_path_factory):
-    from studio.engine.engine import Engine
-    from tests.engine.conftest import Recorder
-
-    rec = Recorder()
-    eng = Engine(rec, device="cpu", torch_threads=1, cache_dir=tmp_path_factory.mktemp("cache"))
-    eng.start()
-    yield eng, rec
-    eng.shutdown(30)
-
-
 def _run(shared_engine, request) -> Finished:
     eng, rec = shared_engine
     end = rec.wait_for(eng.submit(request))

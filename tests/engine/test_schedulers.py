@@ -17,18 +17,6 @@ def _steps(rec, job):
     return [e.step for e in rec.of(job) if isinstance(e, Step)]
 
 
-@pytest.fixture(scope="module")
-def shared_engine(tmp_path_factory):
-    from studio.engine.engine import Engine
-    from tests.engine.conftest import Recorder
-
-    rec = Recorder()
-    eng = Engine(rec, device="cpu", torch_threads=1, cache_dir=tmp_path_factory.mktemp("cache"))
-    eng.start()
-    yield eng, rec
-    eng.shutdown(30)
-
-
 @pytest.mark.parametrize("name", SCHEDULER_NAMES)
 def test_every_scheduler_makes_an_image_with_exact_step_counts(shared_engine, request_for, name):
     eng, rec = shared_engine
