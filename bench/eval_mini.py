@@ -1,0 +1,156 @@
+"""Evaluate the built-in model studio-mini by retrieval among all training images.
+
+For each name in bench/eval_mini_prompts.txt: generate one 64x64 image (fixed seed, plain
+diffusers StableDiffusionPipeline loaded from the model folder, its own DPM++ 2M scheduler),
+then rank the intended emoji among ALL training images by L2 distance of 16x16 box-downsampled
+RGB pixels (values in [0,1]). Reports top-1 / top-5 at the shipped guidance and at 1.0 (no
+guidance), time per image, an inpainting check (right half masked, 20 emoji), a colour check
+(hue error of autoencoder reconstructions, colour families of generated images), and writes a
+labelled grid to docs/studio-mini-samples.png.
+
+    python bench/eval_mini.py [--model resources/models/studio-mini] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURE = 16  # feature space: 16x16 box-downsampled RGB, L2
+
+
+def features(images: np.ndarray) -> np.ndarray:
+    small = [
+        np.asarray(Image.fromarray(im).resize((FEATURE, FEATURE), Image.Resampling.BOX)) for im in images
+    ]
+    return np.stack(small).reshape(len(images), -1).astype(np.float32) / 255.0
+
+
+def ranks(generated: np.ndarray, targets: list[int], bank: np.ndarray) -> list[int]:
+    """0-based rank of the intended training image for each generated image."""
+    f = features(generated)
+    d = ((f[:, None, :] - bank[None, :, :]) ** 2).sum(-1)
+    return [int((d[i] < d[i, t]).sum()) for i, t in enumerate(targets)]
+
+
+def topk(rs: list[int], k: int) -> float:
+    return 100.0 * sum(r < k for r in rs) / len(rs)
+
+
+def generate(pipe, prompts: list[str], guidance: float, steps: int, seed0: int):  # noqa: ANN001
+    import torch
+
+    out, times = [], []
+    for i, p in enumerate(prompts):
+        gen = torch.Generator("cpu").manual_seed(seed0 + i)
+        t = time.perf_counter()
+        img = pipe(
+            p, height=64, width=64, num_inference_steps=steps, guidance_scale=guidance,
+            generator=gen,
+        ).images[0]  # fmt: skip
+        times.append(time.perf_counter() - t)
+        out.append(np.asarray(img.convert("RGB")))
+    return np.stack(out), times
+
+
+def inpaint_check(pipe, names, idx, images, bank, guidance, steps, n=20):  # noqa: ANN001, ANN201
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline
+
+    inp = StableDiffusionInpaintPipeline.from_pipe(pipe)
+    inp.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    inp.set_progress_bar_config(disable=True)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (32, 0, 64, 64))
+    sel = list(range(0, len(names), max(1, len(names) // n)))[:n]
+    outs = []
+    for j in sel:
+        gen = torch.Generator("cpu").manual_seed(1000 + j)
+        img = inp(
+            names[j], image=Image.fromarray(images[idx[j]]), mask_image=mask, height=64,
+            width=64, num_inference_steps=steps, guidance_scale=guidance, generator=gen,
+        ).images[0]  # fmt: skip
+        outs.append(np.asarray(img.convert("RGB")))
+    rs = ranks(np.stack(outs), [idx[j] for j in sel], bank)
+    return sum(r < 5 for r in rs), len(sel), np.stack(outs), [names[j] for j in sel]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "resources/models/studio-mini")
+    ap.add_argument("--prompts", type=Path, default=ROOT / "bench/eval_mini_prompts.txt")
+    ap.add_argument("--guidance", type=float, default=4.0)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sweep", default="", help="extra guidance values, e.g. 2,3,6 (top-k only)")
+    ap.add_argument("--grid", type=Path, default=ROOT / "docs/studio-mini-samples.png")
+    ap.add_argument("--json", type=Path, default=None, help="write results here too")
+    args = ap.parse_args()
+
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from studio.engine.training.autoencoder import reconstruct
+    from studio.engine.training.colour import family_accuracy, hue_error
+    from studio.engine.training.data import build_dataset
+    from studio.engine.training.export import labelled_grid
+
+    torch.set_num_threads(args.threads)
+    items, images = build_dataset()
+    all_names = [it.name for it in items]
+    names = [ln.strip() for ln in args.prompts.read_text("utf-8").splitlines() if ln.strip()]
+    idx = [all_names.index(n) for n in names]
+    bank = features(images)
+    pipe = StableDiffusionPipeline.from_pretrained(args.model, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe("warm-up", height=64, width=64, num_inference_steps=2)
+
+    results: dict[str, object] = {"n_prompts": len(names), "n_bank": len(images)}
+    rows = []
+    gen_main = None
+    for g in [args.guidance, 1.0] + [float(v) for v in args.sweep.split(",") if v]:
+        imgs, times = generate(pipe, names, g, args.steps, seed0=0)
+        rs = ranks(imgs, idx, bank)
+        rows.append((g, topk(rs, 1), topk(rs, 5), float(np.mean(times))))
+        if gen_main is None:
+            gen_main, main_ranks = imgs, rs
+    for g, t1, t5, sec in rows:
+        print(f"guidance {g:4.1f}: top-1 {t1:5.1f}%  top-5 {t5:5.1f}%  {sec * 1000:.0f} ms/image")
+    results["table"] = [dict(zip(("guidance", "top1", "top5", "s_per_image"), r, strict=False)) for r in rows]
+
+    ok, n, inp_imgs, inp_names = inpaint_check(pipe, names, idx, images, bank, args.guidance, args.steps)
+    print(f"inpaint (right half masked, own name): {ok}/{n} still rank top-5")
+    results["inpaint_top5"] = [ok, n]
+
+    rec = reconstruct(pipe.vae, images, "cpu")
+    hue = float(np.mean([hue_error(a, b) for a, b in zip(images, rec, strict=True)]))
+    fam = family_accuracy(images, rec)
+    print(f"autoencoder: mean hue error {hue:.1f} deg on saturated pixels; families kept:")
+    print("  " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in fam.items()))
+    gen_fam = family_accuracy(images[idx], gen_main)
+    print(f"generated (guidance {args.guidance:.1f}) colour family = target's: ", end="")
+    print(", ".join(f"{k} {a}/{b}" for k, (a, b) in gen_fam.items()))
+    results["ae_hue_error_deg"] = hue
+    results["ae_families"] = fam
+    results["gen_families"] = gen_fam
+
+    shown = list(range(0, len(names), 3))[:40]
+    tiles = [Image.fromarray(gen_main[i]) for i in shown]
+    labels = [f"{names[i]} (#{main_ranks[i] + 1})" for i in shown]
+    tiles += [Image.fromarray(x) for x in inp_imgs[:8]]
+    labels += [f"inpaint: {nm}" for nm in inp_names[:8]]
+    labelled_grid(tiles, labels, cols=8).save(args.grid)
+    print(f"grid: {args.grid} (label: prompt (rank of the intended emoji))")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Phase 1: train the AutoencoderKL (64x64 RGB -> 8x8x4), then cache posterior latents."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from studio.engine.training.colour import family_accuracy, hue_error
+from studio.engine.training.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+def to_tensor(images: np.ndarray, device: str):  # noqa: ANN201
+    import torch
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return x.to(device)
+
+
+def to_uint8(x: Any) -> np.ndarray:  # noqa: ANN401
+    x = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def lr_at(frac: float, base: float, warm: float = 0.03, final: float = 0.05) -> float:
+    if frac < warm:
+        return base * max(frac / warm, 0.02)
+    p = min((frac - warm) / (1 - warm), 1.0)
+    return base * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train_autoencoder(
+    vae: Any,  # noqa: ANN401
+    images: np.ndarray,
+    *,
+    seconds: float,
+    device: str,
+    progress: Progress,
+    batch: int = 32,
+    lr: float = 5e-4,
+    bf16: bool = True,
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    gen = torch.Generator().manual_seed(seed)
+    data = to_tensor(images, device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0, betas=(0.9, 0.99))
+    vae.train()
+    autocast = bf16 and device == "cpu"
+    start = time.monotonic()
+    step = 0
+    stats: dict[str, float] = {}
+    while True:
+        frac = (time.monotonic() - start) / seconds
+        if frac >= 1.0 or (max_steps is not None and step >= max_steps):
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(frac, lr)
+        idx = torch.randint(0, len(data), (batch,), generator=gen).to(device)
+        x = data[idx]
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
+            post = vae.encode(x).latent_dist
+            y = vae.decode(post.sample()).sample.float()
+        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+        # Low-frequency colour term: block averages must match (keeps hues right).
+        col = F.mse_loss(F.avg_pool2d(y, 8), F.avg_pool2d(x, 8))
+        kl = post.kl().float().mean() / x[0].numel()
+        loss = rec + 2.0 * col + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0 or step == 1:
+            stats = {"loss": loss.item(), "rec": rec.item(), "colour": col.item(), "kl": kl.item()}
+            progress.log("ae", step, frac, stats)
+    vae.eval()
+    quality = evaluate_autoencoder(vae, images, device)
+    progress.note(f"autoencoder done: {step} steps, {quality}")
+    return {**stats, **quality, "steps": float(step)}
+
+
+def reconstruct(vae: Any, images: np.ndarray, device: str) -> np.ndarray:  # noqa: ANN401
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), 64):
+            x = to_tensor(images[i : i + 64], device)
+            out.append(to_uint8(vae.decode(vae.encode(x).latent_dist.mode()).sample))
+    return np.concatenate(out)
+
+
+def evaluate_autoencoder(vae: Any, images: np.ndarray, device: str) -> dict[str, float]:  # noqa: ANN401
+    rec = reconstruct(vae, images, device)
+    diff = np.abs(rec.astype(np.float32) - images.astype(np.float32)).mean() / 255.0
+    fam = family_accuracy(images, rec)
+    kept = sum(v[0] for v in fam.values()) / max(1, sum(v[1] for v in fam.values()))
+    hue = float(np.mean([hue_error(a, b) for a, b in zip(images, rec, strict=True)]))
+    log.info("colour families kept: %s", fam)
+    return {"mae": float(diff), "hue_error_deg": hue, "family_kept": float(kept)}
+
+
+def cache_latents(vae: Any, images: np.ndarray, device: str) -> tuple[Any, Any, float]:  # noqa: ANN401
+    """Posterior mean and std for every image, and the scaling factor (1 / latent std)."""
+    import torch
+
+    means, stds = [], []
+    with torch.no_grad():
+        for i in range(0, len(images), 64):
+            post = vae.encode(to_tensor(images[i : i + 64], device)).latent_dist
+            means.append(post.mean)
+            stds.append(post.std)
+    mean, std = torch.cat(means), torch.cat(stds)
+    sample_std = torch.sqrt(mean.var() + (std**2).mean()).item()
+    return mean, std, 1.0 / sample_std

@@ -1,0 +1,74 @@
+"""Smoke test of the studio-mini training code: tiny dims, 8 emoji, a few steps (seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+pytest.importorskip("emoji")
+
+from studio.engine.training.data import FONT_PATH  # noqa: E402
+
+needs_font = pytest.mark.skipif(not FONT_PATH.exists(), reason="fonts-noto-color-emoji missing")
+
+
+@needs_font
+def test_reduced_tokenizer_matches_full(tmp_path: Path) -> None:
+    from studio.core.paths import clip_tokenizer_dir
+    from studio.engine.training.data import all_captions, list_emoji
+    from studio.engine.training.tokenizer import (
+        load_clip_tokenizer,
+        mismatches,
+        write_reduced_tokenizer,
+    )
+
+    captions = all_captions(list_emoji()[:200])
+    out = write_reduced_tokenizer(captions, clip_tokenizer_dir(), tmp_path / "tok")
+    full = load_clip_tokenizer(clip_tokenizer_dir())
+    reduced = load_clip_tokenizer(out)
+    assert len(reduced) < 3000
+    assert mismatches(captions, full, reduced) == []
+    # An unseen word still tokenizes, falling back to smaller pieces.
+    pieces = reduced.tokenize("xylophone zebra quokka")
+    assert pieces and reduced.unk_token not in pieces
+    assert "".join(pieces).replace("</w>", "") == "xylophonezebraquokka"
+    ids = reduced("red apple", padding="max_length", max_length=77).input_ids
+    assert len(ids) == 77 and ids[0] == reduced.bos_token_id
+
+
+@needs_font
+def test_training_smoke_saves_loadable_pipeline(tmp_path: Path) -> None:
+    import json
+
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from studio.engine.training.run import main
+
+    out = tmp_path / "model"
+    rc = main(
+        [
+            "--out", str(out), "--work", str(tmp_path / "work"), "--minutes", "1",
+            "--tiny", "--limit", "8", "--threads", "1", "--max-steps", "3", "--device", "cpu",
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["safety_checker"] == [None, None]
+    assert index["requires_safety_checker"] is False
+    factors = json.loads((out / "latent_rgb.json").read_text())
+    assert len(factors["factors"]) == 4 and len(factors["bias"]) == 3
+    assert (tmp_path / "work" / "loss.csv").read_text().count("\n") > 2
+    assert (tmp_path / "work" / "samples.png").exists()
+
+    pipe = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
+    assert pipe.unet.dtype == torch.float32 and pipe.text_encoder.dtype == torch.float32
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe(
+        "red apple", height=64, width=64, num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]  # fmt: skip
+    assert image.size == (64, 64)
