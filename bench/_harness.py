@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import CACHE_DIR, NEGATIVE, PROMPT, WorkerThread
+from _common import CACHE_DIR, NEGATIVE, PROMPT, WorkerThread, builtin_model_present, torch_dtype
 
 JOB_TIMEOUT = 900.0  # seconds; an fp32 SD1.5 job at 512x512 takes ~30 s here
 
@@ -150,3 +152,46 @@ class PlainRunner:
 
     def close(self) -> None:
         self.worker.close()
+
+
+@dataclass
+class Config:
+    model: str  # "tiny" | "mini" | "sd15"
+    dtype: str  # "fp32" | "bf16"
+
+
+def parse_configs(text: str) -> list[Config]:
+    configs = []
+    for item in text.split(","):
+        model, _, dtype = item.strip().partition(":")
+        configs.append(Config(model, dtype or "fp32"))
+    return configs
+
+
+@contextmanager
+def model_for(config: Config, sd15_cache: dict[str, Any]) -> Iterator[tuple[Any, int] | None]:
+    """(LoadedModel, image side) for a config, or None when that model is not available."""
+    dtype = torch_dtype(config.dtype)
+    if config.model == "tiny":
+        from _common import tiny_pipeline
+
+        yield loaded_model(tiny_pipeline().to(dtype=dtype), "bench-tiny", "tiny test model"), 64
+    elif config.model == "mini":
+        if not builtin_model_present():
+            print("(studio-mini is not installed: skipped)")
+            yield None
+            return
+        from studio.engine.loading import load_pipeline
+
+        loaded = load_pipeline("", device="cpu", dtype=dtype)
+        pipe = loaded.pipe
+        yield loaded, int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+    elif config.model == "sd15":
+        from _models import sd15_pipeline
+
+        if "pipe" not in sd15_cache:
+            sd15_cache["pipe"] = sd15_pipeline(dtype)
+        pipe = sd15_cache["pipe"].to(dtype=dtype)  # converted in place between configs
+        yield loaded_model(pipe, f"bench-sd15-{config.dtype}", "SD1.5 architecture (random)"), 512
+    else:
+        raise SystemExit(f"unknown model {config.model!r} (tiny, mini, sd15)")

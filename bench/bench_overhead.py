@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from _common import (
     Samples,
-    builtin_model_present,
     fmt_ratio,
     fmt_s,
     interleave,
@@ -28,9 +24,8 @@ from _common import (
     print_header,
     print_table,
     progress_printer,
-    torch_dtype,
 )
-from _harness import EngineHarness, PlainRunner, loaded_model, make_request
+from _harness import Config, EngineHarness, PlainRunner, make_request, model_for, parse_configs
 
 HEADERS = [
     "model",
@@ -47,49 +42,6 @@ HEADERS = [
     "spread",
 ]
 GOALS = {"preview": 1.03, "off": 1.01}
-
-
-@dataclass
-class Config:
-    model: str  # "tiny" | "mini" | "sd15"
-    dtype: str  # "fp32" | "bf16"
-
-
-def parse_configs(text: str) -> list[Config]:
-    configs = []
-    for item in text.split(","):
-        model, _, dtype = item.strip().partition(":")
-        configs.append(Config(model, dtype or "fp32"))
-    return configs
-
-
-@contextmanager
-def model_for(config: Config, sd15_cache: dict[str, Any]) -> Iterator[tuple[Any, int] | None]:
-    """(LoadedModel, image side) for a config, or None when that model is not available."""
-    dtype = torch_dtype(config.dtype)
-    if config.model == "tiny":
-        from _common import tiny_pipeline
-
-        yield loaded_model(tiny_pipeline().to(dtype=dtype), "bench-tiny", "tiny test model"), 64
-    elif config.model == "mini":
-        if not builtin_model_present():
-            print("(studio-mini is not installed: skipped)")
-            yield None
-            return
-        from studio.engine.loading import load_pipeline
-
-        loaded = load_pipeline("", device="cpu", dtype=dtype)
-        pipe = loaded.pipe
-        yield loaded, int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
-    elif config.model == "sd15":
-        from _models import sd15_pipeline
-
-        if "pipe" not in sd15_cache:
-            sd15_cache["pipe"] = sd15_pipeline(dtype)
-        pipe = sd15_cache["pipe"].to(dtype=dtype)  # converted in place between configs
-        yield loaded_model(pipe, f"bench-sd15-{config.dtype}", "SD1.5 architecture (random)"), 512
-    else:
-        raise SystemExit(f"unknown model {config.model!r} (tiny, mini, sd15)")
 
 
 def measure(config: Config, loaded: Any, size: int, args: argparse.Namespace) -> list[Any]:
