@@ -215,6 +215,7 @@ class Document:
         if np.array_equal(backup[sl], self.mask[sl]):
             return
         self.undo_stack.push(Edit(label, rect, None, None, backup[sl].copy(), self.mask[sl].copy()))
+        self.notify(rect, image=False, mask=False)  # pixels were announced already; the history changed
 
     # whole-mask and region edits ------------------------------------------------------------------
     def set_mask_region(self, rect: Rect, values: np.ndarray, label: str) -> None:

@@ -71,6 +71,7 @@ class AutosaveWriter:
         self._pending: Snapshot | None = None
         self._future: Future[None] | None = None
         self._counter = _last_counter(self.folder)
+        self._closed = False
         self.last_error = ""
 
     def save(self, doc: Document, *, wait: bool = False) -> None:
@@ -79,6 +80,9 @@ class AutosaveWriter:
         snap = Snapshot(doc.image.copy(), doc.mask.copy(), str(doc.path or ""), self._counter)
         with self._lock:
             self._pending = snap
+            if self._closed:  # closed cleanly, then edited again (e.g. the window close was cancelled)
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
+                self._closed = False
             if self._future is None or self._future.done():
                 self._future = self._pool.submit(self._drain)
             future = self._future
@@ -94,7 +98,10 @@ class AutosaveWriter:
     def close_clean(self) -> None:
         """The document was closed on purpose (saved or discarded): nothing to restore."""
         self.flush()
-        self._pool.shutdown(wait=True)
+        with self._lock:
+            self._closed = True
+            pool = self._pool
+        pool.shutdown(wait=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _drain(self) -> None:

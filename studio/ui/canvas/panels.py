@@ -103,6 +103,8 @@ class OutpaintPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Outpaint", parent)
         self.spins = {side: _spin(0, 2048, 0, 8) for side in SIDES}
+        for spin in self.spins.values():
+            spin.setMaximumWidth(90)
         self.overlap = _spin(0, 256, OutpaintOptions().overlap)
         grid = QGridLayout()
         grid.addWidget(QLabel("Top"), 0, 1)
@@ -115,7 +117,8 @@ class OutpaintPanel(QGroupBox):
         grid.addWidget(self.spins["bottom"], 5, 1)
         quick = QHBoxLayout()
         for amount in (64, 128, 256):
-            b = QPushButton(f"+{amount} all")
+            b = QPushButton(f"+{amount}")
+            b.setToolTip(f"Extend every side by {amount} px")
             b.clicked.connect(lambda _=False, a=amount: self.set_amounts(a, a, a, a, emit=True))
             quick.addWidget(b)
         reset = QPushButton("Reset")

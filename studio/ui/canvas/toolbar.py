@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QSlider, QSpinBox, QToolBar, QToolButton
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QLabel,
+    QMenu,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui.canvas.tools import MAX_SIZE, MIN_SIZE, Tool
 
@@ -58,13 +68,8 @@ class CanvasActions:
         )
         self.tools = QActionGroup(ws)
         for tool, label, key in TOOL_LABELS:
-            a = add(
-                f"tool_{tool.value}",
-                f"{label} ({key})",
-                lambda _=False, t=tool: ws.view.set_tool(t),
-                (),
-                checkable=True,
-            )
+            a = add(f"tool_{tool.value}", f"{label} ({key})", lambda t=tool: ws.view.set_tool(t), ())
+            a.setCheckable(True)  # triggered (a click), not toggled: unchecking must not pick a tool
             a.setChecked(tool is Tool.BRUSH)
             self.tools.addAction(a)
         ws.view.tool_changed.connect(lambda name: self.all[f"tool_{name}"].setChecked(True))
@@ -98,8 +103,9 @@ class CanvasActions:
         self.all["redo"].setText(f"Redo {stack.redo_label()}".strip())
 
 
-def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QToolBar:
-    bar = QToolBar("Canvas")
+def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QWidget:
+    """Two rows: file, tools and brush settings; then mask operations, undo and zoom."""
+    top, bottom = QToolBar("Canvas tools"), QToolBar("Canvas mask")
     file_button = QToolButton()
     file_button.setText("File")
     file_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -107,24 +113,35 @@ def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QToolBar:
     for name in ("new", "open", "paste", "save", "save_as", "save_mask", "load_mask"):
         menu.addAction(actions[name])
     file_button.setMenu(menu)
-    bar.addWidget(file_button)
-    bar.addSeparator()
+    top.addWidget(file_button)
+    top.addSeparator()
     for a in actions.tools.actions():
-        bar.addAction(a)
-    bar.addSeparator()
-    bar.addWidget(QLabel("Size "))
-    bar.addWidget(_size_spin(ws))
-    bar.addWidget(QLabel(" Hardness "))
-    bar.addWidget(_hardness_slider(ws))
+        top.addAction(a)
+    top.addSeparator()
+    top.addWidget(QLabel("Size "))
+    top.addWidget(_size_spin(ws))
+    top.addWidget(QLabel(" Hardness "))
+    top.addWidget(_hardness_slider(ws))
     pressure = QCheckBox("Pressure")
     pressure.setToolTip("Tablet pen pressure scales the brush size")
     pressure.setChecked(ws.view.tools.settings.pressure_size)
     pressure.toggled.connect(lambda on: setattr(ws.view.tools.settings, "pressure_size", on))
-    bar.addWidget(pressure)
-    bar.addSeparator()
-    for name in ("mask_visible", "effective", "invert", "clear", "fill", "undo", "redo", "fit", "actual"):
-        bar.addAction(actions[name])
-    return bar
+    top.addWidget(pressure)
+    for name in ("mask_visible", "effective", "invert", "clear", "fill"):
+        bottom.addAction(actions[name])
+    bottom.addSeparator()
+    for name in ("undo", "redo"):
+        bottom.addAction(actions[name])
+    bottom.addSeparator()
+    for name in ("fit", "actual"):
+        bottom.addAction(actions[name])
+    box = QWidget()
+    rows = QVBoxLayout(box)
+    rows.setContentsMargins(0, 0, 0, 0)
+    rows.setSpacing(0)
+    rows.addWidget(top)
+    rows.addWidget(bottom)
+    return box
 
 
 def _size_spin(ws: CanvasWorkspace) -> QSpinBox:

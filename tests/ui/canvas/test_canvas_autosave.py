@@ -93,6 +93,10 @@ def test_maybe_close_asks_when_dirty(make_workspace, choice, closes) -> None:
     assert ws.maybe_close() is True and not asked  # nothing changed: no question
     _paint(ws)
     assert ws.maybe_close() is closes and asked == [1]
+    ws.doc.fill_mask()  # still in use (e.g. closing the window was cancelled elsewhere)
+    ws.autosave_now()
+    ws.autosave.flush()
+    assert find_restorable(ws.autosave_dir) is not None
 
 
 def test_maybe_close_save_writes_the_image(make_workspace, tmp_path) -> None:

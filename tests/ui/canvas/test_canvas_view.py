@@ -38,6 +38,7 @@ def test_brush_stroke_changes_mask_along_path_only(workspace, view, qtbot) -> No
     ys, xs = np.nonzero(mask)
     assert ys.min() >= 14 and ys.max() <= 26 and xs.min() >= 14 and xs.max() <= 66
     assert len(workspace.doc.undo_stack) == 1  # one stroke, one edit
+    assert workspace.actions_["undo"].isEnabled() and workspace.actions_["undo"].text() == "Undo Brush stroke"
 
 
 def test_eraser_key_and_stroke(workspace, view, qtbot) -> None:
@@ -167,3 +168,13 @@ def test_many_void_qt_calls_do_not_exhaust_none(workspace) -> None:
     """PySide6 6.12 on Python 3.11 drops a reference to None per void call; the view guards it."""
     for _ in range(20000):
         workspace.view.update()
+
+
+def test_tool_actions_are_exclusive_and_follow_keys(workspace, view, qtbot) -> None:
+    actions = workspace.actions_
+    actions["tool_lasso"].trigger()
+    assert view.tools.tool is Tool.LASSO
+    assert [n for n in ("brush", "eraser", "rect", "lasso", "frame") if actions[f"tool_{n}"].isChecked()] == ["lasso"]
+    qtbot.keyClick(view, Qt.Key.Key_B)
+    assert view.tools.tool is Tool.BRUSH and actions["tool_brush"].isChecked()
+    assert not actions["tool_lasso"].isChecked()
