@@ -1,0 +1,274 @@
+"""studio-cli: generate / img2img / inpaint / outpaint / info / models, headless.
+
+Runs the same Engine as the app (one worker thread, typed events), shows a progress bar on stderr
+and saves PNGs with A1111 `parameters` text plus Studio JSON. Bad input ends with a one-line
+``error: ...`` on stderr and a non-zero exit code; tracebacks go to the log file only.
+
+Heavy modules (torch, diffusers) load inside the engine thread, so ``--help`` and ``info`` are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from studio.core.request import MAX_SEED, InpaintArea, MaskedContent, Mode
+from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+log = logging.getLogger("studio.cli")
+
+EXIT_FAILED = 1  # the job failed (model, memory, NaN, internal)
+EXIT_INPUT = 2  # the command line or its files are not usable
+EXIT_CANCELLED = 130
+
+
+class CliError(Exception):
+    """A problem with the command line or its input files; exit code EXIT_INPUT."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="studio-cli", description="Studio image generation without the window.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    gen = sub.add_parser("generate", help="text to image")
+    _generation_options(gen)
+    img = sub.add_parser("img2img", help="image to image")
+    _generation_options(img)
+    _image_option(img)
+    inp = sub.add_parser("inpaint", help="regenerate the white area of a mask")
+    _generation_options(inp)
+    _image_option(inp)
+    inp.add_argument("--mask", required=True, type=Path, help="mask image, white = regenerate")
+    inp.add_argument(
+        "--grow", type=int, default=0, help="grow (or with a negative value shrink) the mask, px"
+    )
+    inp.add_argument("--feather", type=int, default=4, help="soften the mask edge, px")
+    inp.add_argument("--area", choices=[a.value for a in InpaintArea], default="whole")
+    inp.add_argument("--padding", type=int, default=32, help="context around the mask for --area masked")
+    inp.add_argument("--fill", choices=[f.value for f in MaskedContent], default="original")
+    out = sub.add_parser("outpaint", help="extend an image beyond its borders")
+    _generation_options(out, strength=1.0)
+    _image_option(out)
+    for side in ("left", "right", "top", "bottom"):
+        out.add_argument(f"--{side}", type=int, default=0, metavar="PX")
+    out.add_argument("--overlap", type=int, default=16, help="original pixels regenerated at the seam")
+    out.add_argument("--feather", type=int, default=8)
+    info = sub.add_parser("info", help="print the parameters stored in a PNG")
+    info.add_argument("image", type=Path)
+    models = sub.add_parser("models", help="list the models Studio can load")
+    models.add_argument("--dir", action="append", default=[], type=Path, help="another folder to search")
+    return parser
+
+
+def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> None:
+    p.add_argument("--prompt", default="")
+    p.add_argument("--negative", default="")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--guidance", type=float, default=7.0, help="CFG scale")
+    p.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"one of: {', '.join(SCHEDULER_NAMES)}")
+    p.add_argument("--seed", type=int, default=None, help="default: random")
+    p.add_argument("--width", type=int, default=None, help="default: the model's native size")
+    p.add_argument("--height", type=int, default=None)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--strength", type=float, default=strength, help="denoising strength (not txt2img)")
+    p.add_argument("--model", default="", help="model folder, file or cached Hub id (default: built-in)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", required=True, type=Path, help="output .png (batch: NAME-0001.png, ...)")
+
+
+def _image_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image", required=True, type=Path)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    log_file = _setup_logging()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "info":
+            return _info(args.image)
+        if args.command == "models":
+            return _models(args.dir)
+        return _generate(args)
+    except CliError as exc:
+        return _error(str(exc), EXIT_INPUT)
+    except KeyboardInterrupt:
+        return _error("interrupted", EXIT_CANCELLED)
+    except Exception as exc:  # never a traceback on the terminal
+        log.exception("studio-cli failed")
+        return _error(f"{_one_line(exc)} (details in {log_file})", EXIT_FAILED)
+
+
+def _error(message: str, code: int) -> int:
+    sys.stderr.write(f"error: {_one_line(message)}\n")
+    return code
+
+
+def _one_line(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text or type(value).__name__
+
+
+def _setup_logging() -> Path | None:
+    for var in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
+        os.environ.setdefault(var, "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from studio.core.errors import setup_logging
+        from studio.core.paths import user_dirs
+
+        return setup_logging(user_dirs().logs)
+    except Exception:  # no log folder: keep going without a file
+        logging.basicConfig(level=logging.CRITICAL)
+        return None
+
+
+def _info(path: Path) -> int:
+    from studio.core.metadata import format_a1111, read_png_metadata
+
+    try:
+        meta = read_png_metadata(path)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {path}: {_one_line(exc)}") from exc
+    if meta is None:
+        raise CliError(f"{path} has no generation parameters")
+    text = meta.raw or format_a1111(
+        {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt, **meta.settings}
+    )
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+def _models(extra_dirs: list[Path]) -> int:
+    from studio.core.model_catalog import find_models
+    from studio.core.paths import user_dirs
+
+    for entry in find_models([user_dirs().models, *extra_dirs]):
+        sys.stdout.write(f"{entry.name}\t{entry.kind}\t{entry.ref or '(built-in)'}\n")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from studio.engine.headless import JobFailed, run_job, save_results
+
+    request = request_from_args(args)
+    try:
+        request.validate()
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        outcome = run_job(request, device=args.device, precision=args.precision, threads=args.threads)
+    except JobFailed as exc:
+        if exc.kind is not None and exc.kind.value == "input":
+            raise CliError(str(exc)) from exc
+        return _error(str(exc), EXIT_FAILED)
+    paths = save_results(outcome, args.out)
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
+def request_from_args(args: argparse.Namespace) -> Any:
+    from studio.core.request import GenerationRequest, MaskOptions, OutpaintOptions, PreviewKind
+
+    if not str(args.out).lower().endswith(".png"):
+        raise CliError(f"--out must be a .png file, not {args.out}")
+    mode = Mode.TXT2IMG if args.command == "generate" else Mode(args.command)
+    image = _open_image(args.image, "RGB") if mode is not Mode.TXT2IMG else None
+    width, height = _size(args, mode, image)
+    fields: dict[str, Any] = {
+        "mode": mode,
+        "prompt": args.prompt,
+        "negative_prompt": args.negative,
+        "model": _model_ref(args.model),
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "scheduler": args.scheduler,
+        "seed": secrets.randbelow(MAX_SEED + 1) if args.seed is None else args.seed,
+        "width": width,
+        "height": height,
+        "batch": args.batch,
+        "strength": args.strength,
+        "init_image": image,
+        "preview": PreviewKind.NONE,
+    }
+    if mode is Mode.INPAINT:
+        fields["mask"] = _open_image(args.mask, "L")
+        fields["mask_options"] = MaskOptions(
+            grow=args.grow,
+            feather=args.feather,
+            area=InpaintArea(args.area),
+            padding=args.padding,
+            fill=MaskedContent(args.fill),
+        )
+    if mode is Mode.OUTPAINT:
+        fields["outpaint"] = OutpaintOptions(args.left, args.right, args.top, args.bottom, args.overlap)
+        fields["mask_options"] = MaskOptions(feather=args.feather)
+    return GenerationRequest(**fields)
+
+
+def _model_ref(model: str) -> str:
+    path = Path(model).expanduser()
+    return str(path.resolve()) if model and path.exists() else model
+
+
+def _open_image(path: Path, mode: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert(mode) if mode == "L" or im.mode not in ("RGB", "RGBA") else im.copy()
+    except FileNotFoundError as exc:
+        raise CliError(f"image not found: {path}") from exc
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CliError(f"cannot open image {path}: {_one_line(exc)}") from exc
+
+
+def _size(args: argparse.Namespace, mode: Mode, image: Any) -> tuple[int, int]:
+    """Explicit --width/--height; else img2img keeps the image size (snapped to 8) and the other
+    modes work at the model's native size (inpaint/outpaint: that area, the image's aspect)."""
+    if args.width is not None and args.height is not None:
+        return args.width, args.height
+    from studio.core.geometry import snap_size
+
+    if mode is Mode.IMG2IMG:
+        w, h = snap_size(image.size)
+    else:
+        side = native_size(_model_ref(args.model))
+        w, h = side, side
+    return (args.width or w), (args.height or h)
+
+
+def native_size(ref: str) -> int:
+    """The model's training resolution from its diffusers configs (no torch); 512 if unknown."""
+    import json
+
+    from studio.core.paths import builtin_model_dir
+
+    folder = builtin_model_dir() if ref == "" else Path(ref)
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
+        vae = json.loads((folder / "vae" / "config.json").read_text("utf-8"))
+        return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1024 if "xl" in Path(ref).name.lower() else 512
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Run one request on an Engine from a plain (non-Qt) thread, with a text progress bar.
+
+Used by ``studio-cli``; handy for scripts too. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from studio.core.events import (
+    TERMINAL_EVENTS,
+    Cancelled,
+    Failed,
+    FailureKind,
+    Finished,
+    Loading,
+    ModelReady,
+    Started,
+    Step,
+)
+from studio.core.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """The job ended with ``Failed`` (``kind``, message) or ``Cancelled``."""
+
+    def __init__(self, message: str, kind: FailureKind | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ProgressBar:
+    """``[#######-------]  7/20 steps  3.1 s`` redrawn in place on a terminal; quiet otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._drawn = False
+
+    def message(self, text: str) -> None:
+        if self.live:
+            self._clear()
+            self.stream.write(f"{text}\n")
+            self.stream.flush()
+
+    def update(self, step: int, total: int, elapsed: float) -> None:
+        if not self.live:
+            return
+        filled = int(self.width * step / max(1, total))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {step:>3}/{total} steps {elapsed:6.1f} s")
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self.live and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r" + " " * (self.width + 30) + "\r")
+            self._drawn = False
+
+
+def run_job(
+    request: GenerationRequest,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    bar: ProgressBar | None = None,
+) -> Finished:
+    """Run ``request`` on a fresh Engine and return its ``Finished`` event; raises JobFailed.
+
+    Ctrl+C cancels the job (the engine stops within a step) and re-raises KeyboardInterrupt.
+    """
+    from studio.engine.engine import Engine
+
+    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    bar = bar or ProgressBar()
+    engine = Engine(events.put, device=device, precision=precision, torch_threads=threads)
+    engine.start()
+    job = engine.submit(request)
+    try:
+        end = _follow(events, job, bar)
+    except KeyboardInterrupt:
+        engine.cancel(job)
+        engine.shutdown(30.0)
+        bar.close()
+        raise
+    finally:
+        bar.close()
+    engine.shutdown(30.0)
+    if isinstance(end, Failed):
+        raise JobFailed(end.message, end.kind)
+    if isinstance(end, Cancelled):
+        raise JobFailed("cancelled")
+    return end
+
+
+def _follow(events: queue.SimpleQueue[Any], job: int, bar: ProgressBar) -> Any:
+    while True:
+        try:
+            event = events.get(timeout=0.2)  # wakes up regularly so Ctrl+C is seen
+        except queue.Empty:
+            continue
+        if event.job_id not in (job, 0):
+            continue
+        if isinstance(event, Failed) and event.detail:
+            log.error("Job %d failed: %s\n%s", job, event.message, event.detail)
+        if isinstance(event, Loading):
+            bar.message(event.message)
+        elif isinstance(event, ModelReady):
+            bar.message(f"{event.model} ready on {event.device} ({event.dtype}) in {event.seconds:.1f} s")
+        elif isinstance(event, Started):
+            bar.update(0, event.total_steps, 0.0)
+        elif isinstance(event, Step):
+            bar.update(event.step, event.total, event.elapsed)
+        if isinstance(event, TERMINAL_EVENTS):
+            return event
+
+
+def output_paths(out: Path, count: int) -> list[Path]:
+    """``out`` for one image; ``NAME-0001.png``, ``NAME-0002.png``, ... for a batch."""
+    if count == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{i:04d}{out.suffix}") for i in range(1, count + 1)]
+
+
+def save_results(finished: Finished, out: Path) -> list[Path]:
+    """Save every image of ``finished`` as PNG with its parameters; returns the paths."""
+    from studio.core.metadata import save_png
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(out, len(finished.images))
+    params = finished.parameters or [{} for _ in finished.images]
+    started = time.monotonic()
+    for image, path, p in zip(finished.images, paths, params, strict=True):
+        save_png(image, path, p)
+    log.info("Saved %d image(s) in %.2f s", len(paths), time.monotonic() - started)
+    return paths
