@@ -80,8 +80,34 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
     store = PresetStore(dirs.presets, resource("presets"))
     base = getattr(settings, "last_request", None)
     window = MainWindow(bridge, settings, store, save_settings=save, base_request=base)
+    attach_canvas(window, dirs.autosave)
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
+
+
+def attach_canvas(window: Any, autosave_dir: Path) -> Any | None:
+    """Add the canvas workspace (studio.ui.canvas) as a tab and wire it to the bridge; None if absent."""
+    try:
+        from studio.ui.canvas.workspace import CanvasWorkspace
+    except ImportError:
+        log.warning("Canvas workspace not available", exc_info=True)
+        return None
+    bridge = window.bridge
+    canvas = CanvasWorkspace(window.submit, bridge.cancel, window.workspace_request, autosave_dir)
+    index = window.add_workspace(canvas, "Canvas")
+    bridge.step.connect(canvas.on_step)
+    bridge.finished.connect(canvas.on_finished)
+    bridge.failed.connect(canvas.on_failed)
+    bridge.cancelled.connect(canvas.on_cancelled)
+    canvas.message.connect(window.show_message)
+    canvas.title_changed.connect(lambda title: window.tabs.setTabText(index, title or "Canvas"))
+
+    def open_in_canvas(path: Path) -> None:
+        window.show_workspace(canvas)
+        canvas.open_file(Path(path))
+
+    window.open_in_canvas_requested.connect(open_in_canvas)
+    return canvas
 
 
 def _on_quit(window: Any, bridge: Any, save: Callable[[Any], None]) -> None:

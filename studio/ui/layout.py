@@ -105,7 +105,7 @@ class StatusArea(QObject):
     def on_model_ready(self, event: ModelReady) -> None:
         self.busy.setVisible(False)
         name = Path(event.model).name or "studio-mini"
-        self.model_label.setText(f"{name} · {event.device} · {event.dtype}")
+        self.model_label.setText(f"{name} · {event.device} · {event.dtype.removeprefix('torch.')}")
         self.model_label.setToolTip(f"Loaded in {format_seconds(event.seconds)}")
 
     def on_failed(self, event: Failed) -> None:

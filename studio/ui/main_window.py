@@ -90,6 +90,10 @@ class MainWindow(QMainWindow):
         """Add a tab next to "Generate" (the canvas); returns its index."""
         return self.tabs.addTab(widget, title)
 
+    def workspace_request(self) -> GenerationRequest:
+        """The Generate tab's settings for another workspace's job (a fresh seed when randomising)."""
+        return self.generation.build_request()
+
     def show_workspace(self, widget: QWidget) -> None:
         self.tabs.setCurrentWidget(widget)
 
@@ -280,5 +284,12 @@ class MainWindow(QMainWindow):
         return self.settings
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        """Ask each workspace with unsaved work (a `maybe_close()` method) before closing."""
+        for index in range(1, self.tabs.count()):
+            workspace = self.tabs.widget(index)
+            maybe_close = getattr(workspace, "maybe_close", None)
+            if callable(maybe_close) and not maybe_close():
+                event.ignore()
+                return
         self.history.shutdown()
         super().closeEvent(event)

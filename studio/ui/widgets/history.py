@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from studio.ui.icons import icon
@@ -142,6 +142,17 @@ class HistoryStrip(QListWidget):
             action.setObjectName(name)
             action.triggered.connect(lambda _=False, n=name: self.action_requested.emit(n, path))
         return menu
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt name)
+        super().paintEvent(event)
+        if self.count() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(110, 112, 125))
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "Results appear here, saved as PNG with their settings",
+            )
 
     def shutdown(self) -> None:
         self.pool.clear()

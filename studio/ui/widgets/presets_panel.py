@@ -35,6 +35,7 @@ class PresetsPanel(QWidget):
         self._current_request = current_request
         self.combo = QComboBox()
         self.combo.setToolTip("Saved settings. Built-in presets are read-only (duplicate them to edit).")
+        self.combo.setPlaceholderText("Choose a preset…")
         self.combo.activated.connect(lambda _i: self.apply_selected())
         self.apply_button = QToolButton()
         self.apply_button.setIcon(icon("check"))
@@ -109,8 +110,8 @@ class PresetsPanel(QWidget):
         for preset in self.presets():
             label = f"{preset.name}  (built-in)" if preset.builtin else preset.name
             self.combo.addItem(label, preset.name)
-        if select is not None and (i := self.combo.findData(select)) >= 0:
-            self.combo.setCurrentIndex(i)
+        index = self.combo.findData(select) if select is not None else -1
+        self.combo.setCurrentIndex(index)  # -1 shows the placeholder: nothing applied yet
         self.combo.blockSignals(False)
         self._update_problems()
 

@@ -1,0 +1,65 @@
+"""Take screenshots of the real window mid-generation (not a test).
+
+    xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png
+
+Uses the real Engine; the model is the built-in one when present, else a tiny random pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.app import build_window, start_engine
+from studio.core.paths import builtin_model_dir, user_dirs
+
+log = logging.getLogger("screenshot")
+
+
+def main(
+    out: str, at_fraction: float = 0.5, prompt: str = "a lighthouse on a cliff at dusk, oil painting"
+) -> int:
+    logging.basicConfig(level=logging.INFO)
+    app = QApplication(sys.argv[:1])
+    window = build_window(app, user_dirs().ensure())
+    window.resize(1400, 870)
+    window.show()
+    model = ""
+    if not (builtin_model_dir() / "model_index.json").exists():
+        from tests.tiny_model import save_tiny_diffusers
+
+        model = str(save_tiny_diffusers(Path(tempfile.mkdtemp()) / "tiny-demo"))
+    vm = window.vm
+    for name, value in {
+        "prompt": prompt,
+        "negative_prompt": "blurry, lowres, watermark",
+        "model": model,
+        "width": 512,
+        "height": 512,
+        "steps": 30,
+        "scheduler": "Euler a",
+    }.items():
+        vm.set(name, value)
+    taken = {"done": False}
+
+    def on_step(event: object) -> None:
+        if not taken["done"] and event.step >= int(event.total * at_fraction):  # type: ignore[attr-defined]
+            taken["done"] = True
+            QTimer.singleShot(50, lambda: (window.grab().save(out), log.info("saved %s", out)))
+
+    window.bridge.step.connect(on_step)
+    window.generation.results_saved.connect(lambda _r: QTimer.singleShot(300, app.quit))
+    QTimer.singleShot(100, lambda: (start_engine(window, preload=False), window.generate()))
+    QTimer.singleShot(300_000, app.quit)
+    app.exec()
+    window.bridge.shutdown(timeout=10)
+    return 0 if taken["done"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot-window.png"))
