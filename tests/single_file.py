@@ -1,9 +1,10 @@
-"""Write a diffusers SD 1.x pipeline as one original-layout (LDM / A1111) ``.safetensors`` file.
+"""Write a diffusers SD pipeline as one original-layout (LDM / A1111) ``.safetensors`` file.
 
 The mirror of diffusers' LDM -> diffusers conversion (as in diffusers' repo script
 ``convert_diffusers_to_original_stable_diffusion.py``), generalised to any number of levels and
 layers per block so the tiny test pipeline exports too. Works for the inpaint variant (9-channel
-``conv_in``) as well.
+``conv_in``) as well. SD 1.x is the default layout; SD 2.x (OpenCLIP text encoder) and SDXL (two
+text encoders under ``conditioner.embedders``) are written too, so those loaders get round-trip tests.
 """
 
 from __future__ import annotations
@@ -103,23 +104,79 @@ def _vae_attention_to_conv(state: dict[str, Any]) -> None:
             state[key] = value[:, :, None, None].contiguous()
 
 
-def original_state_dict(pipe: Any) -> dict[str, Any]:
-    """The LDM-layout state dict of an SD 1.x diffusers pipeline (unet + vae + CLIP text encoder)."""
+def _clip_state(encoder: Any, prefix: str) -> dict[str, Any]:
+    """HF CLIP text encoder in the transformers 4 key layout (``text_model.`` level), under ``prefix``."""
+    out = {}
+    for key, value in encoder.state_dict().items():
+        hf_key = key if key.startswith(("text_model.", "text_projection")) else "text_model." + key
+        out[prefix + hf_key] = value.detach().contiguous()
+    return out
+
+
+_OPEN_CLIP = (
+    ("embeddings.token_embedding.weight", "token_embedding.weight"),
+    ("embeddings.position_embedding.weight", "positional_embedding"),
+    ("final_layer_norm.", "ln_final."),
+    ("encoder.layers.", "transformer.resblocks."),
+    ("layer_norm1", "ln_1"),
+    ("layer_norm2", "ln_2"),
+    ("mlp.fc1", "mlp.c_fc"),
+    ("mlp.fc2", "mlp.c_proj"),
+    ("self_attn.out_proj", "attn.out_proj"),
+)
+
+
+def _open_clip_state(encoder: Any, prefix: str, extra_last_block: bool) -> dict[str, Any]:
+    """HF CLIP text encoder as OpenCLIP keys (fused q/k/v ``in_proj``, transposed projection).
+
+    ``extra_last_block`` adds the final block SD 2.x checkpoints carry but do not use.
+    """
+    import torch
+
+    state = {k.removeprefix("text_model."): v.detach() for k, v in encoder.state_dict().items()}
+    out: dict[str, Any] = {}
+    layers = encoder.config.num_hidden_layers
+    for i in range(layers):
+        p = f"encoder.layers.{i}.self_attn."
+        for kind in ("weight", "bias"):
+            fused = [state.pop(f"{p}{x}_proj.{kind}") for x in "qkv"]
+            out[f"{prefix}transformer.resblocks.{i}.attn.in_proj_{kind}"] = torch.cat(fused).contiguous()
+    if "text_projection.weight" in state:
+        out[prefix + "text_projection"] = state.pop("text_projection.weight").T.contiguous()
+    for key, value in state.items():
+        for a, b in _OPEN_CLIP:
+            key = key.replace(a, b)
+        out[prefix + key] = value.contiguous()
+    if extra_last_block:
+        block = f"{prefix}transformer.resblocks.{layers - 1}."
+        for key in [k for k in out if k.startswith(block)]:
+            out[key.replace(block, f"{prefix}transformer.resblocks.{layers}.")] = out[key].clone()
+    return out
+
+
+def original_state_dict(pipe: Any, family: str = "sd1") -> dict[str, Any]:
+    """LDM-layout state dict of a diffusers pipeline: ``family`` "sd1" | "sd2" | "sdxl" picks the text
+    encoder layout (SDXL is also recognised from ``text_encoder_2``)."""
     state = _rename(pipe.unet.state_dict(), _unet_prefixes(pipe.unet.config), "model.diffusion_model.")
     vae = _rename(pipe.vae.state_dict(), _vae_prefixes(pipe.vae.config), "first_stage_model.")
     _vae_attention_to_conv(vae)
     state.update(vae)
-    for key, value in pipe.text_encoder.state_dict().items():
-        # A1111 files use the transformers 4 layout, which has a `text_model.` level.
-        hf_key = key if key.startswith(("text_model.", "text_projection")) else "text_model." + key
-        state["cond_stage_model.transformer." + hf_key] = value.detach().contiguous()
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        state.update(_clip_state(pipe.text_encoder, "conditioner.embedders.0.transformer."))
+        state.update(_open_clip_state(pipe.text_encoder_2, "conditioner.embedders.1.model.", False))
+    elif family == "sd2":
+        state.update(_open_clip_state(pipe.text_encoder, "cond_stage_model.model.", True))
+    else:
+        state.update(_clip_state(pipe.text_encoder, "cond_stage_model.transformer."))
     return state
 
 
-def export_original_layout(pipe: Any, path: Path, metadata: dict[str, str] | None = None) -> Path:
+def export_original_layout(
+    pipe: Any, path: Path, metadata: dict[str, str] | None = None, family: str = "sd1"
+) -> Path:
     """Write ``pipe`` as a single LDM-layout ``.safetensors`` checkpoint at ``path``."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    save_file(original_state_dict(pipe), str(path), metadata=metadata)
+    save_file(original_state_dict(pipe, family), str(path), metadata=metadata)
     return path

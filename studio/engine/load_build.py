@@ -162,9 +162,13 @@ def _tokenizer(info: CheckpointInfo, component: str) -> Any:
     cfg = load_infer.read_config(info.config_name, component)
     folder = clip_tokenizer_dir()
     kwargs = {k: cfg[k] for k in _TOKENIZER_KEYS if k in cfg}
-    return CLIPTokenizer(
-        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), **kwargs
-    )
+    # transformers 5: the arguments are `vocab` / `merges` (a `vocab_file=` keyword is silently ignored).
+    tokenizer = CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), **kwargs)
+    if len(tokenizer) < 1000:
+        raise ModelLoadError(
+            f"Studio's CLIP tokenizer files in {folder} are missing or damaged; reinstall Studio."
+        )
+    return tokenizer
 
 
 def _scheduler(info: CheckpointInfo) -> Any:

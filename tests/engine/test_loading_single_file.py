@@ -81,8 +81,18 @@ def test_single_file_offline_matches_diffusers_folder(tiny_file, tmp_path, no_ne
     # The shipped SD 1.5 scheduler (PNDM) differs from the tiny model's (DPM++): compare the weights'
     # output under one scheduler, as the engine swaps schedulers per request anyway.
     from_file.pipe.scheduler = type(from_folder.pipe.scheduler).from_config(from_folder.pipe.scheduler.config)
+    # Same tokenizer on both sides: the comparison is about the weights (the loader's own tokenizer
+    # is checked in test_single_file_tokenizer_is_real_clip).
+    from_folder.pipe.tokenizer = from_file.pipe.tokenizer
     a, b = _image(from_folder.pipe), _image(from_file.pipe)
     assert abs(a - b).max() < 1e-4
+
+
+def test_single_file_tokenizer_is_real_clip(tiny_file):
+    tokenizer = _load(tiny_file).pipe.tokenizer
+    assert tokenizer.model_max_length == 77 and len(tokenizer) == 49408
+    ids = tokenizer("a castle", padding="max_length", max_length=77).input_ids
+    assert ids[:4] == [49406, 320, 3540, 49407] and len(ids) == 77
 
 
 def test_single_file_hash_is_a1111_model_hash(tiny_file):
