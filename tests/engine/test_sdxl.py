@@ -1,0 +1,52 @@
+"""The SDXL family through the engine: txt2img, img2img and inpaint pipelines derived with from_pipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from studio.core.events import Finished, Step
+from studio.core.masks import effective_mask
+from studio.core.request import MaskOptions, Mode, PreviewKind
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def sdxl_dir(tmp_path_factory):
+    from tests.engine.test_loading_families import tiny_sdxl
+
+    folder = tmp_path_factory.mktemp("sdxl") / "tiny-xl"
+    tiny_sdxl().save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def test_sdxl_modes(shared_engine, request_for, sdxl_dir):
+    eng, rec = shared_engine
+    base = request_for(model=str(sdxl_dir), steps=2, preview=PreviewKind.X0, scheduler="DPM++ 2M Karras")
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((8, 8, 40, 40), fill=255)
+    requests = [
+        base,
+        base.replace(mode=Mode.IMG2IMG, init_image=image, strength=1.0),
+        base.replace(
+            mode=Mode.INPAINT, init_image=image, mask=mask, mask_options=MaskOptions(feather=2), strength=1.0
+        ),
+    ]
+    for request in requests:
+        job = eng.submit(request)
+        end = rec.wait_for(job)
+        assert isinstance(end, Finished), end
+        assert [e.step for e in rec.of(job) if isinstance(e, Step)] == [1, 2]
+    keep = np.asarray(effective_mask(mask, 0, 2)) == 0
+    assert np.array_equal(np.asarray(end.images[0])[keep], np.asarray(image)[keep])
+    pipes = eng._models._pipes
+    assert {type(p).__name__ for p in pipes.values()} == {
+        "StableDiffusionXLPipeline",
+        "StableDiffusionXLImg2ImgPipeline",
+        "StableDiffusionXLInpaintPipeline",
+    }
+    assert eng._models.family == "sdxl"
