@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
@@ -87,6 +87,16 @@ class CanvasActions:
         self.ws.addAction(a)
         self.all[name] = a
         return a
+
+    def for_key(self, event: QKeyEvent) -> QAction | None:
+        """The enabled action whose shortcut is this key press (to win over window-wide shortcuts)."""
+        seq = QKeySequence(event.keyCombination())
+        for action in self.all.values():
+            if action.isEnabled() and any(
+                seq.matches(k) == QKeySequence.SequenceMatch.ExactMatch for k in action.shortcuts()
+            ):
+                return action
+        return None
 
     def __getitem__(self, name: str) -> QAction:
         return self.all[name]

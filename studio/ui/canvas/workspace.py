@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.document import Document, Rect
@@ -217,6 +217,20 @@ class CanvasWorkspace(QWidget):
     def title(self) -> str:
         name = self.doc.path.name if self.doc.path else "Untitled"
         return f"{name}*" if self.doc.dirty else name
+
+    # keys: the canvas's shortcuts win over the main window's while focus is inside the canvas --------
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self.actions_.for_key(event) is not None:
+            event.accept()  # the key press then comes to keyPressEvent instead of the shortcut map
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        action = self.actions_.for_key(event)
+        if action is None:
+            super().keyPressEvent(event)
+        else:
+            action.trigger()
 
     def undo(self) -> None:
         if not self.generation.has_candidates:

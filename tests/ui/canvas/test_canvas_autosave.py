@@ -138,3 +138,21 @@ def test_new_canvas_paste_and_drop(workspace, tmp_path) -> None:
     assert files.image_path_from_mime(mime) == tmp_path / "drop.png"
     assert workspace.set_document(files.document_from_mime(mime))
     assert workspace.doc.size == (12, 12)
+
+
+@pytest.mark.parametrize("choice", ["restore", "discard", "later"])
+def test_offer_restore_at_start(make_workspace, tmp_path, choice) -> None:
+    from studio.ui.canvas.restore import offer_restore
+
+    crashed = make_workspace()
+    _paint(crashed)
+    crashed.autosave_now()
+    crashed.autosave.flush()
+    fresh = make_workspace()
+    asked = []
+    restored = offer_restore(fresh, choose=lambda parent, item: asked.append(item.size) or choice)
+    assert asked == [(96, 64)] and restored is (choice == "restore")
+    assert np.array_equal(fresh.doc.mask, crashed.doc.mask) is (choice == "restore")
+    left = find_restorable(tmp_path / "autosave")
+    assert (left is None) is (choice == "discard")
+    assert offer_restore(make_workspace(), choose=lambda p, i: "restore") is (choice != "discard")

@@ -178,3 +178,31 @@ def test_tool_actions_are_exclusive_and_follow_keys(workspace, view, qtbot) -> N
     qtbot.keyClick(view, Qt.Key.Key_B)
     assert view.tools.tool is Tool.BRUSH and actions["tool_brush"].isChecked()
     assert not actions["tool_lasso"].isChecked()
+
+
+def test_canvas_shortcuts_win_over_window_shortcuts(make_workspace, submits, qtbot) -> None:
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QMainWindow
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    fired = []
+    generate = QAction("Generate", window)
+    generate.setShortcut(QKeySequence("Ctrl+Return"))
+    generate.triggered.connect(lambda: fired.append("window"))
+    window.addAction(generate)
+    ws = make_workspace()
+    window.setCentralWidget(ws)
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    ws.doc.set_mask_region((0, 0, 8, 8), np.full((8, 8), 255, np.uint8), "m")
+    ws.view.setFocus()
+    qtbot.keyClick(ws.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert len(submits.requests) == 1 and not fired  # the canvas inpainted; the window did not generate
+    ws.inpaint_panel.strength.setFocus()
+    qtbot.keyClick(ws.inpaint_panel.strength, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    ws.view.setFocus()
+    qtbot.keyClick(ws.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not ws.doc.mask.any()
+    window.takeCentralWidget()  # the workspace fixture owns it
