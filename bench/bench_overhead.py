@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch threads (both paths)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.configs, args.steps, args.reps = "tiny:fp32", 4, max(args.reps, 5)
+        args.configs, args.steps, args.reps = "tiny:fp32", 4, 3
     elif args.full:
         args.configs = "mini:fp32,mini:bf16,sd15:bf16,sd15:fp32"
     print_header("Engine overhead vs plain diffusers (txt2img)")
