@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.core.model_catalog import hub_cache_dir
 from studio.core.paths import builtin_model_dir
 from studio.engine.load_errors import ModelLoadError, short
 from studio.engine.load_hash import model_hash_for
@@ -127,7 +128,7 @@ def _cached_hub_snapshot(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(repo_id, local_files_only=True)
+        folder = snapshot_download(repo_id, cache_dir=str(hub_cache_dir()), local_files_only=True)
     except Exception as exc:  # LocalEntryNotFoundError, OfflineModeIsEnabled, bad ids, ...
         log.info("Hub id %s not in the local cache: %s", repo_id, exc)
         raise ModelLoadError(

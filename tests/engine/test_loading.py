@@ -108,6 +108,25 @@ def test_missing_path(tmp_path):
         load_pipeline(str(tmp_path / "nope.safetensors"), device="cpu", dtype=torch.float32)
 
 
+def test_hub_id_in_local_cache_loads_offline(monkeypatch, tmp_path, tiny_folder):
+    import shutil
+    import socket
+
+    repo = tmp_path / "hub" / "models--someone--tiny-sd"
+    shutil.copytree(tiny_folder, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    def refuse(*_a, **_k):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    model = load_pipeline("someone/tiny-sd", device="cpu", dtype=torch.float32)
+    assert (model.name, model.ref, model.family) == ("someone/tiny-sd", "someone/tiny-sd", "sd1")
+
+
 def test_hub_id_not_cached(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(ModelLoadError, match="not downloaded.*offline"):
