@@ -141,6 +141,13 @@ class GenerationController(QObject):
         if self.job is not None:
             self._cancel(self.job.job_id)
 
+    def abandon(self) -> None:
+        """The document is being replaced: cancel the running job, forget it and any candidates."""
+        if self.job is not None:
+            self._cancel(self.job.job_id)
+            self._end_job()
+        self.discard()
+
     # engine events (connected by the main window to its bridge signals) --------------------------
     def on_step(self, event: Step) -> None:
         if self.job is None or event.job_id != self.job.job_id or event.preview is None:

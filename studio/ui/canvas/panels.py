@@ -99,6 +99,7 @@ class InpaintPanel(QGroupBox):
 class OutpaintPanel(QGroupBox):
     amounts_changed = Signal(int, int, int, int)
     generate = Signal()
+    extend_only = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Outpaint", parent)
@@ -132,7 +133,11 @@ class OutpaintPanel(QGroupBox):
         box.addLayout(grid)
         box.addLayout(quick)
         box.addLayout(form)
+        self.extend_button = QPushButton("Extend canvas only")
+        self.extend_button.setToolTip("Add white margins of these sizes without generating")
         box.addWidget(self.button)
+        box.addWidget(self.extend_button)
+        self.extend_button.clicked.connect(self.extend_only)
         for s in self.spins.values():
             s.valueChanged.connect(self._emit)
         self.button.clicked.connect(self.generate)

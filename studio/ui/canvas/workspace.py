@@ -74,6 +74,7 @@ class CanvasWorkspace(QWidget):
         self._autosave_timer = _single_shot(self, autosave_delay_ms, self.autosave_now)
         self._effective_timer = _single_shot(self, 300, self._update_effective)
         self._autosaved_version = self.doc.version
+        self._shown_dirty = self.doc.dirty
         self.actions_ = CanvasActions(self)
         self._layout(build_toolbar(self, self.actions_))
         self._connect()
@@ -124,6 +125,7 @@ class CanvasWorkspace(QWidget):
         self.inpaint_panel.generate.connect(self.inpaint)
         self.inpaint_panel.changed.connect(self._options_changed)
         self.outpaint_panel.generate.connect(self.outpaint)
+        self.outpaint_panel.extend_only.connect(self.extend_canvas)
         self.outpaint_panel.amounts_changed.connect(self.view.set_extend)
         self.view.extend_changed.connect(lambda *a: self.outpaint_panel.set_amounts(*a))
         self.view.zoom_changed.connect(lambda s: self._show_status())
@@ -153,6 +155,14 @@ class CanvasWorkspace(QWidget):
     def outpaint(self) -> int | None:
         return self.generation.outpaint(self.outpaint_panel.options(), self.inpaint_panel.options())
 
+    def extend_canvas(self) -> None:
+        """Grow the canvas by the outpaint amounts without generating (white margins; undoable)."""
+        left, top, right, bottom = self.outpaint_panel.amounts()
+        if self.generation.busy or self.generation.has_candidates or not any((left, top, right, bottom)):
+            return
+        self.doc.extend(left, top, right, bottom)
+        self._after_accept()
+
     def accept_candidate(self) -> bool:
         return self.generation.accept()
 
@@ -177,10 +187,13 @@ class CanvasWorkspace(QWidget):
         free = not self.generation.busy and not self.generation.has_candidates
         self.inpaint_panel.button.setEnabled(free)
         self.outpaint_panel.button.setEnabled(free)
+        self.outpaint_panel.extend_button.setEnabled(free)
 
     # document -------------------------------------------------------------------------------------
     def _doc_changed(self, rect: Rect | None) -> None:
         self._autosave_timer.start()
+        if self.doc.dirty != self._shown_dirty:
+            self._emit_title()
         self.actions_.refresh_undo()
         if self.actions_.effective.isChecked():
             self._effective_timer.start()
@@ -191,27 +204,28 @@ class CanvasWorkspace(QWidget):
         """Replace the document (asks about unsaved changes first); False if the artist cancelled."""
         if not self._resolve_unsaved():
             return False
-        self.generation.discard()
-        self.doc.remove_listener(self._doc_changed)
-        self.autosave.close_clean()
-        self.autosave = AutosaveWriter(self.autosave_dir)
-        self.doc = doc
-        self._autosaved_version = doc.version
-        self.view.set_document(doc)
-        self._watch(doc)
-        self.title_changed.emit(self.title())
+        self._switch(doc, AutosaveWriter(self.autosave_dir))
         return True
 
     def restore(self, item: Restorable) -> None:
         """Continue from an autosave left by a crash (keeps writing into the same folder)."""
-        doc = item.load()
+        self._switch(item.load(), AutosaveWriter(self.autosave_dir, folder=item.folder))
+
+    def _switch(self, doc: Document, writer: AutosaveWriter) -> None:
+        self.generation.abandon()
         self.doc.remove_listener(self._doc_changed)
+        self._autosave_timer.stop()
         self.autosave.close_clean()
-        self.autosave = AutosaveWriter(self.autosave_dir, folder=item.folder)
-        self.doc = doc
+        self.autosave, self.doc = writer, doc
         self._autosaved_version = doc.version
+        self.outpaint_panel.set_amounts(0, 0, 0, 0)
+        self.view.set_extend(0, 0, 0, 0)
         self.view.set_document(doc)
         self._watch(doc)
+        self._emit_title()
+
+    def _emit_title(self) -> None:
+        self._shown_dirty = self.doc.dirty
         self.title_changed.emit(self.title())
 
     def title(self) -> str:
@@ -274,7 +288,7 @@ class CanvasWorkspace(QWidget):
         except (OSError, ValueError) as exc:
             self._show_message(f"Could not save {Path(path).name}: {exc}")
             return False
-        self.title_changed.emit(self.title())
+        self._emit_title()
         self._show_message(f"Saved {path}")
         return True
 

@@ -204,3 +204,33 @@ def test_new_job_waits_for_a_decision(workspace, submits) -> None:
     workspace.inpaint()
     _finish(workspace, submits, [_engine_like(submits.requests[0], (5, 5, 5))])
     assert workspace.inpaint() is None and len(submits.requests) == 1
+
+
+def test_extend_canvas_only_is_undoable(workspace) -> None:
+    original = workspace.doc.image.copy()
+    workspace.outpaint_panel.set_amounts(8, 0, 16, 24, emit=True)
+    workspace.outpaint_panel.extend_button.click()
+    assert workspace.doc.size == (96 + 24, 64 + 24)
+    assert np.array_equal(workspace.doc.image[0:64, 8:104], original)
+    assert workspace.outpaint_panel.amounts() == (0, 0, 0, 0)
+    workspace.undo()
+    assert workspace.doc.size == (96, 64)
+
+
+def test_replacing_the_document_abandons_the_running_job(workspace, submits) -> None:
+    _paint(workspace)
+    workspace.inpaint()
+    assert workspace.new_canvas((32, 32))
+    assert submits.cancelled == [101] and not workspace.generation.busy
+    req = submits.requests[0]
+    workspace.on_finished(Finished(101, [req.init_image], [5], req, 1.0))  # arrives late
+    assert not workspace.generation.has_candidates
+
+
+def test_title_follows_dirty_state(workspace, tmp_path) -> None:
+    titles = []
+    workspace.title_changed.connect(titles.append)
+    _paint(workspace)
+    workspace.doc.invert_mask()
+    workspace.save_image(tmp_path / "x.png")
+    assert titles == ["Untitled*", "x.png"]

@@ -206,3 +206,26 @@ def test_canvas_shortcuts_win_over_window_shortcuts(make_workspace, submits, qtb
     qtbot.keyClick(ws.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not ws.doc.mask.any()
     window.takeCentralWidget()  # the workspace fixture owns it
+
+
+def test_tablet_pen_pressure_paints_thin_and_thick(workspace, view) -> None:
+    from PySide6.QtGui import QPointingDevice, QTabletEvent
+
+    device = QPointingDevice.primaryPointingDevice()
+
+    def pen(kind, x, y, pressure, buttons=Qt.MouseButton.LeftButton):
+        pos = view.doc_to_widget(x, y)
+        event = QTabletEvent(kind, device, pos, view.mapToGlobal(pos), pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                             Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton, buttons)
+        QApplication.sendEvent(view, event)
+        assert event.isAccepted()
+
+    view.tools.settings.size = 20
+    pen(QTabletEvent.Type.TabletPress, 10, 30, 0.1)
+    for x in range(12, 81, 2):
+        pen(QTabletEvent.Type.TabletMove, x, 30, 0.1 + 0.9 * (x - 10) / 70)
+    pen(QTabletEvent.Type.TabletRelease, 80, 30, 1.0, Qt.MouseButton.NoButton)
+    mask = workspace.doc.mask
+    thin, thick = (mask[:, 14] > 127).sum(), (mask[:, 78] > 127).sum()
+    assert 1 <= thin <= 4 and 18 <= thick <= 22
+    assert len(workspace.doc.undo_stack) == 1
