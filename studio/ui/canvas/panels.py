@@ -178,8 +178,11 @@ class CandidateBar(QWidget):
         self.discard.setToolTip("Throw away all results (Esc)")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.prev, self.label, self.next, self.accept, self.discard):
+        for w in (self.prev, self.label, self.next):
             row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(self.accept)
+        row.addWidget(self.discard)
         self.set_state(0, 0)
 
     def set_state(self, index: int, count: int) -> None:

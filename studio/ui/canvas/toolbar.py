@@ -104,11 +104,12 @@ class CanvasActions:
     def set_candidates(self, pending: bool) -> None:
         for name in ("prev", "next", "accept", "discard"):
             self.all[name].setEnabled(pending)
+        self.refresh_undo()
 
     def refresh_undo(self) -> None:
-        stack = self.ws.doc.undo_stack
-        self.all["undo"].setEnabled(stack.can_undo())
-        self.all["redo"].setEnabled(stack.can_redo())
+        stack, deciding = self.ws.doc.undo_stack, self.ws.generation.has_candidates
+        self.all["undo"].setEnabled(stack.can_undo() and not deciding)
+        self.all["redo"].setEnabled(stack.can_redo() and not deciding)
         self.all["undo"].setText(f"Undo {stack.undo_label()}".strip())
         self.all["redo"].setText(f"Redo {stack.redo_label()}".strip())
 

@@ -80,6 +80,7 @@ def test_candidates_flip_accept_and_undo(workspace, submits) -> None:
     bar.prev.click()
     assert workspace.generation.index == 2
     assert workspace.view._override is not None
+    assert not workspace.actions_["undo"].isEnabled()  # decide first
     workspace.accept_candidate()
     expected = np.asarray(images[2])
     assert np.array_equal(workspace.doc.image, expected)
