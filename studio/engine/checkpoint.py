@@ -117,8 +117,12 @@ def read_pickle_checkpoint(path: Path) -> CheckpointFile:
     if _file_size(path) == 0:
         raise ModelLoadError(f"{path.name} is empty (0 bytes): the download or copy did not finish.")
     try:
-        data = torch.load(str(path), map_location="cpu", weights_only=True)
+        data = _torch_load_weights_only(torch, path)
     except pickle.UnpicklingError as exc:
+        if not _needs_code(exc):
+            raise ModelLoadError(
+                f"{path.name} could not be read: it is damaged or not a model checkpoint."
+            ) from exc
         log.info("Refusing %s: %s", path, exc)
         raise ModelLoadError(
             f"{path.name} contains pickled Python code, not just weights, and Studio refuses to run it "
@@ -130,6 +134,21 @@ def read_pickle_checkpoint(path: Path) -> CheckpointFile:
             f"{path.name} could not be read ({short(exc)}): it is damaged or not a model checkpoint."
         ) from exc
     return _from_state_dict(path, data)
+
+
+def _needs_code(exc: BaseException) -> bool:
+    """torch's weights-only unpickler refused a global/class (code), rather than hitting garbage."""
+    text = str(exc).lower()
+    return "weights only" in text and ("unsupported global" in text or "unsupported class" in text)
+
+
+def _torch_load_weights_only(torch: Any, path: Path) -> Any:
+    """``torch.load(weights_only=True)``, memory-mapped when the file's format allows it."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as exc:  # legacy (non-zip) format cannot be memory-mapped
+        log.debug("mmap load of %s failed (%s); reading it whole", path, exc)
+        return torch.load(str(path), map_location="cpu", weights_only=True)
 
 
 def _from_state_dict(path: Path, data: Any) -> CheckpointFile:

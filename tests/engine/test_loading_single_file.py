@@ -251,3 +251,27 @@ def test_exported_file_is_ldm_layout(tiny_file):
     assert "model.diffusion_model.input_blocks.0.0.weight" in keys
     assert "first_stage_model.decoder.mid.attn_1.q.weight" in keys
     assert "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight" in keys
+
+
+def test_legacy_format_ckpt_loads(tmp_path, tiny_state):
+    path = tmp_path / "legacy.ckpt"
+    torch.save({"state_dict": dict(tiny_state)}, str(path), _use_new_zipfile_serialization=False)
+    assert _load(path).family == "sd1"
+
+
+def test_damaged_ckpt(tmp_path):
+    (tmp_path / "junk.ckpt").write_bytes(b"PK\x03\x04 definitely not a zip" * 10)
+    with pytest.raises(ModelLoadError, match="junk.ckpt could not be read"):
+        _load(tmp_path / "junk.ckpt")
+
+
+def test_empty_ckpt(tmp_path):
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty"):
+        _load(tmp_path / "empty.ckpt")
+
+
+def test_garbage_ckpt_is_damaged_not_code(tmp_path):
+    (tmp_path / "noise.ckpt").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ModelLoadError, match="noise.ckpt could not be read"):
+        _load(tmp_path / "noise.ckpt")
