@@ -29,27 +29,46 @@ def segment_rect(p0: Point, p1: Point, radius: float, width: int, height: int) -
 
 
 def coverage(rect: Rect, p0: Point, p1: Point, r0: float, r1: float, hardness: float) -> np.ndarray:
-    """Brush coverage in [0, 1] (float32) over `rect` for a capsule from p0 (radius r0) to p1 (r1)."""
+    """Brush coverage in [0, 1] (float32) over `rect` for a capsule from p0 (radius r0) to p1 (r1).
+
+    Written with in-place operations on at most two full-size buffers: this is the hot loop.
+    """
     left, top, right, bottom = rect
-    xs = np.arange(left, right, dtype=np.float32) + 0.5
-    ys = np.arange(top, bottom, dtype=np.float32)[:, None] + 0.5
-    dx, dy = p1[0] - p0[0], p1[1] - p0[1]
-    length2 = dx * dx + dy * dy
-    if length2 < 1e-6:
-        t = np.zeros((1, 1), np.float32)
+    f32 = np.float32
+    xs = np.arange(left, right, dtype=f32) + f32(0.5 - p0[0])  # relative to p0, shape (W,)
+    ys = (np.arange(top, bottom, dtype=f32) + f32(0.5 - p0[1]))[:, None]  # (H, 1)
+    dx, dy = f32(p1[0] - p0[0]), f32(p1[1] - p0[1])
+    length2 = float(dx * dx + dy * dy)
+    if length2 < 1e-6:  # a dab
+        t = None
+        dist = np.add(xs * xs, ys * ys)
     else:
-        t = ((xs - p0[0]) * dx + (ys - p0[1]) * dy) / np.float32(length2)
+        t = np.add(xs * (dx / f32(length2)), ys * (dy / f32(length2)))  # projection onto the segment
         np.clip(t, 0.0, 1.0, out=t)
-    px = xs - (p0[0] + t * dx)
-    py = ys - (p0[1] + t * dy)
-    dist = np.sqrt(px * px + py * py)
-    radius = np.float32(r0) + t * np.float32(r1 - r0) if r0 != r1 else np.float32(r0)
-    soft = np.maximum(radius * np.float32(1.0 - hardness), np.float32(1.0))  # >= 1 px antialiasing
-    cov = (radius - dist) / soft
-    np.clip(cov, 0.0, 1.0, out=cov)
-    if hardness < 1.0:
-        cov = cov * cov * (3.0 - 2.0 * cov)  # smoothstep falloff for soft brushes
-    return cov
+        dist = np.multiply(t, -dx)
+        dist += xs
+        np.square(dist, out=dist)
+        tmp = np.multiply(t, -dy)
+        tmp += ys
+        np.square(tmp, out=tmp)
+        dist += tmp
+    np.sqrt(dist, out=dist)
+    radius: np.ndarray | np.float32 = f32(r0)
+    if t is not None and r0 != r1:
+        radius = t * f32(r1 - r0)
+        radius += f32(r0)
+    soft = np.maximum(radius * f32(1.0 - hardness), f32(1.0))  # >= 1 px antialiasing
+    # coverage = clip((radius - dist) / soft, 0, 1), computed in dist's buffer
+    np.subtract(radius, dist, out=dist)
+    dist /= soft
+    np.clip(dist, 0.0, 1.0, out=dist)
+    if hardness < 1.0:  # smoothstep falloff for soft brushes: c * c * (3 - 2c)
+        tmp = np.multiply(dist, f32(-2.0))
+        tmp += f32(3.0)
+        tmp *= dist
+        tmp *= dist
+        return tmp
+    return dist
 
 
 def paint_segment(
@@ -70,10 +89,14 @@ def paint_segment(
         return None
     cov = coverage(rect, p0, p1, max(radius, 0.5), max(r1, 0.5), hardness)
     region = mask[rect[1] : rect[3], rect[0] : rect[2]]
-    if erase:
-        np.minimum(region, ((1.0 - cov) * 255.0 + 0.5).astype(np.uint8), out=region)
+    if erase:  # 255 * (1 - c), rounded, in place
+        cov *= np.float32(-255.0)
+        cov += np.float32(255.5)
+        np.minimum(region, cov.astype(np.uint8), out=region)
     else:
-        np.maximum(region, (cov * 255.0 + 0.5).astype(np.uint8), out=region)
+        cov *= np.float32(255.0)
+        cov += np.float32(0.5)
+        np.maximum(region, cov.astype(np.uint8), out=region)
     return rect
 
 

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from studio.core.document import Document, Rect
+from studio.core.document import Document, Rect, union_rect
 from studio.ui.canvas import frame
 from studio.ui.canvas.layers import ImageLayer, MaskLayer, qimage_from_rgb
 from studio.ui.canvas.qtfix import ensure_none_refcount_headroom
@@ -82,20 +82,32 @@ class CanvasView(QWidget):
         self.fit()
 
     def _reset_layers(self) -> None:
+        self._dirty_image: Rect | None = None
+        self._dirty_mask: Rect | None = None
         self.image_layer.reset(self.doc.image)
         self.mask_layer.reset(self.doc.mask if self._mask_override is None else self._mask_override)
 
     def _on_doc_changed(self, rect: Rect | None) -> None:
+        """Remember what to copy into the layers; the copy happens once per frame, in paintEvent."""
         if rect is None or self.image_layer.size != self.doc.size:
             self._reset_layers()
             self.update()
             return
         image_changed, mask_changed = self.doc.last_change
         if image_changed:
-            self.image_layer.update(self.doc.image, rect)
+            self._dirty_image = union_rect(self._dirty_image, rect)
         if mask_changed and self._mask_override is None:
-            self.mask_layer.update(self.doc.mask, rect)
+            self._dirty_mask = union_rect(self._dirty_mask, rect)
         self.update(self.doc_rect_to_widget(rect))
+
+    def flush_layers(self) -> None:
+        """Bring the QImage layers up to date with the document (many mouse events, one copy)."""
+        if self._dirty_image is not None:
+            self.image_layer.update(self.doc.image, self._dirty_image)
+            self._dirty_image = None
+        if self._dirty_mask is not None:
+            self.mask_layer.update(self.doc.mask, self._dirty_mask)
+            self._dirty_mask = None
 
     def show_mask_array(self, mask: np.ndarray | None) -> None:
         """Show `mask` (same size as the document) instead of the document mask; None to go back."""
@@ -170,6 +182,7 @@ class CanvasView(QWidget):
 
     # painting -------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        self.flush_layers()
         p = QPainter(self)
         exposed = event.rect()
         p.fillRect(exposed, BACKGROUND)

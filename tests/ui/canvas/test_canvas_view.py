@@ -150,6 +150,8 @@ def test_undo_shortcuts(workspace, view, qtbot) -> None:
 
 def test_overlay_layer_follows_mask_rect(workspace, view, qtbot) -> None:
     _drag(qtbot, view, [(20, 20), (21, 20)])
+    assert view.mask_layer.buffer[20, 20] == 0  # copied into the layer at paint time, once per frame
+    view.repaint()
     buf = view.mask_layer.buffer
     assert buf[20, 20] != 0 and buf[50, 80] == 0
     workspace.actions_["effective"].setChecked(True)
