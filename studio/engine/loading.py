@@ -134,7 +134,7 @@ def _cached_hub_snapshot(repo_id: str) -> Path:
         raise ModelLoadError(
             f'"{repo_id}" is not downloaded. Studio works offline and never downloads models: '
             "download it with another tool (it must be in the Hugging Face cache), or pick a "
-            "model file or folder on this computer."
+            "model file or folder on this computer. (If you meant a file or folder: it does not exist.)"
         ) from exc
     return Path(folder)
 
@@ -224,7 +224,7 @@ def _load_folder(folder: Path, *, ref: str, dtype: Any) -> LoadedModel:
         name=_display_name(folder),
         family=family,
         inpaint=inpaint,
-        model_hash=model_hash_for(_unet_weights_file(folder)),
+        model_hash=model_hash_for(_unet_weights_file(folder, variant)),
         folder=folder,
     )
 
@@ -236,12 +236,15 @@ def _display_name(folder: Path) -> str:
     return folder.name
 
 
-def _unet_weights_file(folder: Path) -> Path | None:
+def _unet_weights_file(folder: Path, variant: str | None = None) -> Path | None:
+    """The UNet weights file that was loaded (its sha256 is the folder's model hash)."""
     unet = folder / "unet"
     if not unet.is_dir():
         return None
-    candidates = sorted(
-        p for p in unet.iterdir() if p.name.startswith("diffusion_pytorch_model") and p.is_file()
-    )
-    safes = [p for p in candidates if p.suffix == ".safetensors"]
-    return (safes or candidates or [None])[0]
+    infix = f".{variant}" if variant else ""
+    for suffix in (".safetensors", ".bin"):
+        exact = unet / f"diffusion_pytorch_model{infix}{suffix}"
+        if exact.is_file():
+            return exact
+    shards = sorted(p for p in unet.glob("diffusion_pytorch_model*.safetensors") if p.is_file())
+    return shards[0] if shards else None

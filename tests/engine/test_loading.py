@@ -131,3 +131,13 @@ def test_hub_id_not_cached(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(ModelLoadError, match="not downloaded.*offline"):
         load_pipeline("runwayml/stable-diffusion-v1-5", device="cpu", dtype=torch.float32)
+
+
+def test_folder_with_only_fp16_variant_files(tmp_path):
+    from tests.tiny_model import build_tiny_pipeline
+
+    folder = tmp_path / "variant"
+    build_tiny_pipeline().save_pretrained(str(folder), safe_serialization=True, variant="fp16")
+    assert (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    model = load_pipeline(str(folder), device="cpu", dtype=torch.float32)
+    assert model.pipe.unet.dtype == torch.float32 and len(model.model_hash) == 10
