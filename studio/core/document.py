@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from studio.core.fileio import atomic_write_bytes
 
@@ -148,7 +148,8 @@ class Document:
     def open(cls, path: Path) -> Document:
         with Image.open(path) as img:
             img.load()
-            return cls.from_pil(_flatten_alpha(img), Path(path))
+            upright = ImageOps.exif_transpose(img)  # photos: the way the camera held them
+            return cls.from_pil(_flatten_alpha(upright), Path(path))
 
     # properties -----------------------------------------------------------------------------------
     @property

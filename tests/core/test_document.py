@@ -165,3 +165,11 @@ def test_mask_save_load(tmp_path) -> None:
     Image.new("L", (5, 5)).save(tmp_path / "small.png")
     with pytest.raises(ValueError, match="5x5"):
         other.load_mask(tmp_path / "small.png")
+
+
+def test_open_applies_exif_orientation(tmp_path) -> None:
+    img = Image.new("RGB", (40, 20), (10, 20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    img.save(tmp_path / "photo.jpg", exif=exif)
+    assert Document.open(tmp_path / "photo.jpg").size == (20, 40)

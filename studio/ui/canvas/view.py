@@ -10,7 +10,7 @@ import logging
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -64,6 +64,10 @@ class CanvasView(QWidget):
         self._space = False
         self._cursor_pos: QPointF | None = None
         self._fitted = False
+        self._settle = QTimer(self)  # running while the view moves; on timeout, one smooth repaint
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(150)
+        self._settle.timeout.connect(self.update)
         self.set_document(doc)
 
     # document -------------------------------------------------------------------------------------
@@ -186,7 +190,8 @@ class CanvasView(QWidget):
         p = QPainter(self)
         exposed = event.rect()
         p.fillRect(exposed, BACKGROUND)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale < 1.0)
+        smooth = self.scale < 1.0 and not self._settle.isActive()  # fast while panning/zooming
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         frame.draw_extension(p, self)
         if self._override is not None:
             img, origin = self._override
@@ -249,6 +254,7 @@ class CanvasView(QWidget):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
         steps = event.angleDelta().y() / 120.0
         if steps:
+            self._settle.start()
             self.set_scale(self.scale * (1.25**steps), event.position())
         event.accept()
 
@@ -289,6 +295,7 @@ class CanvasView(QWidget):
 
     def _move(self, pos: QPointF, pressure: float) -> None:
         if self._pan_from is not None:
+            self._settle.start()
             self.offset += pos - self._pan_from
             self._pan_from = pos
             self.update()

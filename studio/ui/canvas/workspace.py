@@ -335,7 +335,7 @@ class CanvasWorkspace(QWidget):
         return True
 
     def _resolve_unsaved(self) -> bool:
-        if not self.doc.dirty:
+        if not self.doc.dirty and not self.generation.has_candidates:
             return True
         choice = self.unsaved_choice(self)
         if choice == "save":

@@ -235,3 +235,13 @@ def test_title_follows_dirty_state(workspace, tmp_path) -> None:
     workspace.doc.invert_mask()
     workspace.save_image(tmp_path / "x.png")
     assert titles == ["Untitled*", "x.png"]
+
+
+def test_closing_with_candidates_pending_asks(make_workspace, submits) -> None:
+    asked = []
+    ws = make_workspace(unsaved_choice=lambda parent: asked.append(1) or "cancel")
+    ws.doc.saved_version = ws.doc.version = 0
+    ws.doc.mask[0:8, 0:8] = 255
+    ws.inpaint()
+    _finish(ws, submits, [_engine_like(submits.requests[0], (5, 5, 5))])
+    assert not ws.doc.dirty and ws.maybe_close() is False and asked == [1]
