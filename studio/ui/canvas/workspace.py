@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QKeyEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.document import Document, Rect
 from studio.core.events import Cancelled, Failed, Finished, Step
 from studio.core.request import GenerationRequest
-from studio.ui.canvas import files
 from studio.ui.canvas.autosave import AutosaveWriter, Restorable
+from studio.ui.canvas.fileops import FileCommands
 from studio.ui.canvas.generation import GenerationController
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar
@@ -44,7 +44,7 @@ def ask_unsaved(parent: QWidget) -> str:
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
-class CanvasWorkspace(QWidget):
+class CanvasWorkspace(FileCommands, QWidget):
     title_changed = Signal(str)
     message = Signal(str)
 
@@ -253,76 +253,6 @@ class CanvasWorkspace(QWidget):
     def redo(self) -> None:
         if not self.generation.has_candidates:
             self.doc.redo()
-
-    # files ----------------------------------------------------------------------------------------
-    def open_file(self, path: Path | None = None) -> bool:
-        path = path or files.ask_open_image(self)
-        if path is None:
-            return False
-        try:
-            doc = Document.open(path)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Could not open {Path(path).name}: {exc}")
-            return False
-        return self.set_document(doc)
-
-    def new_canvas(self, size: tuple[int, int] | None = None) -> bool:
-        size = size or files.ask_canvas_size(self, *self.doc.size)
-        return size is not None and self.set_document(Document.blank(*size))
-
-    def paste(self) -> bool:
-        doc = files.document_from_mime(QGuiApplication.clipboard().mimeData())
-        if doc is None:
-            self._show_message("The clipboard holds no image.")
-            return False
-        doc.version = 1  # pasted pixels exist nowhere else yet
-        return self.set_document(doc)
-
-    def save_image(self, path: Path | None = None, *, ask: bool = False) -> bool:
-        if path is None:
-            path = self.doc.path if (self.doc.path and not ask) else files.ask_save_image(self, self.doc.path)
-        if path is None:
-            return False
-        try:
-            self.doc.save_image(path)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Could not save {Path(path).name}: {exc}")
-            return False
-        self._emit_title()
-        self._show_message(f"Saved {path}")
-        return True
-
-    def save_mask(self, path: Path | None = None) -> bool:
-        path = path or files.ask_mask_path(self, save=True)
-        if path is None:
-            return False
-        self.doc.save_mask(path)
-        return True
-
-    def load_mask(self, path: Path | None = None) -> bool:
-        path = path or files.ask_mask_path(self, save=False)
-        if path is None:
-            return False
-        try:
-            self.doc.load_mask(path)
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Could not load the mask: {exc}")
-            return False
-        return True
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
-        mime = event.mimeData()
-        if files.image_path_from_mime(mime) is not None or mime.hasImage():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
-        try:
-            doc = files.document_from_mime(event.mimeData())
-        except (OSError, ValueError) as exc:
-            self._show_message(f"Could not open the dropped image: {exc}")
-            return
-        if doc is not None and self.set_document(doc):
-            event.acceptProposedAction()
 
     # closing and autosave -------------------------------------------------------------------------
     def maybe_close(self) -> bool:

@@ -156,3 +156,19 @@ def test_offer_restore_at_start(make_workspace, tmp_path, choice) -> None:
     left = find_restorable(tmp_path / "autosave")
     assert (left is None) is (choice == "discard")
     assert offer_restore(make_workspace(), choose=lambda p, i: "restore") is (choice != "discard")
+
+
+def test_saving_removes_the_restore_offer_and_copy(make_workspace, tmp_path) -> None:
+    ws = make_workspace()
+    _paint(ws)
+    ws.autosave_now()
+    ws.autosave.flush()
+    assert find_restorable(tmp_path / "autosave") is not None
+    assert ws.save_image(tmp_path / "done.png")
+    assert find_restorable(tmp_path / "autosave") is None  # the saved file is the safe copy
+    ws.doc.invert_mask()  # new work after saving is autosaved again
+    ws.autosave_now()
+    ws.autosave.flush()
+    assert find_restorable(tmp_path / "autosave") is not None
+    ws.actions_["copy"].trigger()
+    assert QGuiApplication.clipboard().image().size().width() == 96
