@@ -235,15 +235,17 @@ class Engine:
         return loaded
 
     def _run_preload(self, ref: str) -> None:
+        outcome: Event | None = None
         try:
             self._ensure_model(ref, PRELOAD_JOB)
         except Exception as exc:
-            self._emit(self._failure(PRELOAD_JOB, exc))
+            outcome = self._failure(PRELOAD_JOB, exc)
+        if outcome is not None:
+            self._finish(outcome)
 
     def _run_job(self, job: _Job) -> None:
         from studio.engine.runner import JobCancelled
 
-        ctx = None
         try:
             if job.cancel.is_set():
                 raise JobCancelled(0)
@@ -254,11 +256,19 @@ class Engine:
             images = self._generate(job, ctx)
             elapsed = time.monotonic() - ctx.started
             params = _parameters(job.request, loaded, images)
-            self._emit(Finished(job.id, images, job.request.seeds(), job.request, elapsed, params))
+            outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
         except JobCancelled as exc:
-            self._emit(Cancelled(job.id, exc.at_step))
+            outcome = Cancelled(job.id, exc.at_step)
         except Exception as exc:
-            self._emit(self._failure(job.id, exc))
+            outcome = self._failure(job.id, exc)
+        # Outside the except block: the traceback (whose frames hold the pipeline and its tensors)
+        # is gone, so unloading after an out-of-memory error really frees the memory.
+        self._finish(outcome)
+
+    def _finish(self, outcome: Event) -> None:
+        if isinstance(outcome, Failed) and outcome.kind is FailureKind.OUT_OF_MEMORY:
+            self._release_model()
+        self._emit(outcome)
 
     def _context(self, job: _Job) -> Any:
         from studio.engine.pipelines import total_steps
@@ -304,8 +314,6 @@ class Engine:
             message,
             exc_info=exc,
         )
-        if kind is FailureKind.OUT_OF_MEMORY:
-            self._release_model()
         return Failed(job_id, kind, message, detail)
 
     def _release_model(self) -> None:

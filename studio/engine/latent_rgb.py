@@ -154,6 +154,8 @@ def fit_latent_rgb(vae: Any, *, count: int = 16, size: int = 64, seed: int = 0) 
     target = torch.nn.functional.adaptive_avg_pool2d(pixels, (h, w))
     x = latents.cpu().permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()
     y = target.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("the VAE produced NaN/inf latents while fitting preview colours")
     design = np.concatenate([x, np.ones((len(x), 1), np.float32)], axis=1)
     solution, *_ = np.linalg.lstsq(design, y, rcond=None)
     log.info("Fitted preview colours from %d encoded images (%dx%d latents)", count, h, w)

@@ -65,10 +65,32 @@ class ModelManager:
         start = time.monotonic()
         loaded = self._loader(ref, device=self.device, dtype=self.dtype, progress=progress)
         loaded.pipe.set_progress_bar_config(disable=True)
+        self._fast_path(loaded, progress)
         self.loaded = loaded
         self._base_scheduler_config = dict(loaded.pipe.scheduler.config)
         self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
         return loaded, time.monotonic() - start
+
+    def _fast_path(self, loaded: Any, progress: Progress | None) -> None:
+        """CUDA only (``studio.engine.fastpath``): channels_last, fused QKV, compiled UNet + warm-up.
+
+        A failure here never fails the load: the plain, uncompiled UNet is kept.
+        """
+        from studio.engine import fastpath
+
+        if not fastpath.fast_path_wanted(self.device):
+            return
+        pipe = loaded.pipe
+        try:
+            if fastpath.apply_fast_path(pipe, self.device) and fastpath.is_compiled(pipe):
+                if progress is not None:
+                    progress("Optimising the model for this GPU (the first time can take minutes)")
+                side = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+                fastpath.warm_up(pipe, width=side, height=side)
+        except Exception:
+            log.warning("GPU fast path failed; using the model without it", exc_info=True)
+            if fastpath.is_compiled(pipe):
+                pipe.unet = pipe.unet._orig_mod
 
     def unload(self) -> None:
         """Drop the resident model and every pipeline sharing its weights, then free memory."""
