@@ -40,6 +40,22 @@ def draw_extension(p: QPainter, view: CanvasView) -> None:
     p.restore()
 
 
+def cursor_for(view: CanvasView, pos: QPointF) -> Qt.CursorShape:
+    """A resize cursor over a draggable edge or corner of the frame."""
+    drag = start_drag(view, pos)
+    sides = set(drag.sides) if drag else set()
+    shapes = Qt.CursorShape
+    if sides in ({"left", "top"}, {"right", "bottom"}):
+        return shapes.SizeFDiagCursor
+    if sides in ({"right", "top"}, {"left", "bottom"}):
+        return shapes.SizeBDiagCursor
+    if sides & {"left", "right"}:
+        return shapes.SizeHorCursor
+    if sides & {"top", "bottom"}:
+        return shapes.SizeVerCursor
+    return shapes.CrossCursor
+
+
 def start_drag(view: CanvasView, pos: QPointF) -> FrameDrag | None:
     r = frame_rect(view)
     sides = []

@@ -174,6 +174,8 @@ class CandidateBar(QWidget):
         self.next.setToolTip("Next result (Right arrow)")
         self.accept = QPushButton("Accept")
         self.accept.setToolTip("Put this result into the image (Enter); undo with Ctrl+Z")
+        self.compare = QPushButton("Compare")
+        self.compare.setToolTip("Hold to see the original (or hold C)")
         self.discard = QPushButton("Discard")
         self.discard.setToolTip("Throw away all results (Esc)")
         row = QHBoxLayout(self)
@@ -181,6 +183,7 @@ class CandidateBar(QWidget):
         for w in (self.prev, self.label, self.next):
             row.addWidget(w)
         row.addStretch(1)
+        row.addWidget(self.compare)
         row.addWidget(self.accept)
         row.addWidget(self.discard)
         self.set_state(0, 0)

@@ -57,6 +57,7 @@ class CanvasView(QWidget):
         self.image_layer, self.mask_layer = ImageLayer(), MaskLayer()
         self._mask_override: np.ndarray | None = None  # e.g. the effective-mask preview
         self._override: tuple[QImage, tuple[int, int]] | None = None  # candidate image, origin
+        self.comparing = False  # show the original instead of the candidate (hold C)
         self._preview: tuple[QImage, Rect] | None = None
         self.extend = (0, 0, 0, 0)
         self._frame_drag: frame.FrameDrag | None = None
@@ -193,12 +194,12 @@ class CanvasView(QWidget):
         smooth = self.scale < 1.0 and not self._settle.isActive()  # fast while panning/zooming
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         frame.draw_extension(p, self)
-        if self._override is not None:
+        if self._override is not None and not self.comparing:
             img, origin = self._override
             self._draw_layer(p, img, origin, exposed)
         else:
             self._draw_layer(p, self.image_layer.qimage, (0, 0), exposed)
-            if self.mask_visible:
+            if self.mask_visible and not self.comparing:
                 self._draw_layer(p, self.mask_layer.qimage, (0, 0), exposed)
         if self._preview is not None:
             img, (left, top, right, bottom) = self._preview
@@ -302,6 +303,8 @@ class CanvasView(QWidget):
             return
         old = self._cursor_rect()
         self._cursor_pos = pos
+        if self.tools.tool is Tool.FRAME and self._frame_drag is None:
+            self.setCursor(frame.cursor_for(self, pos))
         if self._frame_drag is not None:
             frame.drag_to(self, self._frame_drag, pos)
             return
@@ -352,15 +355,25 @@ class CanvasView(QWidget):
         elif key == Qt.Key.Key_BracketLeft:
             s.shrink()
             self.set_brush_size(s.size)
+        elif key == Qt.Key.Key_C and self._override is not None and not event.modifiers():
+            self.set_comparing(True)
         elif key in _TOOL_KEYS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             self.set_tool(_TOOL_KEYS[key])
         else:
             super().keyPressEvent(event)
 
+    def set_comparing(self, on: bool) -> None:
+        """While on, a candidate under review gives way to the original (before/after)."""
+        if on != self.comparing:
+            self.comparing = on
+            self.update()
+
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
             self.setCursor(Qt.CursorShape.CrossCursor)
+        elif event.key() == Qt.Key.Key_C and not event.isAutoRepeat():
+            self.set_comparing(False)
         else:
             super().keyReleaseEvent(event)
 

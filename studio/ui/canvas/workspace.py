@@ -122,6 +122,8 @@ class CanvasWorkspace(FileCommands, QWidget):
         bar.next.clicked.connect(lambda: g.show(1))
         bar.accept.clicked.connect(self.accept_candidate)
         bar.discard.clicked.connect(g.discard)
+        bar.compare.pressed.connect(lambda: self.view.set_comparing(True))
+        bar.compare.released.connect(lambda: self.view.set_comparing(False))
         self.inpaint_panel.generate.connect(self.inpaint)
         self.inpaint_panel.changed.connect(self._options_changed)
         self.outpaint_panel.generate.connect(self.outpaint)
@@ -138,6 +140,9 @@ class CanvasWorkspace(FileCommands, QWidget):
     # engine events --------------------------------------------------------------------------------
     def on_step(self, event: Step) -> None:
         self.generation.on_step(event)
+        job = self.generation.job
+        if job is not None and job.job_id == event.job_id:
+            self._show_status(f"Generating: step {event.step} of {event.total}")
 
     def on_finished(self, event: Finished) -> None:
         self.generation.on_finished(event)

@@ -245,3 +245,25 @@ def test_closing_with_candidates_pending_asks(make_workspace, submits) -> None:
     ws.inpaint()
     _finish(ws, submits, [_engine_like(submits.requests[0], (5, 5, 5))])
     assert not ws.doc.dirty and ws.maybe_close() is False and asked == [1]
+
+
+def test_compare_shows_the_original_while_held(workspace, submits, qtbot) -> None:
+    from PySide6.QtCore import Qt
+
+    _paint(workspace)
+    workspace.inpaint()
+    workspace.on_step(Step(101, 2, 4, 0.1, None, "none"))
+    assert "step 2 of 4" in workspace.status.text()
+    _finish(workspace, submits, [_engine_like(submits.requests[0], (0, 0, 255))])
+    view = workspace.view
+    centre = view.doc_to_widget(40, 30).toPoint()
+    candidate_pixel = view.grab().toImage().pixelColor(centre)
+    qtbot.keyPress(view, Qt.Key.Key_C)
+    assert view.comparing
+    original_pixel = view.grab().toImage().pixelColor(centre)
+    qtbot.keyRelease(view, Qt.Key.Key_C)
+    assert not view.comparing and candidate_pixel != original_pixel
+    workspace.candidate_bar.compare.pressed.emit()
+    assert view.comparing
+    workspace.candidate_bar.compare.released.emit()
+    assert not view.comparing
