@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,13 @@ class Engine:
 
     def submit(self, request: GenerationRequest) -> int:
         """Queue ``request``; returns its job id. A bad request becomes a ``Failed(kind=INPUT)`` event."""
-        job = _Job(next(self._ids), request)
-        problem = _validation_problem(request)
+        job_id = next(self._ids)
+        try:
+            request = _normalized(request)
+            problem = _validation_problem(request)
+        except ValueError as exc:
+            problem = f"The request has an unknown option: {exc}"
+        job = _Job(job_id, request)
         with self._cond:
             if problem is None and self._stopping:
                 problem = "The engine has shut down; restart Studio to generate again."
@@ -275,7 +280,7 @@ class Engine:
         from studio.engine.runner import CallContext
 
         request = job.request
-        kind = request.preview.value if isinstance(request.preview, PreviewKind) else str(request.preview)
+        kind = PreviewKind(request.preview).value
         rgb = self._latent_rgb() if kind != "none" else None
         started = time.monotonic()
 
@@ -323,6 +328,21 @@ class Engine:
             self._models.unload()
         except Exception:
             log.exception("Unloading the model failed")
+
+
+def _normalized(request: GenerationRequest) -> GenerationRequest:
+    """Enum fields given as plain strings (from JSON, say) become the enums the engine compares."""
+    from studio.core.request import InpaintArea, MaskedContent, Mode
+
+    changes: dict[str, Any] = {}
+    if not isinstance(request.mode, Mode):
+        changes["mode"] = Mode(request.mode)
+    if not isinstance(request.preview, PreviewKind):
+        changes["preview"] = PreviewKind(request.preview)
+    opts = request.mask_options
+    if not isinstance(opts.area, InpaintArea) or not isinstance(opts.fill, MaskedContent):
+        changes["mask_options"] = replace(opts, area=InpaintArea(opts.area), fill=MaskedContent(opts.fill))
+    return request.replace(**changes) if changes else request
 
 
 def _validation_problem(request: GenerationRequest) -> str | None:

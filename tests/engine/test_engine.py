@@ -69,6 +69,19 @@ def test_bad_request_fails_as_input_without_raising(engine, request_for):
     assert isinstance(rec.wait_for(ok), Finished)
 
 
+def test_string_enums_are_accepted_and_unknown_ones_fail_as_input(engine, request_for):
+    from PIL import Image
+
+    eng, rec = engine
+    image = Image.new("RGB", (64, 64), (20, 200, 30))
+    ok = eng.submit(request_for(mode="img2img", init_image=image, strength=0.9, preview="latent"))
+    end = rec.wait_for(ok)
+    assert isinstance(end, Finished), end
+    assert any(isinstance(e, Step) and e.preview_kind == "latent" for e in rec.of(ok))
+    bad = rec.wait_for(eng.submit(request_for(mode="sketch")))
+    assert isinstance(bad, Failed) and bad.kind is FailureKind.INPUT and "sketch" in bad.message
+
+
 def test_strength_too_low_for_any_step_is_an_input_error(engine, request_for):
     from PIL import Image
 

@@ -20,9 +20,10 @@ def _steps(rec, job):
 @pytest.mark.parametrize("name", SCHEDULER_NAMES)
 def test_every_scheduler_makes_an_image_with_exact_step_counts(shared_engine, request_for, name):
     eng, rec = shared_engine
-    job = eng.submit(request_for(scheduler=name, steps=4))
+    job = eng.submit(request_for(scheduler=name, steps=4, batch=2))
     end = rec.wait_for(job)
     assert isinstance(end, Finished), end
+    assert len(end.images) == 2
     assert _steps(rec, job) == [1, 2, 3, 4]
     assert {e.total for e in rec.of(job) if isinstance(e, Step)} == {4}
     started = next(e for e in rec.of(job) if isinstance(e, Started))
