@@ -160,38 +160,47 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         gen = bar.addMenu("&Generate")
-        self.generate_action = self._action(gen, "Generate", self.generate, "Ctrl+Return", "generate")
-        self._action(gen, "Cancel", self.cancel, "Esc", "cancel")
-        self._action(gen, "Reuse last seed", self.vm.reuse_last_seed, "Ctrl+Shift+R", "reuse")
-        self._action(
-            gen,
-            "Toggle random seed",
-            lambda: self.vm.set("randomize_seed", not self.vm.randomize_seed),
-            "Ctrl+R",
-            "dice",
-        )
-        self._action(gen, "Copy shown image", self._copy_shown, "Ctrl+C", "copy")
+        # Generate-tab shortcuts work while the Generate tab has focus, so workspaces (the canvas)
+        # can use the same keys without ambiguity.
+        page = self.page
+        self.generate_action = self._action(gen, "Generate", self.generate, "Ctrl+Return", "generate", page)
+        self._action(gen, "Cancel", self.cancel, "Esc", "cancel", page)
+        self._action(gen, "Reuse last seed", self.vm.reuse_last_seed, "Ctrl+Shift+R", "reuse", page)
+        toggle = lambda: self.vm.set("randomize_seed", not self.vm.randomize_seed)  # noqa: E731
+        self._action(gen, "Toggle random seed", toggle, "Ctrl+R", "dice", page)
+        self._action(gen, "Copy shown image", self._copy_shown, "Ctrl+Shift+C", "copy", page)
         presets_menu = self.presets_panel.build_menu(self)
         bar.addMenu(presets_menu)
         save = presets_menu.findChild(QAction, "preset_save")
         if save is not None:
             save.setShortcut(QKeySequence("Ctrl+S"))
-            self.addAction(save)
+            save.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            page.addAction(save)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "Keyboard shortcuts", self.show_shortcuts, "F1", "help")
 
     def _action(
-        self, menu: Any, text: str, slot: Callable[[], Any], keys: Any = None, icon_name: str = ""
+        self,
+        menu: Any,
+        text: str,
+        slot: Callable[[], Any],
+        keys: Any = None,
+        icon_name: str = "",
+        scope: QWidget | None = None,
     ) -> QAction:
+        """A menu action; its shortcut works in the whole window, or only inside `scope`."""
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
         if keys is not None:
             action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            context = (
+                Qt.ShortcutContext.WidgetWithChildrenShortcut if scope else Qt.ShortcutContext.WindowShortcut
+            )
+            action.setShortcutContext(context)
         action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
-        self.addAction(action)
+        (scope or self).addAction(action)
         return action
 
     # -- settings, presets, models ----------------------------------------------------------------
@@ -223,7 +232,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(parent=self)
+        """Shortcuts of the window, plus each workspace's `shortcuts()` [(keys, action)] if it has one."""
+        extra: list[tuple[str, str]] = []
+        for index in range(1, self.tabs.count()):
+            shortcuts = getattr(self.tabs.widget(index), "shortcuts", None)
+            if callable(shortcuts):
+                title = self.tabs.tabText(index)
+                extra += [(keys, f"{title}: {action}") for keys, action in shortcuts()]
+        dialog = ShortcutsDialog(extra, parent=self)
         dialog.open()
         return dialog
 

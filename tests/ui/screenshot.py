@@ -22,7 +22,10 @@ log = logging.getLogger("screenshot")
 
 
 def main(
-    out: str, at_fraction: float = 0.5, prompt: str = "a lighthouse on a cliff at dusk, oil painting"
+    out: str,
+    at_fraction: float = 0.5,
+    warmups: int = 4,
+    prompt: str = "a lighthouse on a cliff at dusk, oil painting",
 ) -> int:
     logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
@@ -45,15 +48,27 @@ def main(
         "scheduler": "Euler a",
     }.items():
         vm.set(name, value)
-    taken = {"done": False}
+    taken = {"done": False, "left": warmups}
 
     def on_step(event: object) -> None:
-        if not taken["done"] and event.step >= int(event.total * at_fraction):  # type: ignore[attr-defined]
+        if taken["left"] > 0 or taken["done"]:
+            return
+        if event.step >= int(event.total * at_fraction):  # type: ignore[attr-defined]
             taken["done"] = True
             QTimer.singleShot(50, lambda: (window.grab().save(out), log.info("saved %s", out)))
 
+    def on_saved(_results: object) -> None:
+        if taken["done"]:
+            QTimer.singleShot(300, app.quit)
+            return
+        taken["left"] -= 1
+        if taken["left"] == 0:
+            vm.set("steps", 40)
+        QTimer.singleShot(100, window.generate)
+
     window.bridge.step.connect(on_step)
-    window.generation.results_saved.connect(lambda _r: QTimer.singleShot(300, app.quit))
+    window.generation.results_saved.connect(on_saved)
+    vm.set("steps", 6 if warmups else 40)
     QTimer.singleShot(100, lambda: (start_engine(window, preload=False), window.generate()))
     QTimer.singleShot(300_000, app.quit)
     app.exec()

@@ -69,7 +69,7 @@ def test_settings_problems_show_in_the_banner(qtbot: Any, settings: Any, preset_
 def test_shortcuts_dialog_lists_every_menu_shortcut(window: Any) -> None:
     dialog = window.show_shortcuts()
     listed = {dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())}
-    for action in window.actions():
+    for action in window.actions() + window.page.actions():
         keys = action.shortcut().toString()
         if keys:
             assert keys.replace("Return", "Enter") in listed or keys in listed, keys

@@ -84,8 +84,8 @@ def test_batch_saves_every_image(window: Any, qtbot: Any) -> None:
 def test_cancel_with_escape(window: Any, qtbot: Any) -> None:
     job = _start(window, qtbot)
     engine = engine_of(window)
-    window.activateWindow()
-    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    window.controls.steps.setFocus()
+    qtbot.keyClick(window.controls.steps, Qt.Key.Key_Escape)
     assert engine.cancelled == [job]
     engine.run(job, steps=5, cancel_at=2)
     qtbot.waitUntil(lambda: window.generate_button.isEnabled(), timeout=2000)

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
 )
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+Enter", "Generate"),
-    ("Esc", "Cancel the running generation"),
+    ("Ctrl+Enter", "Generate (Generate tab; also in the prompt boxes)"),
+    ("Esc", "Cancel the running generation (Generate tab)"),
     ("Ctrl+Shift+R", "Reuse the last seed"),
     ("Ctrl+R", "Toggle random seed"),
-    ("Ctrl+S", "Save current settings as a preset"),
-    ("Ctrl+C", "Copy the shown image"),
+    ("Ctrl+S", "Save current settings as a preset (Generate tab)"),
+    ("Ctrl+Shift+C", "Copy the shown image"),
     ("Ctrl+,", "Settings"),
     ("Ctrl+Q", "Quit"),
     ("F1", "This list of shortcuts"),
