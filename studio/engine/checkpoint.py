@@ -213,7 +213,7 @@ def load_single_file(
     """Load an LDM-layout checkpoint into a pipeline; returns a ``LoadedModel`` (not yet on device)."""
     from studio.engine.load_build import build_pipeline
     from studio.engine.load_detect import detect
-    from studio.engine.load_hash import model_hash_for
+    from studio.engine.load_hash import is_hash_cached, model_hash_for
     from studio.engine.loading import LoadedModel
 
     report = progress or (lambda _msg: None)
@@ -226,6 +226,8 @@ def load_single_file(
     report(f"Building {info.describe()}")
     pipe = build_pipeline(info, ckpt.tensors, dtype)
     ckpt.tensors = None
+    if not is_hash_cached(path):
+        report(f"Computing the model hash of {path.name} (first load only)")
     return LoadedModel(
         pipe=pipe,
         ref=ref,

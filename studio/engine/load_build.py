@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.core.paths import clip_tokenizer_dir
 from studio.engine import load_infer
-from studio.engine.load_detect import SD2_TEXT, XL_TEXT_2, CheckpointInfo
+from studio.engine.load_detect import SD2_TEXT, UNET, VAE, XL_TEXT_2, CheckpointInfo
 from studio.engine.load_errors import ModelLoadError, short
 
 log = logging.getLogger(__name__)
@@ -26,19 +26,24 @@ _TOKENIZER_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "model_ma
 
 
 def build_pipeline(info: CheckpointInfo, weights: dict[str, Any], dtype: Any) -> Any:
-    """A ready pipeline (CPU, ``dtype``) for ``info`` from LDM-layout ``weights``."""
+    """A ready pipeline (CPU, ``dtype``) for ``info`` from LDM-layout ``weights``.
+
+    ``weights`` is consumed: each component's source tensors are removed once it is built.
+    """
     shapes = {k: tuple(v.shape) for k, v in weights.items()}
     try:
         texts = load_infer.text_configs(info, shapes)
         proj = texts.get("text_encoder_2", {}).get("projection_dim")
         unet_cfg = load_infer.unet_config(info, shapes, proj)
         load_infer.check_text_width(shapes, unet_cfg, texts)
-        components: dict[str, Any] = {
-            "unet": _unet(unet_cfg, weights, dtype),
-            "vae": _vae(load_infer.vae_config(info, shapes), weights, dtype),
-            "scheduler": _scheduler(info),
-        }
+        vae_cfg = load_infer.vae_config(info, shapes)
+        components: dict[str, Any] = {"scheduler": _scheduler(info)}
         components.update(_text_encoders(info, texts, weights, dtype))
+        _release(weights, "cond_stage_model.", "conditioner.")
+        components["vae"] = _vae(vae_cfg, weights, dtype)
+        _release(weights, VAE)
+        components["unet"] = _unet(unet_cfg, weights, dtype)
+        _release(weights, UNET)
     except ModelLoadError:
         raise
     except Exception as exc:  # conversion on an unexpected layout: KeyError, IndexError, ...
@@ -48,6 +53,12 @@ def build_pipeline(info: CheckpointInfo, weights: dict[str, Any], dtype: Any) ->
             "damaged, or a kind of model Studio does not support."
         ) from exc
     return _assemble(info, components)
+
+
+def _release(weights: dict[str, Any], *prefixes: str) -> None:
+    """Drop source tensors once their component holds its own (cast) copy: lower peak memory."""
+    for key in [k for k in weights if k.startswith(prefixes)]:
+        del weights[key]
 
 
 def _empty(factory: Any) -> Any:

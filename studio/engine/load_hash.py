@@ -50,6 +50,14 @@ def _read_cache(cache: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+def is_hash_cached(path: Path | None, cache: Path | None = None) -> bool:
+    """True when :func:`model_hash_for` will answer without reading the file."""
+    if path is None or not path.is_file():
+        return True
+    with _lock:
+        return _key(path) in _read_cache(cache or hash_cache_file())
+
+
 def model_hash_for(path: Path | None, cache: Path | None = None) -> str:
     """A1111 model hash of ``path`` ("" when there is no file). Cached by path+mtime+size."""
     if path is None or not path.is_file():

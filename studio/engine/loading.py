@@ -25,7 +25,7 @@ from typing import Any
 from studio.core.model_catalog import hub_cache_dir
 from studio.core.paths import builtin_model_dir
 from studio.engine.load_errors import ModelLoadError, short
-from studio.engine.load_hash import model_hash_for
+from studio.engine.load_hash import is_hash_cached, model_hash_for
 
 __all__ = ["LoadedModel", "ModelLoadError", "load_pipeline"]
 
@@ -70,7 +70,7 @@ def load_pipeline(ref: str, *, device: str, dtype: Any, progress: Progress | Non
         loaded = load_single_file(path, ref=ref, dtype=dtype, progress=report)
     else:
         report(f"Loading {path.name}")
-        loaded = _load_folder(path, ref=ref, dtype=dtype)
+        loaded = _load_folder(path, ref=ref, dtype=dtype, progress=report)
         if ref == "":
             loaded.name = "Built-in (studio-mini)"
     report(f"Moving {loaded.name} to {device}")
@@ -192,7 +192,7 @@ def _weights_variant(folder: Path) -> str | None:
     return "fp16" if has_fp16 and not has_plain else None
 
 
-def _load_folder(folder: Path, *, ref: str, dtype: Any) -> LoadedModel:
+def _load_folder(folder: Path, *, ref: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
     index_path = folder / "model_index.json"
     if not index_path.is_file():
         raise ModelLoadError(
@@ -218,13 +218,16 @@ def _load_folder(folder: Path, *, ref: str, dtype: Any) -> LoadedModel:
             f"The model in {folder} could not be loaded: {short(exc)}. "
             "The folder may be incomplete or damaged; download it again."
         ) from exc
+    weights_file = _unet_weights_file(folder, variant)
+    if progress is not None and not is_hash_cached(weights_file):
+        progress(f"Computing the model hash of {folder.name} (first load only)")
     return LoadedModel(
         pipe=pipe,
         ref=ref,
         name=_display_name(folder),
         family=family,
         inpaint=inpaint,
-        model_hash=model_hash_for(_unet_weights_file(folder, variant)),
+        model_hash=model_hash_for(weights_file),
         folder=folder,
     )
 
