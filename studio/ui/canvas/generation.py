@@ -216,7 +216,8 @@ class GenerationController(QObject):
             doc.apply_image(_protect_unmasked(job, result, doc.image), "Inpaint result")
         else:
             o = job.outpaint
-            doc.extend(o.left, o.top, o.right, o.bottom, image=result, label="Outpaint result")
+            image = _keep_current_original(job, result, doc.image)
+            doc.extend(o.left, o.top, o.right, o.bottom, image=image, label="Outpaint result")
         self.discard()
         self.accepted.emit()
         return True
@@ -232,6 +233,17 @@ def _protect_unmasked(job: Job, result: np.ndarray, current: np.ndarray) -> np.n
         log.warning("Result changed %d pixels outside the mask; restored them", int(changed.sum()))
     out = result.copy()
     out[keep] = current[keep]
+    return out
+
+
+def _keep_current_original(job: Job, result: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Outpaint: original pixels the engine left alone take the document's current values (in case
+    an undo changed them while the job ran); the regenerated overlap band stays as generated."""
+    o, (h, w) = job.outpaint, job.snapshot.shape[:2]
+    out = result.copy()
+    region = out[o.top : o.top + h, o.left : o.left + w]  # type: ignore[union-attr]
+    untouched = (region == job.snapshot).all(axis=2)
+    region[untouched] = current[untouched]
     return out
 
 

@@ -252,11 +252,11 @@ class CanvasWorkspace(FileCommands, QWidget):
             action.trigger()
 
     def undo(self) -> None:
-        if not self.generation.has_candidates:
+        if not self.generation.has_candidates and not self.view.tools.state.active:
             self.doc.undo()
 
     def redo(self) -> None:
-        if not self.generation.has_candidates:
+        if not self.generation.has_candidates and not self.view.tools.state.active:
             self.doc.redo()
 
     # closing and autosave -------------------------------------------------------------------------

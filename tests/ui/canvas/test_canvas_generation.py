@@ -267,3 +267,21 @@ def test_compare_shows_the_original_while_held(workspace, submits, qtbot) -> Non
     assert view.comparing
     workspace.candidate_bar.compare.released.emit()
     assert not view.comparing
+
+
+def test_outpaint_accept_respects_an_undo_made_while_it_ran(workspace, submits) -> None:
+    original = workspace.doc.image.copy()
+    _paint(workspace)
+    workspace.inpaint()
+    _finish(workspace, submits, [_engine_like(submits.requests[0], (0, 0, 0))])
+    workspace.accept_candidate()
+    inpainted = workspace.doc.image.copy()
+    workspace.outpaint_panel.spins["right"].setValue(8)
+    workspace.outpaint()
+    workspace.undo()  # the inpaint result goes while the outpaint job runs
+    assert np.array_equal(workspace.doc.image, original)
+    result = np.full((64, 104, 3), 50, np.uint8)
+    result[:, :96] = inpainted  # the engine's composite, made from the inpainted image
+    _finish(workspace, submits, [Image.fromarray(result)])
+    workspace.accept_candidate()
+    assert np.array_equal(workspace.doc.image[:, :96], original) and (workspace.doc.image[:, 96:] == 50).all()
