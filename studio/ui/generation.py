@@ -13,7 +13,8 @@ from studio.core.events import Cancelled, Failed, Finished, Loading, ModelReady,
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.ui.bridge import EngineBridge
 from studio.ui.images import array_to_qimage, pil_to_qimage
-from studio.ui.results import SavedResult, save_finished
+from studio.ui.results import SavedResult
+from studio.ui.saver import ResultSaver
 from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.banner import ErrorBanner
 from studio.ui.widgets.history import HistoryStrip
@@ -53,6 +54,9 @@ class GenerationController(QObject):
         bridge.cancelled.connect(self._on_cancelled)
         bridge.failed.connect(self._on_failed)
         self.progress.cancel_requested.connect(self.cancel)
+        self.saver = ResultSaver(self)
+        self.saver.saved.connect(self._on_saved)
+        self.saver.failed.connect(self._on_save_failed)
 
     @property
     def busy(self) -> bool:
@@ -139,12 +143,12 @@ class GenerationController(QObject):
         self._save(event)
 
     def _save(self, event: Finished) -> None:
-        try:
-            saved = save_finished(event, self._output_dir())
-        except Exception as exc:
-            log.exception("Saving results failed")
-            self.banner.show_error(f"The image was made but could not be saved: {exc}", _traceback())
-            return
+        self.saver.save(event, self._output_dir())
+
+    def _on_save_failed(self, message: str, detail: str) -> None:
+        self.banner.show_error(message, detail)
+
+    def _on_saved(self, saved: list[SavedResult]) -> None:
         for result in reversed(saved):
             self.history.add_result(result.path, pil_to_qimage(result.image))
         if saved:

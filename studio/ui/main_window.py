@@ -307,5 +307,6 @@ class MainWindow(QMainWindow):
             if callable(maybe_close) and not maybe_close():
                 event.ignore()
                 return
+        self.generation.saver.wait()  # results still being written
         self.history.shutdown()
         super().closeEvent(event)

@@ -137,3 +137,16 @@ def test_generate_shortcut(window: Any, qtbot: Any) -> None:
     window.controls.prompt.setFocus()
     qtbot.keyClick(window.controls.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.generation.current_job is not None
+
+
+def test_unwritable_output_folder_shows_banner(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    blocker_file = tmp_path / "not-a-folder"
+    blocker_file.write_text("x")
+    window.settings = dataclasses.replace(window.settings, output_dir=str(blocker_file))
+    job = _start(window, qtbot)
+    engine_of(window).run(job, steps=2)
+    qtbot.waitUntil(window.banner.isVisible, timeout=3000)
+    assert "could not be saved" in window.banner.message.text()
+    assert window.generate_button.isEnabled()
