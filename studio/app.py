@@ -3,7 +3,7 @@
 The window is on screen before torch or diffusers are imported: the Engine object is created and its
 thread started only after the window is shown (importing `studio.engine.engine` does not import
 torch; its worker thread does), and the built-in model then preloads in the background with its
-progress in the status bar.
+progress in the status bar. The canvas tab is added right after the window is shown, too.
 
 `studio --smoke-exit-after-shown` (or STUDIO_SMOKE_EXIT=1) prints one JSON line with the
 launch-to-shown time and whether torch was imported by then, and exits without starting the engine.
@@ -80,7 +80,6 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
     store = PresetStore(dirs.presets, resource("presets"))
     base = getattr(settings, "last_request", None)
     window = MainWindow(bridge, settings, store, save_settings=save, base_request=base)
-    attach_canvas(window, dirs.autosave)
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
 
@@ -129,6 +128,12 @@ def start_engine(window: Any, preload: bool) -> None:
         window.banner.show_error(f"The engine could not start: {exc}")
 
 
+def after_shown(window: Any, dirs: Any, preload: bool) -> None:
+    """Work that can wait until the window is on screen: the canvas tab, then the engine."""
+    attach_canvas(window, dirs.autosave)
+    start_engine(window, preload)
+
+
 def smoke_report(t0: float) -> None:
     report = {
         "shown_ms": round((time.perf_counter() - t0) * 1000, 1),
@@ -155,10 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(dirs.logs)
     window = build_window(app, dirs)
     window.show()
-    if smoke:
-        QTimer.singleShot(0, lambda: (smoke_report(t0), app.quit()))
+    if smoke:  # report, then build the rest as a normal start would (checks it works), then quit
+        QTimer.singleShot(0, lambda: (smoke_report(t0), attach_canvas(window, dirs.autosave), app.quit()))
     else:
-        QTimer.singleShot(0, lambda: start_engine(window, preload=not args.no_preload))
+        QTimer.singleShot(0, lambda: after_shown(window, dirs, preload=not args.no_preload))
         log.info("Window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
     return int(app.exec())
 

@@ -55,3 +55,18 @@ def test_engine_starts_after_the_window_is_shown(qtbot, settings, preset_store, 
     app.start_engine(win, preload=True)
     assert engines[0].started and engines[0].preloaded == [""]
     assert "Loading" in win.status.model_label.text()
+
+
+def test_canvas_workspace_is_wired(qtbot, window, tmp_path) -> None:
+    pytest.importorskip("studio.ui.canvas.workspace")
+    from PIL import Image
+
+    from studio import app
+
+    canvas = app.attach_canvas(window, tmp_path / "autosave")
+    assert canvas is not None and window.tabs.count() == 2 and window.tabs.tabText(1).startswith("Canvas")
+    picture = tmp_path / "pic.png"
+    Image.new("RGB", (48, 40), (10, 200, 30)).save(picture)
+    window.open_in_canvas_requested.emit(picture)
+    assert window.tabs.currentWidget() is canvas
+    assert canvas.doc.image.shape[:2] == (40, 48)
