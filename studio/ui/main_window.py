@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QPushButton, QTabWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QPushButton, QTabWidget, QToolButton, QWidget
 
 from studio.core.paths import user_dirs
 from studio.core.request import GenerationRequest, PreviewKind
@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.page, "Generate")
+        self.tabs.setCornerWidget(self._corner_buttons(), Qt.Corner.TopRightCorner)
         self.setCentralWidget(self.tabs)
         self.status = build_status_bar(self)
         self.generation = GenerationController(
@@ -148,6 +149,28 @@ class MainWindow(QMainWindow):
         self.bridge.loading.connect(self.status.on_loading)
         self.bridge.model_ready.connect(self.status.on_model_ready)
         self.bridge.failed.connect(self._on_any_failure)
+        self.vm.model_changed.connect(self._preload_selected)
+
+    def _corner_buttons(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 6, 0)
+        for name, tip, slot in (
+            ("help", "Keyboard shortcuts (F1)", self.show_shortcuts),
+            ("settings", "Settings (Ctrl+,)", self.show_settings),
+        ):
+            button = QToolButton()
+            button.setIcon(icon(name))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            button.clicked.connect(lambda _=False, s=slot: s())
+            row.addWidget(button)
+        return box
+
+    def _preload_selected(self, ref: str) -> None:
+        """Load a newly picked model in the background once the engine runs (faster first image)."""
+        if self.bridge.engine is not None:
+            self.bridge.preload(ref)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -150,3 +150,10 @@ def test_unwritable_output_folder_shows_banner(window: Any, qtbot: Any, tmp_path
     qtbot.waitUntil(window.banner.isVisible, timeout=3000)
     assert "could not be saved" in window.banner.message.text()
     assert window.generate_button.isEnabled()
+
+
+def test_picking_a_model_preloads_it_once_the_engine_runs(window: Any) -> None:
+    window.vm.set("model", "/models/x.safetensors")  # engine not started: nothing to do
+    engine = engine_of(window)
+    window.vm.set("model", "/models/y")
+    assert engine.preloaded == ["/models/y"]
