@@ -157,3 +157,18 @@ def test_picking_a_model_preloads_it_once_the_engine_runs(window: Any) -> None:
     engine = engine_of(window)
     window.vm.set("model", "/models/y")
     assert engine.preloaded == ["/models/y"]
+
+
+def test_model_folders_are_listed(window: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    models = tmp_path / "my-models"
+    (models / "painterly").mkdir(parents=True)
+    (models / "painterly" / "model_index.json").write_text("{}")
+    (models / "sketch.safetensors").write_bytes(b"")
+    window.apply_settings(dataclasses.replace(window.settings, model_dirs=(str(models),)))
+    combo = window.model_picker.combo
+    refs = [combo.itemData(i) for i in range(combo.count())]
+    assert refs[0] == "" and str(models / "painterly") in refs
+    combo.setCurrentIndex(refs.index(str(models / "painterly")))
+    assert window.vm.model == str(models / "painterly")
