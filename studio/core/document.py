@@ -132,6 +132,7 @@ class Document:
         self._stroke_backup: np.ndarray | None = None
         self._stroke_rect: Rect | None = None
         self.last_change = (True, True)  # (image, mask) changed in the latest notify
+        self.image_version = 0  # counts image changes only (autosave skips unchanged images)
 
     # construction ---------------------------------------------------------------------------------
     @classmethod
@@ -191,6 +192,7 @@ class Document:
 
         `last_change` says which arrays changed, so a view refreshes only those."""
         self.version += 1
+        self.image_version += image
         self.last_change = (image, mask)
         for fn in list(self._listeners):
             fn(rect)

@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Snapshot:
-    image: np.ndarray
+    image: np.ndarray | None  # None: the image did not change since the last snapshot (mask edits)
     mask: np.ndarray
     source: str  # the file the document came from, "" if none
     counter: int
@@ -72,14 +72,20 @@ class AutosaveWriter:
         self._future: Future[None] | None = None
         self._counter = _last_counter(self.folder)
         self._closed = False
+        self._image_version = -1  # Document.image_version of the last snapshot that carried the image
+        self._image_name = ""  # worker side: the image file the latest state.json names
         self.last_error = ""
 
     def save(self, doc: Document, *, wait: bool = False) -> None:
         """Snapshot `doc` now (a fast copy on the caller's thread) and write it in the background."""
         self._counter += 1
-        snap = Snapshot(doc.image.copy(), doc.mask.copy(), str(doc.path or ""), self._counter)
         with self._lock:
-            self._pending = snap
+            same_image = doc.image_version == self._image_version
+            self._image_version = doc.image_version
+            image = None if same_image else doc.image.copy()  # most edits are mask strokes: skip 48 MB
+            if image is None and self._pending is not None:
+                image = self._pending.image  # the pending snapshot is replaced: keep its image
+            self._pending = Snapshot(image, doc.mask.copy(), str(doc.path or ""), self._counter)
             if self._closed:  # closed cleanly, then edited again (e.g. the window close was cancelled)
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
                 self._closed = False
@@ -100,6 +106,7 @@ class AutosaveWriter:
         self.flush()
         with self._lock:
             self._closed = True
+            self._image_version = -1
             pool = self._pool
         pool.shutdown(wait=True)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -120,7 +127,17 @@ class AutosaveWriter:
     def _write(self, snap: Snapshot) -> None:
         started = time.perf_counter()
         names = {"image": f"image-{snap.counter}.png", "mask": f"mask-{snap.counter}.png"}
-        atomic_write_bytes(self.folder / names["image"], encode_image(Image.fromarray(snap.image), ".png", 1))
+        if snap.image is None and (self.folder / self._image_name).is_file() and self._image_name:
+            names["image"] = self._image_name  # unchanged: the file written before stays
+        elif snap.image is None:
+            with self._lock:
+                self._image_version = -1  # the image file is missing: the next save carries it
+            raise OSError("the autosaved image is missing; it will be written with the next save")
+        else:
+            atomic_write_bytes(
+                self.folder / names["image"], encode_image(Image.fromarray(snap.image), ".png", 1)
+            )
+            self._image_name = names["image"]
         atomic_write_bytes(self.folder / names["mask"], encode_image(Image.fromarray(snap.mask), ".png", 1))
         h, w = snap.mask.shape
         state = {

@@ -50,8 +50,9 @@ def make_workspace(qtbot: Any, submits: Submits, tmp_path: Path):
 
         doc = Document(noise_image() if image is None else image)
         kw.setdefault("unsaved_choice", lambda parent: "discard")
-        ws = CanvasWorkspace(submits.submit, submits.cancel, submits.provider, tmp_path / "autosave",
-                             document=doc, **kw)
+        ws = CanvasWorkspace(
+            submits.submit, submits.cancel, submits.provider, tmp_path / "autosave", document=doc, **kw
+        )
         qtbot.addWidget(ws)
         ws.resize(900, 600)
         ws.show()

@@ -63,7 +63,7 @@ def test_writer_keeps_a_complete_save_and_drops_old_files(tmp_path) -> None:
     doc.fill_mask()
     writer.save(doc, wait=True)
     names = sorted(p.name for p in writer.folder.iterdir())
-    assert names == ["image-2.png", "mask-2.png", "state.json"]
+    assert names == ["image-1.png", "mask-2.png", "state.json"]  # the image did not change
     assert find_restorable(tmp_path).load().mask.all()
 
 
@@ -172,3 +172,22 @@ def test_saving_removes_the_restore_offer_and_copy(make_workspace, tmp_path) -> 
     assert find_restorable(tmp_path / "autosave") is not None
     ws.actions_["copy"].trigger()
     assert QGuiApplication.clipboard().image().size().width() == 96
+
+
+def test_mask_only_edits_do_not_rewrite_the_image(tmp_path) -> None:
+    from studio.core.document import Document
+
+    doc = Document.blank(32, 32)
+    writer = AutosaveWriter(tmp_path)
+    writer.save(doc, wait=True)
+    doc.fill_mask()
+    writer.save(doc, wait=True)
+    assert sorted(p.name for p in writer.folder.glob("*.png")) == ["image-1.png", "mask-2.png"]
+    doc.apply_image(np.zeros((32, 32, 3), np.uint8))
+    doc.invert_mask()
+    writer.save(doc)  # carries the new image...
+    doc.fill_mask()
+    writer.save(doc)  # ...even if this later mask-only snapshot replaces it before it is written
+    writer.flush()
+    restored = find_restorable(tmp_path).load()
+    assert not restored.image.any() and restored.mask.all()

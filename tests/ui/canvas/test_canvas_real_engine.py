@@ -37,13 +37,32 @@ def real_workspace(qtbot: Any, tmp_path: Path, tiny_inpaint_model: Path) -> Iter
         return Engine(publish, device="cpu", precision="fp32", torch_threads=1)
 
     bridge = EngineBridge(factory)
-    base = GenerationRequest(prompt="a test", model=str(tiny_inpaint_model), steps=3, width=64, height=64,
-                             seed=3, batch=2, scheduler="Euler", preview=PreviewKind.X0)
+    base = GenerationRequest(
+        prompt="a test",
+        model=str(tiny_inpaint_model),
+        steps=3,
+        width=64,
+        height=64,
+        seed=3,
+        batch=2,
+        scheduler="Euler",
+        preview=PreviewKind.X0,
+    )
     image = np.random.default_rng(1).integers(0, 256, (80, 120, 3), dtype=np.uint8)
-    ws = CanvasWorkspace(bridge.submit, bridge.cancel, lambda: base, tmp_path / "autosave",
-                         document=Document(image), unsaved_choice=lambda parent: "discard")
-    for signal, slot in ((bridge.step, ws.on_step), (bridge.finished, ws.on_finished),
-                         (bridge.failed, ws.on_failed), (bridge.cancelled, ws.on_cancelled)):
+    ws = CanvasWorkspace(
+        bridge.submit,
+        bridge.cancel,
+        lambda: base,
+        tmp_path / "autosave",
+        document=Document(image),
+        unsaved_choice=lambda parent: "discard",
+    )
+    for signal, slot in (
+        (bridge.step, ws.on_step),
+        (bridge.finished, ws.on_finished),
+        (bridge.failed, ws.on_failed),
+        (bridge.cancelled, ws.on_cancelled),
+    ):
         signal.connect(slot)
     qtbot.addWidget(ws)
     ws.show()

@@ -89,8 +89,16 @@ def test_zoom_keeps_point_under_cursor(workspace, view) -> None:
     cursor = QPointF(123, 77)
     before = view.widget_to_doc(cursor)
     for delta in (120, 240, -120):
-        event = QWheelEvent(cursor, view.mapToGlobal(cursor), QPoint(), QPoint(0, delta), Qt.MouseButton.NoButton,
-                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        event = QWheelEvent(
+            cursor,
+            view.mapToGlobal(cursor),
+            QPoint(),
+            QPoint(0, delta),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
         QApplication.sendEvent(view, event)
         assert view.widget_to_doc(cursor) == pytest.approx(before)
     assert view.scale == pytest.approx(2.0 * 1.25**2)
@@ -144,7 +152,9 @@ def test_undo_shortcuts(workspace, view, qtbot) -> None:
     workspace.doc.fill_mask()
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not workspace.doc.mask.any()
-    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert workspace.doc.mask.all()
 
 
@@ -176,7 +186,9 @@ def test_tool_actions_are_exclusive_and_follow_keys(workspace, view, qtbot) -> N
     actions = workspace.actions_
     actions["tool_lasso"].trigger()
     assert view.tools.tool is Tool.LASSO
-    assert [n for n in ("brush", "eraser", "rect", "lasso", "frame") if actions[f"tool_{n}"].isChecked()] == ["lasso"]
+    assert [n for n in ("brush", "eraser", "rect", "lasso", "frame") if actions[f"tool_{n}"].isChecked()] == [
+        "lasso"
+    ]
     qtbot.keyClick(view, Qt.Key.Key_B)
     assert view.tools.tool is Tool.BRUSH and actions["tool_brush"].isChecked()
     assert not actions["tool_lasso"].isChecked()
@@ -217,8 +229,21 @@ def test_tablet_pen_pressure_paints_thin_and_thick(workspace, view) -> None:
 
     def pen(kind, x, y, pressure, buttons=Qt.MouseButton.LeftButton):
         pos = view.doc_to_widget(x, y)
-        event = QTabletEvent(kind, device, pos, view.mapToGlobal(pos), pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
-                             Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton, buttons)
+        event = QTabletEvent(
+            kind,
+            device,
+            pos,
+            view.mapToGlobal(pos),
+            pressure,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.MouseButton.LeftButton,
+            buttons,
+        )
         QApplication.sendEvent(view, event)
         assert event.isAccepted()
 
