@@ -103,6 +103,8 @@ def load_tensors(ckpt: CheckpointFile) -> dict[str, Any]:
     try:
         return load_file(str(ckpt.path), device="cpu")
     except Exception as exc:  # SafetensorError, OSError
+        if isinstance(exc, MemoryError):
+            raise
         raise ModelLoadError(
             f"{ckpt.path.name} could not be read ({short(exc)}). The file is damaged; download it again."
         ) from exc

@@ -17,7 +17,8 @@ from typing import Any
 
 from studio.core.paths import clip_tokenizer_dir
 from studio.engine import load_infer
-from studio.engine.load_detect import SD2_TEXT, UNET, VAE, XL_TEXT_2, CheckpointInfo
+from studio.engine.device import is_out_of_memory
+from studio.engine.load_detect import SD1_TEXT, SD2_TEXT, UNET, VAE, XL_TEXT_1, XL_TEXT_2, CheckpointInfo
 from studio.engine.load_errors import ModelLoadError, short
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def build_pipeline(info: CheckpointInfo, weights: dict[str, Any], dtype: Any) ->
     except ModelLoadError:
         raise
     except Exception as exc:  # conversion on an unexpected layout: KeyError, IndexError, ...
+        if is_out_of_memory(exc):
+            raise
         log.exception("Building %s from a single file failed", info.describe())
         raise ModelLoadError(
             f"The checkpoint has a layout Studio does not recognize ({short(exc)}). The file may be "
@@ -147,8 +150,6 @@ def _hf_config(cfg: dict[str, Any]) -> dict[str, Any]:
 def _text_encoders(
     info: CheckpointInfo, texts: dict[str, dict[str, Any]], weights: dict[str, Any], dtype: Any
 ) -> dict[str, Any]:
-    from studio.engine.load_detect import SD1_TEXT, XL_TEXT_1
-
     if info.family == "sd1":
         return {
             "text_encoder": _clip(texts["text_encoder"], weights, SD1_TEXT, dtype),

@@ -24,6 +24,7 @@ from typing import Any
 
 from studio.core.model_catalog import hub_cache_dir
 from studio.core.paths import builtin_model_dir
+from studio.engine.device import is_out_of_memory
 from studio.engine.load_errors import ModelLoadError, short
 from studio.engine.load_hash import is_hash_cached, model_hash_for
 
@@ -86,7 +87,9 @@ def finish_pipeline(pipe: Any, *, device: str) -> None:
     try:
         pipe.to(device)
     except RuntimeError as exc:
-        raise ModelLoadError(f"Could not move the model to {device}: {exc}") from exc
+        if is_out_of_memory(exc):
+            raise
+        raise ModelLoadError(f"Could not move the model to {device}: {short(exc)}") from exc
     pipe.set_progress_bar_config(disable=True)
     if getattr(pipe, "safety_checker", None) is not None:
         pipe.safety_checker = None
@@ -213,6 +216,8 @@ def _load_folder(folder: Path, *, ref: str, dtype: Any, progress: Progress | Non
     except ModelLoadError:
         raise
     except Exception as exc:
+        if is_out_of_memory(exc):
+            raise  # the engine's out-of-memory handling (unload, tell the artist) applies
         log.exception("Loading diffusers folder %s failed", folder)
         raise ModelLoadError(
             f"The model in {folder} could not be loaded: {short(exc)}. "

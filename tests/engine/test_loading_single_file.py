@@ -275,3 +275,15 @@ def test_garbage_ckpt_is_damaged_not_code(tmp_path):
     (tmp_path / "noise.ckpt").write_bytes(bytes(range(256)) * 4)
     with pytest.raises(ModelLoadError, match="noise.ckpt could not be read"):
         _load(tmp_path / "noise.ckpt")
+
+
+def test_out_of_memory_is_not_disguised(tmp_path, tiny_file, monkeypatch):
+    """The engine recognises OOM (unloads, tells the artist): it must not become a 'bad file' error."""
+    import studio.engine.load_build as build
+
+    def no_memory(*_a, **_k):
+        raise MemoryError()
+
+    monkeypatch.setattr(build, "_unet", no_memory)
+    with pytest.raises(MemoryError):
+        _load(tiny_file)
