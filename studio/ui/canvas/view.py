@@ -99,6 +99,8 @@ class CanvasView(QWidget):
             self.update()
             return
         image_changed, mask_changed = self.doc.last_change
+        if not (image_changed or mask_changed):  # only the history changed (a stroke ended)
+            return
         if image_changed:
             self._dirty_image = union_rect(self._dirty_image, rect)
         if mask_changed and self._mask_override is None:
