@@ -3,7 +3,8 @@
     python -m tests.engine.preview_timing [--size 64] [--steps 30] [--reps 5] [--threads 1] [--device cpu]
 
 Runs the real Engine (worker thread, events) on the tiny pipeline. Modes are interleaved per
-repetition so a busy machine affects them alike. Step time = median gap between consecutive Step
+repetition (order reversed every other one) so a busy machine affects them alike; on a loaded
+2-core machine two runs of the *same* mode differ by up to ~20%, so trust the direct preview cost. Step time = median gap between consecutive Step
 events; preview cost = time spent inside ``PreviewMaker.make`` (measured on the engine thread).
 """
 
@@ -67,8 +68,8 @@ def measure(size: int, steps: int, reps: int, threads: int, device: str) -> dict
     _run(engine, events, base.replace(steps=3, preview=PreviewKind.X0))  # load + warm up
     gaps: dict[str, list[float]] = {m.value: [] for m in MODES}
     costs: dict[str, list[float]] = {m.value: [] for m in MODES}
-    for _ in range(reps):
-        for mode in MODES:
+    for rep in range(reps):
+        for mode in MODES if rep % 2 == 0 else MODES[::-1]:  # alternate the order against drift
             samples: list[float] = []
             original = _timed_make(samples)
             try:
