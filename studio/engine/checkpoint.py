@@ -22,9 +22,12 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.engine.load_errors import ModelLoadError, short
+
+if TYPE_CHECKING:
+    from studio.engine.load_detect import CheckpointInfo
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +210,13 @@ def read_checkpoint(path: Path) -> CheckpointFile:
         f"{path.name} is not a model file Studio can open. Use a .safetensors (or .ckpt) checkpoint or a "
         "diffusers model folder."
     )
+
+
+def inspect_checkpoint(path: Path) -> CheckpointInfo:
+    """Family / inpaint / prediction type of a checkpoint without building it (safetensors: header only)."""
+    from studio.engine.load_detect import detect
+
+    return detect(read_checkpoint(Path(path)))
 
 
 def load_single_file(

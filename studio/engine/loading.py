@@ -115,7 +115,7 @@ def _resolve(ref: str) -> tuple[str, Path]:
     if path.is_dir():
         return "folder", path
     if path.is_file():
-        return "file", path
+        return ("folder", path.parent) if path.name == "model_index.json" else ("file", path)
     if _looks_like_hub_id(ref):
         return "folder", _cached_hub_snapshot(ref)
     raise ModelLoadError(f"Model not found: {ref}. The file or folder does not exist (moved or renamed?).")

@@ -141,3 +141,8 @@ def test_folder_with_only_fp16_variant_files(tmp_path):
     assert (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file()
     model = load_pipeline(str(folder), device="cpu", dtype=torch.float32)
     assert model.pipe.unet.dtype == torch.float32 and len(model.model_hash) == 10
+
+
+def test_model_index_json_path_means_its_folder(tiny_folder):
+    model = load_pipeline(str(tiny_folder / "model_index.json"), device="cpu", dtype=torch.float32)
+    assert model.folder == tiny_folder

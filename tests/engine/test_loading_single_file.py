@@ -287,3 +287,16 @@ def test_out_of_memory_is_not_disguised(tmp_path, tiny_file, monkeypatch):
     monkeypatch.setattr(build, "_unet", no_memory)
     with pytest.raises(MemoryError):
         _load(tiny_file)
+
+
+def test_inspect_checkpoint_reads_only_the_header(tiny_file):
+    from studio.engine.checkpoint import inspect_checkpoint
+
+    info = inspect_checkpoint(tiny_file)
+    assert (info.family, info.inpaint, info.prediction_type, info.config_name) == (
+        "sd1",
+        False,
+        "epsilon",
+        "sd15",
+    )
+    assert info.describe() == "Stable Diffusion 1.x"
