@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.model_catalog import hub_cache_dir
+from studio.core.model_catalog import BUILTIN_NAME, hub_cache_dir
 from studio.core.paths import builtin_model_dir
 from studio.engine.device import is_out_of_memory
 from studio.engine.load_errors import ModelLoadError, short
@@ -73,7 +73,7 @@ def load_pipeline(ref: str, *, device: str, dtype: Any, progress: Progress | Non
         report(f"Loading {path.name}")
         loaded = _load_folder(path, ref=ref, dtype=dtype, progress=report)
         if ref == "":
-            loaded.name = "Built-in (studio-mini)"
+            loaded.name = BUILTIN_NAME
     report(f"Moving {loaded.name} to {device}")
     finish_pipeline(loaded.pipe, device=device)
     log.info(
