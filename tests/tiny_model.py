@@ -57,7 +57,7 @@ def build_tiny_components(seed: int = 0, inpaint: bool = False) -> dict:
     )
     tok_dir = clip_tokenizer_dir()
     tokenizer = CLIPTokenizer(
-        vocab_file=str(tok_dir / "vocab.json"), merges_file=str(tok_dir / "merges.txt"), model_max_length=77
+        vocab=str(tok_dir / "vocab.json"), merges=str(tok_dir / "merges.txt"), model_max_length=77
     )
     scheduler = DPMSolverMultistepScheduler(
         beta_start=0.00085,
