@@ -17,6 +17,7 @@ torch is imported inside functions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
@@ -29,7 +30,14 @@ log = logging.getLogger(__name__)
 
 
 class X0Capture:
-    """Wraps ``scheduler.step`` to remember what the last step saw and predicted."""
+    """Wraps ``scheduler.step`` to remember what the last step saw and predicted.
+
+    The wrapper keeps the original signature (``functools.wraps`` sets ``__wrapped__``): pipelines
+    inspect ``scheduler.step`` to decide whether to pass ``generator`` and ``eta``, and without them
+    ancestral samplers would draw noise from torch's global generator (not reproducible).
+    """
+
+    _ARGS = ("model_output", "timestep", "sample")
 
     def __init__(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -39,12 +47,18 @@ class X0Capture:
         self.pred_x0: Any = None
         self._original = scheduler.step
         self._had_own_step = "step" in vars(scheduler)
-        scheduler.step = self._step
 
-    def _step(self, model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
+        @functools.wraps(self._original)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            return self._step(*args, **kwargs)
+
+        scheduler.step = step
+
+    def _step(self, *args: Any, **kwargs: Any) -> Any:
         return_dict = kwargs.pop("return_dict", True)
-        out = self._original(model_output, timestep, sample, *args, return_dict=True, **kwargs)
-        self.model_output, self.timestep, self.sample = model_output, timestep, sample
+        out = self._original(*args, return_dict=True, **kwargs)
+        given = dict(zip(self._ARGS, args, strict=False))
+        self.model_output, self.timestep, self.sample = (given.get(k, kwargs.get(k)) for k in self._ARGS)
         self.pred_x0 = getattr(out, "pred_original_sample", None)
         if self.pred_x0 is None:
             self.pred_x0 = getattr(out, "denoised", None)

@@ -27,6 +27,9 @@ class SchedulerSpec:
 
 
 _NO_KARRAS = {"use_karras_sigmas": False}
+# Latents are not in [-1, 1]: clipping x0 (the DDIM/DDPM default when a model's config does not say,
+# e.g. one shipped with an Euler config) ruins Stable Diffusion images.
+_NO_CLIP = {"clip_sample": False, "thresholding": False}
 _KARRAS = {"use_karras_sigmas": True}
 
 SPECS: dict[str, SchedulerSpec] = {
@@ -44,11 +47,11 @@ SPECS: dict[str, SchedulerSpec] = {
     "DPM2": SchedulerSpec("KDPM2DiscreteScheduler", _NO_KARRAS),
     "DPM2 a": SchedulerSpec("KDPM2AncestralDiscreteScheduler", _NO_KARRAS),
     "LMS": SchedulerSpec("LMSDiscreteScheduler", _NO_KARRAS, needs="scipy"),
-    "DDIM": SchedulerSpec("DDIMScheduler", {"set_alpha_to_one": False}),
+    "DDIM": SchedulerSpec("DDIMScheduler", {"set_alpha_to_one": False, **_NO_CLIP}),
     "PNDM": SchedulerSpec("PNDMScheduler", {"skip_prk_steps": True, "set_alpha_to_one": False}),
     "UniPC": SchedulerSpec("UniPCMultistepScheduler", _NO_KARRAS),
-    "DDPM": SchedulerSpec("DDPMScheduler"),
-    "LCM": SchedulerSpec("LCMScheduler"),
+    "DDPM": SchedulerSpec("DDPMScheduler", _NO_CLIP),
+    "LCM": SchedulerSpec("LCMScheduler", _NO_CLIP),
 }
 
 assert set(SPECS) == set(SCHEDULER_NAMES), "every Studio scheduler name needs a diffusers mapping"

@@ -43,12 +43,20 @@ def test_img2img_step_counts_follow_strength(shared_engine, request_for, name, s
     assert _steps(rec, job) == list(range(1, n + 1))
 
 
-def test_sde_scheduler_is_reproducible(shared_engine, request_for):
+@pytest.mark.parametrize("name", ["Euler a", "DPM2 a", "DPM++ SDE", "DDPM", "LCM"])
+def test_stochastic_schedulers_are_reproducible_with_and_without_previews(shared_engine, request_for, name):
+    """Ancestral noise must come from the job's generators (not torch's global one), previews or not."""
     import numpy as np
 
+    from studio.core.request import PreviewKind
+
     eng, rec = shared_engine
-    a, b = (rec.wait_for(eng.submit(request_for(scheduler="DPM++ SDE", steps=3, seed=5))) for _ in range(2))
-    assert np.array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
+    runs = [
+        rec.wait_for(eng.submit(request_for(scheduler=name, steps=3, seed=5, preview=kind)))
+        for kind in (PreviewKind.NONE, PreviewKind.X0, PreviewKind.LATENT)
+    ]
+    first = np.asarray(runs[0].images[0])
+    assert all(np.array_equal(first, np.asarray(r.images[0])) for r in runs[1:])
 
 
 def test_completed_step_mapping():
@@ -68,6 +76,8 @@ def test_overrides_reset_options_left_by_the_base_config():
     assert euler.config.use_karras_sigmas is False
     assert euler.config.beta_schedule == "scaled_linear"  # the model's schedule is kept
     assert create_scheduler("PNDM", base).config.skip_prk_steps is True
+    clipping = {**base, "clip_sample": True}
+    assert create_scheduler("DDIM", clipping).config.clip_sample is False
     assert set(SPECS) == set(SCHEDULER_NAMES)
 
 
