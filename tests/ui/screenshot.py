@@ -1,6 +1,6 @@
 """Take screenshots of the real window mid-generation (not a test).
 
-    xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png
+    xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png [WARMUPS [SIZE]]
 
 Uses the real Engine; the model is the built-in one when present, else a tiny random pipeline.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from studio.app import build_window, start_engine
+from studio.app import after_shown, build_window
 from studio.core.paths import builtin_model_dir, user_dirs
 
 log = logging.getLogger("screenshot")
@@ -25,11 +25,13 @@ def main(
     out: str,
     at_fraction: float = 0.5,
     warmups: int = 4,
+    size: int = 256,
     prompt: str = "a lighthouse on a cliff at dusk, oil painting",
 ) -> int:
     logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
-    window = build_window(app, user_dirs().ensure())
+    dirs = user_dirs().ensure()
+    window = build_window(app, dirs)
     window.resize(1400, 870)
     window.show()
     model = ""
@@ -42,9 +44,8 @@ def main(
         "prompt": prompt,
         "negative_prompt": "blurry, lowres, watermark",
         "model": model,
-        "width": 512,
-        "height": 512,
-        "steps": 30,
+        "width": size,
+        "height": size,
         "scheduler": "Euler a",
     }.items():
         vm.set(name, value)
@@ -69,7 +70,7 @@ def main(
     window.bridge.step.connect(on_step)
     window.generation.results_saved.connect(on_saved)
     vm.set("steps", 6 if warmups else 40)
-    QTimer.singleShot(100, lambda: (start_engine(window, preload=False), window.generate()))
+    QTimer.singleShot(100, lambda: (after_shown(window, dirs, preload=False), window.generate()))
     QTimer.singleShot(300_000, app.quit)
     app.exec()
     window.bridge.shutdown(timeout=10)
@@ -77,4 +78,11 @@ def main(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot-window.png"))
+    args = sys.argv[1:]
+    raise SystemExit(
+        main(
+            args[0] if args else "docs/screenshot-window.png",
+            warmups=int(args[1]) if len(args) > 1 else 4,
+            size=int(args[2]) if len(args) > 2 else 256,
+        )
+    )
