@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.paths import user_dirs
 from studio.core.request import MAX_STEPS
 from studio.ui.dialogs.prompts import Prompts
 
@@ -67,9 +68,11 @@ class SettingsDialog(QDialog):
         self.preview_interval.setRange(0, MAX_STEPS)
         self.preview_interval.setValue(int(settings.preview_interval))
         self.preview_interval.setSpecialValueText("Off")
+        self.preview_interval.setSuffix(" steps")
         self.preview_interval.setToolTip("A preview every N steps; 0 turns previews off (slightly faster)")
         self.output_dir = QLineEdit(str(settings.output_dir))
         self.output_dir.setToolTip("Where every result is saved as a PNG with its parameters")
+        self.output_dir.setPlaceholderText(f"Default: {user_dirs().output}")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_output)
         self.model_dirs = QListWidget()
