@@ -5,7 +5,8 @@ Where the factors come from, first match wins:
 2. the published factors for the stock SD 1.x/2.x and SDXL autoencoders (recognised by their
    configuration), as used by ComfyUI's ``latent_formats.py``;
 3. a least-squares fit made once per model: the model's own VAE encodes a few smooth random colour
-   images, and the latents are regressed onto the downsampled pixels. Cached as JSON under the
+   images and decodes the latents again; the latents are regressed onto the decoded pixels
+   averaged down to latent resolution. Cached as JSON under the
    user data dir (``cache/latent_rgb/<model hash>.json``).
 """
 
@@ -142,21 +143,28 @@ def _synthetic_images(count: int, size: int, seed: int) -> np.ndarray:
 
 
 def fit_latent_rgb(vae: Any, *, count: int = 16, size: int = 64, seed: int = 0) -> LatentRGB:
-    """Least-squares [latent, 1] -> RGB fit from the VAE encoding smooth colour images."""
+    """Least-squares [latent, 1] -> RGB fit on what the model's decoder makes of realistic latents.
+
+    Latents come from encoding smooth colour images (the range the diffusion model works in); the
+    targets are their *decoded* pixels, averaged down to latent resolution, so the preview predicts
+    the final decoded image even where the autoencoder does not reproduce its input exactly.
+    """
     import torch
 
     pixels = torch.from_numpy(_synthetic_images(count, size, seed))
     param = next(vae.parameters())
+    scaling = float(vae.config.scaling_factor)
     with torch.no_grad():
-        dist = vae.encode(pixels.to(param.device, param.dtype)).latent_dist
-        latents = dist.mean.float() * float(vae.config.scaling_factor)
+        latents = vae.encode(pixels.to(param.device, param.dtype)).latent_dist.mean
+        decoded = vae.decode(latents).sample.float().cpu()
+        latents = latents.float().cpu() * scaling
     h, w = latents.shape[-2:]
-    target = torch.nn.functional.adaptive_avg_pool2d(pixels, (h, w))
-    x = latents.cpu().permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()
+    target = torch.nn.functional.adaptive_avg_pool2d(decoded.clamp(-1, 1), (h, w))
+    x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()
     y = target.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("the VAE produced NaN/inf latents while fitting preview colours")
+        raise ValueError("the VAE produced NaN/inf values while fitting preview colours")
     design = np.concatenate([x, np.ones((len(x), 1), np.float32)], axis=1)
     solution, *_ = np.linalg.lstsq(design, y, rcond=None)
-    log.info("Fitted preview colours from %d encoded images (%dx%d latents)", count, h, w)
+    log.info("Fitted preview colours from %d decoded samples (%dx%d latents)", count, h, w)
     return LatentRGB(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), "fit")

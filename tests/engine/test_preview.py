@@ -96,6 +96,10 @@ def test_fit_recovers_a_linear_decoder():
             latents = torch.einsum("bchw,lc->blhw", pooled, mix)
             return SimpleNamespace(latent_dist=SimpleNamespace(mean=latents))
 
+        def decode(self, latents):
+            rgb = torch.einsum("blhw,lc->bchw", latents, torch.linalg.pinv(mix).T)
+            return SimpleNamespace(sample=torch.nn.functional.interpolate(rgb, scale_factor=8))
+
     fitted = fit_latent_rgb(LinearVAE())
     pixels = torch.rand(3, 5, 5) * 2 - 1
     latents = torch.einsum("chw,lc->lhw", pixels, mix)
