@@ -37,16 +37,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def engine_factory(settings: Any) -> Callable[[Callable[[Any], None]], Any]:
-    """Builds the Engine on first use; the import stays out of the path to the first window."""
+    """Builds the Engine on first use; the import stays out of the path to the first window.
+
+    `settings` is a settings object or a callable returning the current one (read at each start,
+    so a new device/precision applies when the engine restarts)."""
 
     def create(publish: Callable[[Any], None]) -> Any:
         from studio.engine.engine import Engine
 
+        current = settings() if callable(settings) else settings
         threads = os.environ.get("STUDIO_TORCH_THREADS")
         return Engine(
             publish,
-            device=str(settings.device),
-            precision=str(settings.precision),
+            device=str(current.device),
+            precision=str(current.precision),
             torch_threads=int(threads) if threads else None,
         )
 
@@ -76,10 +80,12 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
 
     settings, save = load_settings_for(dirs.config)
     apply_theme(app, str(getattr(settings.theme, "value", settings.theme)))
-    bridge = EngineBridge(factory(settings))
+    holder: dict[str, Any] = {}
+    bridge = EngineBridge(factory(lambda: holder["window"].settings))
     store = PresetStore(dirs.presets, resource("presets"))
     base = getattr(settings, "last_request", None)
     window = MainWindow(bridge, settings, store, save_settings=save, base_request=base)
+    holder["window"] = window
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
 

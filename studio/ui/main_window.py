@@ -235,6 +235,7 @@ class MainWindow(QMainWindow):
         self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
 
     def apply_settings(self, settings: Any) -> None:
+        old = self.settings
         self.settings = settings
         self._apply_settings_to_request(settings)
         app = QGuiApplication.instance()
@@ -246,7 +247,19 @@ class MainWindow(QMainWindow):
                 self._save_settings(settings)
             except OSError as exc:
                 self.banner.show_error(f"Settings could not be saved: {exc}")
+        if (old.device, old.precision) != (settings.device, settings.precision):
+            self._restart_engine()
         self.settings_changed.emit(settings)
+
+    def _restart_engine(self) -> None:
+        """New device/precision: stop the idle engine; the next job or preload starts it with them."""
+        if self.bridge.engine is None:
+            return
+        if self.generation.busy:
+            self.show_message("Device and precision apply after the current generation, at the next start.")
+            return
+        self.bridge.shutdown(timeout=10.0)
+        self.bridge.preload(self.vm.model)
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, self.prompts, self)

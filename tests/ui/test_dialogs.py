@@ -86,3 +86,14 @@ def test_theme_and_icons() -> None:
         assert resource("icons", f"{icon_name}.svg").is_file()
     for name in ("generate", "cancel", "app", "warning", "chevron-down"):
         assert resource("icons", f"{name}.svg").is_file()
+
+
+def test_new_device_restarts_the_idle_engine(window: Any) -> None:
+    from tests.ui.conftest import engine_of
+
+    first = engine_of(window)
+    window.apply_settings(dataclasses.replace(window.settings, device="cpu", precision="fp32"))
+    assert first.shut_down and len(window.fake_engines) == 2
+    assert window.fake_engines[-1].preloaded == [window.vm.model]
+    window.apply_settings(dataclasses.replace(window.settings, theme="dark"))  # no restart
+    assert len(window.fake_engines) == 2

@@ -98,7 +98,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
-        note = QLabel("Device and precision apply when Studio next starts.")
+        note = QLabel("A new device or precision reloads the model when no image is being made.")
         note.setObjectName("dimLabel")
         form.addRow("", note)
         form.addRow("Preview", self.preview_kind)
