@@ -247,6 +247,8 @@ class MainWindow(QMainWindow):
                 self._save_settings(settings)
             except OSError as exc:
                 self.banner.show_error(f"Settings could not be saved: {exc}")
+        if str(old.output_dir) != str(settings.output_dir):
+            self.history.add_recent(recent_images(self.output_dir()))
         if (old.device, old.precision) != (settings.device, settings.precision):
             self._restart_engine()
         self.settings_changed.emit(settings)

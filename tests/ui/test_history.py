@@ -145,3 +145,13 @@ def test_dropping_a_studio_png_and_a_plain_png(window: Any, tmp_path: Path, answ
     Image.new("RGB", (8, 8)).save(plain)
     _drop(window, plain)
     assert answers.infos and "no A1111 or Studio parameters" in answers.infos[-1][1]
+
+
+def test_new_output_folder_lists_its_images(window: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    other = tmp_path / "other-out"
+    other.mkdir()
+    Image.new("RGB", (16, 16)).save(other / "x.png")
+    window.apply_settings(dataclasses.replace(window.settings, output_dir=str(other)))
+    assert other / "x.png" in window.history.paths()
