@@ -122,3 +122,66 @@ def cache_latents(vae: Any, images: np.ndarray, device: str) -> tuple[Any, Any, 
     mean, std = torch.cat(means), torch.cat(stds)
     sample_std = torch.sqrt(mean.var() + (std**2).mean()).item()
     return mean, std, 1.0 / sample_std
+
+
+def refine_decoder(
+    vae: Any,  # noqa: ANN401
+    images: np.ndarray,
+    *,
+    seconds: float,
+    device: str,
+    progress: Progress,
+    batch: int = 16,
+    lr: float = 3e-4,
+    bf16: bool = True,
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Train only the decoder on the frozen encoder's latents (the UNet's latents stay valid).
+
+    Adds a chroma term (colour minus its grey level) so hues, not just brightness, are matched.
+    """
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    gen = torch.Generator().manual_seed(seed + 2)
+    mean, std, _ = cache_latents(vae, images, device)
+    data = to_tensor(images, device)
+    params = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.99))
+    vae.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    vae.train()
+    autocast = bf16 and device == "cpu"
+    start, step, stats = time.monotonic(), 0, {}
+    while True:
+        frac = (time.monotonic() - start) / seconds
+        if frac >= 1.0 or (max_steps is not None and step >= max_steps):
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(frac, lr, warm=0.05)
+        idx = torch.randint(0, len(data), (batch,), generator=gen).to(device)
+        x = data[idx]
+        z = mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen).to(device)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
+            y = vae.decode(z).sample.float()
+        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+        col = F.mse_loss(F.avg_pool2d(y, 8), F.avg_pool2d(x, 8))
+        chroma = F.mse_loss(
+            F.avg_pool2d(y - y.mean(1, keepdim=True), 2), F.avg_pool2d(x - x.mean(1, keepdim=True), 2)
+        )
+        loss = rec + 2.0 * col + 2.0 * chroma
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0 or step == 1:
+            stats = {"loss": loss.item(), "rec": rec.item(), "colour": col.item(), "chroma": chroma.item()}
+            progress.log("decoder", step, frac, stats)
+    vae.requires_grad_(True)
+    vae.eval()
+    quality = evaluate_autoencoder(vae, images, device)
+    progress.note(f"decoder refinement done: {step} steps, {quality}")
+    return {**stats, **quality, "steps": float(step)}

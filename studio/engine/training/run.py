@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fp32", action="store_true", help="store weights in fp32")
     p.add_argument("--device", default="auto")
     p.add_argument("--tokenizer-src", type=Path, default=None)
+    p.add_argument(
+        "--refine-decoder",
+        action="store_true",
+        help="instead of training: refine the decoder of the model in --out (encoder frozen) "
+        "for --minutes, re-save the VAE and latent_rgb.json",
+    )
     return p.parse_args(argv)
 
 
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     progress = Progress(args.work)
     progress.note(f"device={device} threads={args.threads} minutes={args.minutes}")
+    if args.refine_decoder:
+        return refine_saved_decoder(args, device, progress)
 
     items, images = emoji_data.build_dataset(limit=args.limit)
     captions = [emoji_data.captions_for(it.name) for it in items]
@@ -136,6 +144,35 @@ def main(argv: list[str] | None = None) -> int:
     (args.work / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", "utf-8")
     write_sample_grid(args.out, args.work / "samples.png", device, args.seed)
     progress.note(f"finished in {summary['minutes']} min")
+    return 0
+
+
+def refine_saved_decoder(args: argparse.Namespace, device: str, progress: Progress) -> int:
+    """Second step for a model whose autoencoder got too little time (colour errors)."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    from studio.engine.training.autoencoder import cache_latents, refine_decoder
+    from studio.engine.training.export import copy_as, fit_latent_rgb
+
+    t0 = time.monotonic()
+    _, images = emoji_data.build_dataset(limit=args.limit)
+    vae = AutoencoderKL.from_pretrained(args.out / "vae", torch_dtype=torch.float32).to(device)
+    scale = float(vae.config.scaling_factor)
+    seconds = args.minutes * 60.0 - min(60.0, 0.1 * args.minutes * 60.0)
+    stats = refine_decoder(
+        vae, images, seconds=seconds, device=device, progress=progress, batch=args.ae_batch,
+        bf16=not args.no_bf16, max_steps=args.max_steps, seed=args.seed,
+    )  # fmt: skip
+    copy_as(vae, torch.float32 if args.fp32 else torch.float16).save_pretrained(
+        args.out / "vae", safe_serialization=True
+    )
+    lat_mean, _, _ = cache_latents(vae, images, device)
+    factors = fit_latent_rgb(vae, lat_mean, scale, device)
+    (args.out / "latent_rgb.json").write_text(json.dumps(factors, indent=1) + "\n", "utf-8")
+    stats["minutes"] = round((time.monotonic() - t0) / 60, 2)
+    (args.work / "refine_summary.json").write_text(json.dumps(stats, indent=1) + "\n", "utf-8")
+    write_sample_grid(args.out, args.work / "samples_refined.png", device, args.seed)
     return 0
 
 
