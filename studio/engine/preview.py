@@ -65,6 +65,8 @@ class X0Capture:
         return out if return_dict else out.to_tuple()
 
     def restore(self) -> None:
+        """Put the scheduler's own ``step`` back and drop the tensors held from the last step."""
+        self.model_output = self.timestep = self.sample = self.pred_x0 = None
         if self._had_own_step:
             self.scheduler.step = self._original
         else:
