@@ -172,3 +172,16 @@ def test_model_folders_are_listed(window: Any, tmp_path: Path) -> None:
     assert refs[0] == "" and str(models / "painterly") in refs
     combo.setCurrentIndex(refs.index(str(models / "painterly")))
     assert window.vm.model == str(models / "painterly")
+
+
+def test_jobs_of_other_workspaces_do_not_touch_the_generate_tab(window: Any, qtbot: Any) -> None:
+    from studio.core.request import GenerationRequest
+
+    job = window.submit(GenerationRequest(prompt="canvas job", width=64, height=64))
+    finished: list[Any] = []
+    window.bridge.finished.connect(finished.append)
+    engine_of(window).run(job, steps=3)
+    qtbot.waitUntil(lambda: bool(finished), timeout=2000)
+    qtbot.wait(50)
+    assert window.preview.image().isNull() and window.history.count() == 0
+    assert window.generate_button.isEnabled()
