@@ -20,7 +20,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(save_tiny_diffusers(tmp_path_factory.mktemp("tiny-ui") / "tiny"))
 
 
-def test_generate_with_the_real_engine(qtbot: Any, settings: Any, preset_store: Any, tiny_model_dir: Path) -> None:
+def test_generate_with_the_real_engine(
+    qtbot: Any, settings: Any, preset_store: Any, tiny_model_dir: Path
+) -> None:
     from studio.app import engine_factory
     from studio.core.metadata import read_png_metadata
     from studio.core.request import PreviewKind
@@ -36,9 +38,17 @@ def test_generate_with_the_real_engine(qtbot: Any, settings: Any, preset_store: 
     bridge.step.connect(steps.append)
     try:
         vm = win.vm
-        for name, value in {"prompt": "a tiny test", "model": str(tiny_model_dir), "width": 64, "height": 64,
-                            "steps": 4, "randomize_seed": False, "seed": 11, "scheduler": "Euler",
-                            "preview": PreviewKind.X0}.items():
+        for name, value in {
+            "prompt": "a tiny test",
+            "model": str(tiny_model_dir),
+            "width": 64,
+            "height": 64,
+            "steps": 4,
+            "randomize_seed": False,
+            "seed": 11,
+            "scheduler": "Euler",
+            "preview": PreviewKind.X0,
+        }.items():
             vm.set(name, value)
         assert win.generate() is not None
         with qtbot.waitSignal(win.generation.results_saved, timeout=120_000) as blocker:
