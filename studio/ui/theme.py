@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from studio.core.paths import resource
+from studio.ui.icons import THEME_PROPERTY
 
 log = logging.getLogger(__name__)
 ACCENT = "#7c6cff"
@@ -67,6 +68,7 @@ def load_qss(name: str) -> str:
 def apply_theme(app: QApplication, theme: str) -> str:
     """Apply the theme setting to the application; returns "dark" or "light"."""
     resolved = resolve_theme(theme)
+    app.setProperty(THEME_PROPERTY, resolved)  # icons created from now on follow the theme
     app.setStyle("Fusion")
     if resolved == "dark":
         app.setPalette(dark_palette())

@@ -97,3 +97,16 @@ def test_new_device_restarts_the_idle_engine(window: Any) -> None:
     assert window.fake_engines[-1].preloaded == [window.vm.model]
     window.apply_settings(dataclasses.replace(window.settings, theme="dark"))  # no restart
     assert len(window.fake_engines) == 2
+
+
+def test_light_theme_uses_dark_icons() -> None:
+    from studio.ui.icons import icon_path
+
+    app = QApplication.instance()
+    try:
+        apply_theme(app, "light")
+        assert icon_path("cancel").parent.name == "light"
+        assert "#3b3d48" in icon_path("cancel").read_text()
+    finally:
+        apply_theme(app, "dark")
+    assert icon_path("cancel").parent.name == "icons"
