@@ -129,6 +129,7 @@ class GenerationController(QObject):
             self.view.set_image(
                 array_to_qimage(event.preview),
                 f"Preview {label} · step {event.step}/{event.total}".replace("  ", " "),
+                smooth=True,
             )
 
     def _on_finished(self, event: Finished) -> None:

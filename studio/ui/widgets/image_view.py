@@ -17,12 +17,15 @@ class ImageView(QWidget):
         self._pixmap = QPixmap()
         self._placeholder = "Write a prompt and press Generate (Ctrl+Enter)"
         self._caption = ""
+        self._smooth = False
 
     def sizeHint(self) -> QSize:
         return QSize(640, 640)
 
-    def set_image(self, image: QImage, caption: str = "") -> None:
-        """Show `image` (GUI thread only: builds the QPixmap here)."""
+    def set_image(self, image: QImage, caption: str = "", *, smooth: bool = False) -> None:
+        """Show `image` (GUI thread only: builds the QPixmap here). `smooth` also smooths when
+        enlarging (low-resolution previews); otherwise small images enlarge with crisp pixels."""
+        self._smooth = smooth
         self._image = image
         self._pixmap = QPixmap.fromImage(image) if not image.isNull() else QPixmap()
         self._caption = caption
@@ -59,7 +62,7 @@ class ImageView(QWidget):
             return
         target = self.image_rect()
         # Small images (the tiny model's 64 px) upscale crisply; large ones downscale smoothly.
-        smooth = target.width() < self._pixmap.width()
+        smooth = self._smooth or target.width() < self._pixmap.width()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawPixmap(target, self._pixmap)
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
