@@ -1,0 +1,1 @@
+"""Dialogs: settings, shortcuts, and the prompts object every question goes through."""
