@@ -118,15 +118,19 @@ class Engine:
         return job.id
 
     def cancel(self, job_id: int) -> bool:
-        """Cancel a queued job (removed, ``Cancelled(at_step=0)``) or the running one (stops within a step)."""
+        """Cancel a queued job (removed, ``Cancelled(at_step=0)``, later jobs get new ``Queued``
+        positions) or the running one (stops within a step, no VAE decode). False if unknown."""
         with self._cond:
             if self._current is not None and self._current.id == job_id:
                 self._current.cancel.set()
                 return True
-            for cmd in list(self._pending):
-                if isinstance(cmd, _Job) and cmd.id == job_id:
+            jobs = [c for c in self._pending if isinstance(c, _Job)]
+            for index, cmd in enumerate(jobs):
+                if cmd.id == job_id:
                     self._pending.remove(cmd)
                     self._emit(Cancelled(job_id, 0))
+                    for position, later in enumerate(jobs[index + 1 :], start=index):
+                        self._emit(Queued(later.id, position))  # the jobs behind it move up
                     return True
         return False
 

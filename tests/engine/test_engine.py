@@ -153,11 +153,14 @@ def test_cancel_queued_job_removes_it(make_engine, request_for):
     gate = threading.Event()
     eng, rec = make_engine(loader=_gated_loader(gate))
     first = eng.submit(request_for(steps=2))
-    queued = eng.submit(request_for(steps=2, seed=99))
     rec.wait_event(lambda e: isinstance(e, Loading) and e.job_id == first)
+    queued = eng.submit(request_for(steps=2, seed=99))
+    last = eng.submit(request_for(steps=2, seed=98))
     assert eng.busy
     assert eng.cancel(queued)
     gate.set()
+    assert isinstance(rec.wait_for(last), Finished)
+    assert [e.position for e in rec.of(last) if isinstance(e, Queued)] == [1, 0]
     end = rec.wait_for(queued)
     assert isinstance(end, Cancelled) and end.at_step == 0
     assert isinstance(rec.wait_for(first), Finished)
