@@ -56,7 +56,8 @@ def test_second_job_reuses_the_resident_model(engine, request_for):
     assert isinstance(rec.wait_for(second), Finished)
     assert isinstance(rec.wait_for(first), Finished)
     assert not any(isinstance(e, Loading) for e in rec.of(second))
-    assert [e.position for e in rec.events if isinstance(e, Queued)] == [0, 1]
+    positions = [e.position for e in rec.events if isinstance(e, Queued)]
+    assert positions[0] == 0 and positions[1] in (0, 1)  # 1 if the first job had not started yet
 
 
 def test_bad_request_fails_as_input_without_raising(engine, request_for):
