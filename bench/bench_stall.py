@@ -9,6 +9,7 @@ and step times, so the thread-count choice weighs stalls against speed.
 
     python bench/bench_stall.py                  # SD1.5 architecture bf16 512x512 + studio-mini (~3 min)
     python bench/bench_stall.py --configs tiny:fp32 --steps 20   # quick
+    python bench/bench_stall.py --compare-omp    # the same, with OMP_WAIT_POLICY unset and PASSIVE
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -274,6 +276,20 @@ def recommend(results: list[tuple[str, dict[str, Record]]]) -> str:
     return "\n".join(lines)
 
 
+def compare_omp_policies(child_args: list[str]) -> int:
+    """OMP_WAIT_POLICY is read when torch's OpenMP starts, so each policy needs its own process."""
+    import subprocess
+
+    code = 0
+    for policy in ("", "PASSIVE"):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        print(f"\n######## OMP_WAIT_POLICY={policy or '(unset: libgomp spins)'}", flush=True)
+        code |= subprocess.run([sys.executable, __file__, *child_args], env=env).returncode
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -283,7 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int, default=0, help="0 = 3 for sd15, 20 for smaller models")
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument(
+        "--compare-omp",
+        action="store_true",
+        help="run the whole benchmark twice, in child processes: OMP_WAIT_POLICY unset, then PASSIVE",
+    )
     args = parser.parse_args(argv)
+    if args.compare_omp:
+        return compare_omp_policies(
+            [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--compare-omp"]
+        )
     scratch = tempfile.mkdtemp(prefix="studio-bench-stall-")
     for var in ("STUDIO_CONFIG_DIR", "STUDIO_DATA_DIR", "STUDIO_OUTPUT_DIR", "STUDIO_LOG_DIR"):
         os.environ[var] = os.path.join(scratch, var.split("_")[1].lower())
