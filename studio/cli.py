@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         out.add_argument(f"--{side}", type=int, default=0, metavar="PX")
     out.add_argument("--overlap", type=int, default=16, help="original pixels regenerated at the seam")
     out.add_argument("--feather", type=int, default=8)
-    info = sub.add_parser("info", help="print the parameters stored in a PNG")
+    info = sub.add_parser("info", help="print the parameters stored in a PNG (or what a model file is)")
     info.add_argument("image", type=Path)
     models = sub.add_parser("models", help="list the models Studio can load")
     models.add_argument("--dir", action="append", default=[], type=Path, help="another folder to search")
@@ -138,9 +138,14 @@ def _setup_logging() -> Path | None:
         return None
 
 
+MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+
 def _info(path: Path) -> int:
     from studio.core.metadata import format_a1111, read_png_metadata
 
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        return _model_info(path)
     try:
         meta = read_png_metadata(path)
     except (OSError, ValueError) as exc:
@@ -151,6 +156,21 @@ def _info(path: Path) -> int:
         {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt, **meta.settings}
     )
     sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+def _model_info(path: Path) -> int:
+    """What a checkpoint file is (family, inpainting, prediction type), from its header."""
+    from studio.engine.checkpoint import inspect_checkpoint
+    from studio.engine.loading import ModelLoadError
+
+    if not path.is_file():
+        raise CliError(f"model file not found: {path}")
+    try:
+        info = inspect_checkpoint(path)
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stdout.write(f"{path.name}: {info.describe()}\n")
     return 0
 
 

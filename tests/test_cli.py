@@ -129,6 +129,19 @@ def test_info_without_parameters(tmp_path, capsys):
     _one_line_error(capsys)
 
 
+def test_info_on_a_model_file(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from tests.single_file import export_original_layout
+    from tests.tiny_model import build_tiny_pipeline
+
+    path = export_original_layout(build_tiny_pipeline(), tmp_path / "tiny.safetensors")
+    assert main(["info", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("tiny.safetensors: ")
+    (tmp_path / "junk.safetensors").write_bytes(b"junk" * 8)
+    assert main(["info", str(tmp_path / "junk.safetensors")]) == 2
+    _one_line_error(capsys)
+
+
 def test_models_lists_a_folder(tiny, capsys):
     assert main(["models", "--dir", os.path.dirname(tiny)]) == 0
     assert any(line.split("\t")[2] == tiny for line in capsys.readouterr().out.splitlines())
