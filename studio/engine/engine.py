@@ -272,6 +272,8 @@ class Engine:
             outcome = self._failure(job.id, exc)
         # Outside the except block: the traceback (whose frames hold the pipeline and its tensors)
         # is gone, so unloading after an out-of-memory error really frees the memory.
+        with self._cond:
+            self._current = None  # `busy` is already False when the terminal event arrives
         self._finish(outcome)
 
     def _finish(self, outcome: Event) -> None:

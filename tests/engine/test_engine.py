@@ -49,6 +49,14 @@ def test_txt2img_event_sequence(engine, request_for):
     assert end.parameters[0]["Seed"] == 7 and end.parameters[0]["Steps"] == 3
 
 
+def test_not_busy_when_the_terminal_event_arrives(engine, request_for):
+    eng, rec = engine
+    seen = []
+    rec.on_event = lambda e: seen.append(eng.busy) if isinstance(e, Finished) else None
+    assert isinstance(rec.wait_for(eng.submit(request_for(steps=1))), Finished)
+    assert seen == [False]
+
+
 def test_second_job_reuses_the_resident_model(engine, request_for):
     eng, rec = engine
     first = eng.submit(request_for())
