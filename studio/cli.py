@@ -178,9 +178,22 @@ def _models(extra_dirs: list[Path]) -> int:
     from studio.core.model_catalog import find_models
     from studio.core.paths import user_dirs
 
-    for entry in find_models([user_dirs().models, *extra_dirs]):
+    dirs = [*_settings_model_dirs(), user_dirs().models, *extra_dirs]
+    for entry in find_models(dirs):
         sys.stdout.write(f"{entry.name}\t{entry.kind}\t{entry.ref or '(built-in)'}\n")
     return 0
+
+
+def _settings_model_dirs() -> list[Path]:
+    """The extra model folders the app's settings name (the same list the app searches)."""
+    from studio.core.paths import user_dirs
+    from studio.core.settings import load_settings
+
+    try:
+        return [Path(d) for d in load_settings(user_dirs().config / "settings.json").model_dirs]
+    except Exception:  # unreadable settings never stop the listing
+        log.warning("Could not read the model folders from the settings", exc_info=True)
+        return []
 
 
 def _generate(args: argparse.Namespace) -> int:
