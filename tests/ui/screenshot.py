@@ -1,8 +1,10 @@
-"""Take screenshots of the real window mid-generation (not a test).
+"""Take a screenshot of the real window mid-generation (not a test).
 
-    xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png [WARMUPS [SIZE]]
+    xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png [WARMUPS]
 
-Uses the real Engine; the model is the built-in one when present, else a tiny random pipeline.
+Uses the real Engine. With the built-in model (studio-mini, 64 px emoji) the "Emoji (studio-mini)"
+preset is applied; without it a tiny random pipeline stands in. A few quick warm-up jobs fill the
+history strip, then the window is grabbed half-way through a longer job.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -19,70 +22,76 @@ from studio.app import after_shown, build_window
 from studio.core.paths import builtin_model_dir, user_dirs
 
 log = logging.getLogger("screenshot")
+SUBJECTS = ("red apple", "rocket", "sun with face", "cat face", "snowman", "tulip", "watermelon")
+EMOJI_PRESET = "Emoji (studio-mini)"
 
 
-def main(
-    out: str,
-    at_fraction: float = 0.5,
-    warmups: int = 4,
-    size: int = 256,
-    prompt: str = "a lighthouse on a cliff at dusk, oil painting",
-) -> int:
+def _prepare(window: Any) -> None:
+    vm = window.vm
+    if (builtin_model_dir() / "model_index.json").exists():
+        vm.set("prompt", SUBJECTS[0])
+        window.presets_panel.select(EMOJI_PRESET)
+        window.presets_panel.apply_selected()
+        return
+    from tests.tiny_model import save_tiny_diffusers
+
+    tiny = save_tiny_diffusers(Path(tempfile.mkdtemp()) / "tiny-demo")
+    for name, value in {
+        "prompt": "a lighthouse on a cliff at dusk",
+        "model": str(tiny),
+        "width": 128,
+        "height": 128,
+        "batch": 1,
+    }.items():
+        vm.set(name, value)
+
+
+def main(out: str, warmups: int = 4, at_fraction: float = 0.5) -> int:
     logging.basicConfig(level=logging.INFO)
     app = QApplication(sys.argv[:1])
     dirs = user_dirs().ensure()
     window = build_window(app, dirs)
     window.resize(1400, 870)
     window.show()
-    model = ""
-    if not (builtin_model_dir() / "model_index.json").exists():
-        from tests.tiny_model import save_tiny_diffusers
-
-        model = str(save_tiny_diffusers(Path(tempfile.mkdtemp()) / "tiny-demo"))
+    _prepare(window)
     vm = window.vm
-    for name, value in {
-        "prompt": prompt,
-        "negative_prompt": "blurry, lowres, watermark",
-        "model": model,
-        "width": size,
-        "height": size,
-        "scheduler": "Euler a",
-    }.items():
-        vm.set(name, value)
-    taken = {"done": False, "left": warmups}
+    template = vm.prompt.replace(SUBJECTS[0], "{}") if SUBJECTS[0] in vm.prompt else vm.prompt
+    state = {"done": False, "left": warmups, "n": 0, "final_steps": max(vm.steps * 2, 40)}
 
-    def on_step(event: object) -> None:
-        if taken["left"] > 0 or taken["done"]:
+    def on_step(event: Any) -> None:
+        if state["left"] > 0 or state["done"] or event.step < int(event.total * at_fraction):
             return
-        if event.step >= int(event.total * at_fraction):  # type: ignore[attr-defined]
-            taken["done"] = True
-            QTimer.singleShot(50, lambda: (window.grab().save(out), log.info("saved %s", out)))
+        state["done"] = True
+        window.grab().save(out)  # the Generate tab already shows this step's preview
+        log.info("saved %s", out)
+
+    def next_job() -> None:
+        state["n"] += 1
+        vm.set("prompt", template.format(SUBJECTS[state["n"] % len(SUBJECTS)]))
+        if state["left"] == 0:
+            vm.set("steps", state["final_steps"])
+        window.generate()
 
     def on_saved(_results: object) -> None:
-        if taken["done"]:
+        if state["done"]:
             QTimer.singleShot(300, app.quit)
             return
-        taken["left"] -= 1
-        if taken["left"] == 0:
-            vm.set("steps", 40)
-        QTimer.singleShot(100, window.generate)
+        state["left"] -= 1
+        QTimer.singleShot(100, next_job)
 
     window.bridge.step.connect(on_step)
     window.generation.results_saved.connect(on_saved)
-    vm.set("steps", 6 if warmups else 40)
+    if warmups == 0:
+        vm.set("steps", state["final_steps"])
     QTimer.singleShot(100, lambda: (after_shown(window, dirs, preload=False), window.generate()))
-    QTimer.singleShot(300_000, app.quit)
+    QTimer.singleShot(400_000, app.quit)
     app.exec()
     window.bridge.shutdown(timeout=10)
-    return 0 if taken["done"] else 1
+    return 0 if state["done"] else 1
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
     raise SystemExit(
-        main(
-            args[0] if args else "docs/screenshot-window.png",
-            warmups=int(args[1]) if len(args) > 1 else 4,
-            size=int(args[2]) if len(args) > 2 else 256,
-        )
+        main(args[0] if args else "docs/screenshot-window.png", int(args[1]) if len(args) > 1 else 4)
     )
