@@ -72,7 +72,24 @@ def engine_cases(latent_side: int, dtype_name: str) -> dict[str, Callable[[], An
         "x0 from model output": lambda: capture.x0(),
         "latent->RGB + to numpy": lambda: rgb.to_rgb(x0[0]),
         "whole engine preview (make)": lambda: maker.make(latents),
+        "alt: latent->RGB in numpy (no torch threads)": lambda: numpy_rgb(x0[0], rgb.factors, rgb.bias),
     }
+
+
+def numpy_rgb(latent: Any, factors: Any, bias: Any) -> Any:
+    """The same 4x3 map as LatentRGB.to_rgb, as per-channel multiply-adds in numpy.
+
+    A candidate replacement: it never enters torch's OpenMP pool, whose spinning threads make the
+    einsum take milliseconds when the CPU is contended (see docs/BENCHMARKS.md).
+    """
+    import numpy as np
+
+    x = latent.float().cpu().numpy()  # (C, h, w)
+    out = np.empty((x.shape[1], x.shape[2], 3), np.float32)
+    out[:] = bias
+    for c in range(x.shape[0]):
+        out += x[c, :, :, None] * factors[c]
+    return np.clip((out + 1.0) * 127.5, 0, 255).astype(np.uint8)
 
 
 def gui_cases(side: int) -> dict[str, Callable[[], Any]]:
