@@ -28,7 +28,6 @@ from PySide6.QtWidgets import QWidget
 from studio.core.document import Document, Rect, union_rect
 from studio.ui.canvas import frame
 from studio.ui.canvas.layers import ImageLayer, MaskLayer, qimage_from_rgb
-from studio.ui.canvas.qtfix import ensure_none_refcount_headroom
 from studio.ui.canvas.tools import MaskTools, Tool
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ class CanvasView(QWidget):
     extend_changed = Signal(int, int, int, int)  # left, top, right, bottom (frame drag)
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
-        ensure_none_refcount_headroom()  # the canvas makes many void Qt calls: see qtfix
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
