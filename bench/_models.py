@@ -109,9 +109,7 @@ def _tokenizer() -> Any:
     from studio.core.paths import clip_tokenizer_dir
 
     tok = clip_tokenizer_dir()
-    return CLIPTokenizer(
-        vocab_file=str(tok / "vocab.json"), merges_file=str(tok / "merges.txt"), model_max_length=77
-    )
+    return CLIPTokenizer(vocab=str(tok / "vocab.json"), merges=str(tok / "merges.txt"), model_max_length=77)
 
 
 def _text_config(values: dict[str, Any]) -> Any:

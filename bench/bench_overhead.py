@@ -12,7 +12,6 @@ previews off. Goals: Engine ≤ 3 % slower with previews every step, ≤ 1 % wit
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from _common import (
@@ -116,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny model only (CI smoke)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch threads (both paths)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads, both paths (1 = the engine setting)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.configs, args.steps, args.reps = "tiny:fp32", 4, 3

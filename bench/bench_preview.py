@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--reps", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = the engine setting)")
     parser.add_argument("--no-sd15", action="store_true", help="skip the SD1.5 step time (saves ~40 s)")
     parser.add_argument(
         "--sd15-dtypes", default="bf16", help="dtypes for the SD1.5 step time, e.g. bf16,fp32"
