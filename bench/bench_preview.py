@@ -243,11 +243,16 @@ def print_summary(totals: list[tuple[str, float, float]], steps: list[tuple[str,
     )
     if not steps or not totals:
         return
-    ref_total = totals[0][1] + totals[0][2]
-    step_rows = [[name, fmt_s(s), f"{ref_total / s * 100:.3f}%"] for name, s in steps]
+    step_rows = []
+    for name, seconds in steps:
+        prefix = "studio-mini" if name.startswith("studio-mini") else "512x512"
+        dtype = "bf16" if "bf16" in name else "fp32"
+        match = [e + g for label, e, g in totals if label.startswith(prefix) and label.endswith(dtype)]
+        share = f"{match[0] / seconds * 100:.2f}%" if match else "-"
+        step_rows.append([name, fmt_s(seconds), fmt_s(match[0]) if match else "-", share])
     print_table(
         "Step time for context (UNet batch 2 = with guidance)",
-        ["model", "step time", "512x512 preview / step"],
+        ["model", "step time", "its preview", "preview / step"],
         step_rows,
     )
 
