@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -109,3 +110,10 @@ def free_memory() -> None:
             torch.mps.empty_cache()
         except (AttributeError, RuntimeError):
             log.debug("torch.mps.empty_cache unavailable", exc_info=True)
+
+
+def default_torch_threads() -> int:
+    """Leave one core to the GUI and the rest of the system: measured in bench/bench_stall.py,
+    two torch threads on a 2-core machine ran small models 10-100x slower whenever another thread
+    was busy, while one thread degraded gracefully."""
+    return max(1, (os.cpu_count() or 2) - 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Event], None]
 PRELOAD_JOB = 0  # job_id of events caused by preload()
 _STOP = object()
+# Job ids are unique in the process, not per Engine: the app replaces its Engine when device or
+# precision change, and a restarted count would make the bridge take new jobs for finished ones.
+_JOB_IDS = itertools.count(1)
 
 
 @dataclass
@@ -79,7 +83,6 @@ class Engine:
         self._pending: deque[_Job | _Preload] = deque()
         self._current: _Job | None = None
         self._stopping = False
-        self._ids = itertools.count(1)
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._publisher: threading.Thread | None = None
@@ -98,7 +101,7 @@ class Engine:
 
     def submit(self, request: GenerationRequest) -> int:
         """Queue ``request``; returns its job id. A bad request becomes a ``Failed(kind=INPUT)`` event."""
-        job_id = next(self._ids)
+        job_id = next(_JOB_IDS)
         try:
             request = _normalized(request)
             problem = _validation_problem(request)
@@ -205,13 +208,15 @@ class Engine:
     # ------------------------------------------------------------------ worker-thread only
     def _manager(self) -> Any:
         if self._models is None:
+            # Idle OpenMP threads must sleep, not spin: spinning threads fight the GUI thread for
+            # the cores (docs/BENCHMARKS.md). Read once when torch loads its OpenMP runtime.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
 
-            from studio.engine.device import choose_device, choose_dtype
+            from studio.engine.device import choose_device, choose_dtype, default_torch_threads
             from studio.engine.models import ModelManager
 
-            if self._torch_threads:
-                torch.set_num_threads(int(self._torch_threads))
+            torch.set_num_threads(int(self._torch_threads or default_torch_threads()))
             device = choose_device(self._device_pref)
             dtype = choose_dtype(device, self._precision)
             self._models = ModelManager(device, dtype, loader=self._loader, cache_dir=self._latent_cache())

@@ -50,14 +50,28 @@ class LatentRGB:
     _cached: Any = None  # (device, dtype, factors tensor, bias tensor)
 
     def to_rgb(self, latent: Any) -> np.ndarray:
-        """(C, h, w) tensor -> (h, w, 3) uint8."""
+        """(C, h, w) tensor -> (h, w, 3) uint8.
+
+        On the CPU the map runs in numpy: torch's OpenMP pool spins when the CPU is contended and
+        turned this 0.2 ms map into 16 ms with two engine threads (docs/BENCHMARKS.md). On a GPU
+        it runs on the device and only the small RGB result is copied back.
+        """
         import torch
 
+        if latent.device.type == "cpu":
+            return self._to_rgb_numpy(latent.detach().float().numpy())
         with torch.no_grad():
             f, b = self._tensors(latent.device)
             rgb = torch.einsum("chw,cr->hwr", latent.float(), f) + b
             rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
         return rgb.cpu().numpy()
+
+    def _to_rgb_numpy(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty((x.shape[1], x.shape[2], 3), np.float32)
+        out[:] = self.bias
+        for c in range(x.shape[0]):  # per-channel multiply-add: no BLAS/OpenMP call
+            out += x[c, :, :, None] * self.factors[c]
+        return np.clip((out + 1.0) * 127.5, 0, 255).astype(np.uint8)
 
     def _tensors(self, device: Any) -> tuple[Any, Any]:
         import torch

@@ -99,6 +99,7 @@ class EngineBridge(QObject):
         if self._engine is not None:
             self._engine.shutdown(timeout)
             self._engine = None
+            self._done_jobs.clear()
 
     # -- engine thread side -----------------------------------------------------------------------
     def publish(self, event: Event) -> None:
