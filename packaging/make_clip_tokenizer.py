@@ -15,25 +15,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+from studio.engine.training.tokenizer import bytes_to_unicode
+
 log = logging.getLogger(__name__)
 OUT = Path(__file__).resolve().parents[1] / "resources" / "tokenizers" / "clip"
 BPE_MEMBER = "open_clip/bpe_simple_vocab_16e6.txt.gz"
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    codes = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            codes.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, [chr(c) for c in codes], strict=True))
 
 
 def build(wheel: Path, out: Path = OUT) -> int:
