@@ -204,6 +204,7 @@ class CanvasView(QWidget):
         if self._preview is not None:
             img, (left, top, right, bottom) = self._preview
             target = QRectF(self.doc_to_widget(left, top), self.doc_to_widget(right, bottom))
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # a coarse preview: no blocks
             p.drawImage(target, img, QRectF(img.rect()))
         self._draw_tool_feedback(p)
         p.end()
