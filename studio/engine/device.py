@@ -16,6 +16,26 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
+CPU_INFO = "/proc/cpuinfo"
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_native_bf16(cpuinfo: str = CPU_INFO) -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
+
+    Without it torch emulates bf16 and a diffusion step is 5-20x slower than in float32
+    (measured on an AVX2-only EPYC). Where the flags can't be read, assume it does.
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in NATIVE_BF16_FLAGS)
+    except OSError:
+        pass
+    return True
+
+
 def _mps_available(torch: Any) -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
@@ -61,8 +81,11 @@ def choose_dtype(device: str, precision: str = "auto") -> Any:
         if precision == "bf16":
             log.warning("bfloat16 is not used on MPS; using float16")
         return torch.float16
-    if precision == "bf16":
+    if precision == "bf16" and cpu_has_native_bf16():
         return torch.bfloat16
+    if precision == "bf16":
+        log.warning("This CPU has no bfloat16 hardware (bf16 would be many times slower); using float32")
+        return torch.float32
     if precision == "fp16":
         log.warning("float16 is slow and unsupported for many CPU ops; using float32 on the CPU")
     return torch.float32

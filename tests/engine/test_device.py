@@ -34,9 +34,12 @@ def test_choose_device_prefers_cuda_then_mps(monkeypatch):
 
 
 def test_choose_dtype(monkeypatch):
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
     assert dev.choose_dtype("cpu") == torch.float32
     assert dev.choose_dtype("cpu", "fp16") == torch.float32
     assert dev.choose_dtype("cpu", "bf16") == torch.bfloat16
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: False)
+    assert dev.choose_dtype("cpu", "bf16") == torch.float32
     assert dev.choose_dtype("mps") == torch.float16
     assert dev.choose_dtype("mps", "fp32") == torch.float32
     assert dev.choose_dtype("cuda") == torch.float16
@@ -63,3 +66,12 @@ def test_is_out_of_memory():
 
 def test_free_memory_runs_everywhere():
     dev.free_memory()
+
+
+def test_cpu_has_native_bf16_reads_the_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 fma\n")
+    assert dev.cpu_has_native_bf16(str(info)) is False
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    assert dev.cpu_has_native_bf16(str(info)) is True
+    assert dev.cpu_has_native_bf16(str(tmp_path / "missing")) is True
