@@ -15,6 +15,17 @@ from studio.engine.training.data import FONT_PATH  # noqa: E402
 needs_font = pytest.mark.skipif(not FONT_PATH.exists(), reason="fonts-noto-color-emoji missing")
 
 
+def test_gender_variants_are_left_out_but_neutral_forms_kept() -> None:
+    from studio.engine.training.data import is_gender_variant
+
+    assert is_gender_variant("\U0001f468\u200d\U0001f680")  # man astronaut
+    assert is_gender_variant("\U0001f3c3\u200d\u2640\ufe0f")  # woman running
+    assert is_gender_variant("\U0001f468\u200d\U0001f469\u200d\U0001f466")  # family man woman boy
+    assert not is_gender_variant("\U0001f9d1\u200d\U0001f680")  # astronaut (person)
+    assert not is_gender_variant("\U0001f468")  # man, a single code point
+    assert not is_gender_variant("\u2640\ufe0f")  # female sign on its own
+
+
 @needs_font
 def test_reduced_tokenizer_matches_full(tmp_path: Path) -> None:
     from studio.core.paths import clip_tokenizer_dir
@@ -65,6 +76,8 @@ def test_training_smoke_saves_loadable_pipeline(tmp_path: Path) -> None:
     assert (tmp_path / "work" / "samples.png").exists()
 
     pipe = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
+    # The pipeline pads prompts to the tokenizer's length: it must be what the encoder was trained on.
+    assert pipe.tokenizer.model_max_length == pipe.text_encoder.config.max_position_embeddings == 32
     assert pipe.unet.dtype == torch.float32 and pipe.text_encoder.dtype == torch.float32
     pipe.set_progress_bar_config(disable=True)
     image = pipe(

@@ -46,9 +46,13 @@ def train_autoencoder(
     bf16: bool = True,
     max_steps: int | None = None,
     seed: int = 0,
+    crop: int | None = 32,
+    full_share: float = 0.15,
 ) -> dict[str, float]:
+    """Train on random `crop`-pixel crops (about 3x cheaper a step, so more steps in the time),
+    then on whole images for the last `full_share` of the time (GroupNorm statistics and the
+    attention then see the full 8x8 latent grid they meet at inference)."""
     import torch
-    import torch.nn.functional as F  # noqa: N812
 
     gen = torch.Generator().manual_seed(seed)
     data = to_tensor(images, device)
@@ -66,14 +70,14 @@ def train_autoencoder(
             g["lr"] = lr_at(frac, lr)
         idx = torch.randint(0, len(data), (batch,), generator=gen).to(device)
         x = data[idx]
+        if crop and frac < 1.0 - full_share:
+            x = random_crop(x, crop, gen)
         with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
             post = vae.encode(x).latent_dist
             y = vae.decode(post.sample()).sample.float()
-        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
-        # Low-frequency colour term: block averages must match (keeps hues right).
-        col = F.mse_loss(F.avg_pool2d(y, 8), F.avg_pool2d(x, 8))
+        rec, col, chroma = reconstruction_terms(y, x)
         kl = post.kl().float().mean() / x[0].numel()
-        loss = rec + 2.0 * col + 1e-4 * kl
+        loss = rec + 2.0 * col + 2.0 * chroma + 1e-4 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -81,11 +85,37 @@ def train_autoencoder(
         step += 1
         if step % 25 == 0 or step == 1:
             stats = {"loss": loss.item(), "rec": rec.item(), "colour": col.item(), "kl": kl.item()}
+            stats["chroma"] = chroma.item()
             progress.log("ae", step, frac, stats)
     vae.eval()
     quality = evaluate_autoencoder(vae, images, device)
     progress.note(f"autoencoder done: {step} steps, {quality}")
     return {**stats, **quality, "steps": float(step)}
+
+
+def random_crop(x: Any, size: int, gen: Any) -> Any:  # noqa: ANN401
+    """One random crop for the batch, on the 8-pixel latent grid."""
+    import torch
+
+    cells = (x.shape[-1] - size) // 8 + 1
+    top, left = (int(v) * 8 for v in torch.randint(0, cells, (2,), generator=gen))
+    return x[:, :, top : top + size, left : left + size]
+
+
+def reconstruction_terms(y: Any, x: Any) -> tuple[Any, Any, Any]:  # noqa: ANN401
+    """Pixel loss, 8x8 block-colour loss and a chroma loss (colour minus its grey level).
+
+    The last two keep hues: without them a short training squeezes reds, greens and purples
+    into orange/brown and blue, and the diffusion model inherits the wrong colours.
+    """
+    import torch.nn.functional as F  # noqa: N812
+
+    rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+    col = F.mse_loss(F.avg_pool2d(y, 8), F.avg_pool2d(x, 8))
+    chroma = F.mse_loss(
+        F.avg_pool2d(y - y.mean(1, keepdim=True), 2), F.avg_pool2d(x - x.mean(1, keepdim=True), 2)
+    )
+    return rec, col, chroma
 
 
 def reconstruct(vae: Any, images: np.ndarray, device: str) -> np.ndarray:  # noqa: ANN401
@@ -142,7 +172,6 @@ def refine_decoder(
     Adds a chroma term (colour minus its grey level) so hues, not just brightness, are matched.
     """
     import torch
-    import torch.nn.functional as F  # noqa: N812
 
     gen = torch.Generator().manual_seed(seed + 2)
     mean, std, _ = cache_latents(vae, images, device)
@@ -166,11 +195,7 @@ def refine_decoder(
         z = mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen).to(device)
         with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
             y = vae.decode(z).sample.float()
-        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
-        col = F.mse_loss(F.avg_pool2d(y, 8), F.avg_pool2d(x, 8))
-        chroma = F.mse_loss(
-            F.avg_pool2d(y - y.mean(1, keepdim=True), 2), F.avg_pool2d(x - x.mean(1, keepdim=True), 2)
-        )
+        rec, col, chroma = reconstruction_terms(y, x)
         loss = rec + 2.0 * col + 2.0 * chroma
         opt.zero_grad(set_to_none=True)
         loss.backward()

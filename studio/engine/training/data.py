@@ -1,8 +1,11 @@
 """Emoji data set: render Noto Color Emoji glyphs to 64x64 RGB images with captions.
 
 Kept: fully-qualified emoji from the `emoji` package that the font renders as one glyph,
-without skin-tone modifiers (U+1F3FB..U+1F3FF) and without flags (regional-indicator pairs
-and tag sequences). Ordering is deterministic (sorted by code points).
+without skin-tone modifiers (U+1F3FB..U+1F3FF), without flags (regional-indicator pairs
+and tag sequences) and without gendered ZWJ variants ("man astronaut", "woman running",
+"family man woman boy"): like skin tones they repeat a kept, gender-neutral emoji
+("astronaut", "person running", "family") with a near-identical picture at 64x64.
+Ordering is deterministic (sorted by code points).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ FONT_SIZE = 109  # the only size the CBDT colour font renders at
 SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 VS16 = "\ufe0f"
 ZWJ = "\u200d"
+# MAN, WOMAN, BOY, GIRL, FEMALE SIGN, MALE SIGN: inside a ZWJ sequence they make a gender variant
+GENDER_PARTS = {"\U0001f468", "\U0001f469", "\U0001f466", "\U0001f467", "\u2640", "\u2642"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,11 @@ def _is_flag(ch: str) -> bool:
     if any(0xE0020 <= c <= 0xE007F for c in cps):  # tag sequences (England, Scotland, ...)
         return True
     return "flag" in _emoji_name(ch).split()
+
+
+def is_gender_variant(ch: str) -> bool:
+    """A ZWJ sequence built with a gendered person or sign (its neutral form is kept)."""
+    return ZWJ in ch and any(c in GENDER_PARTS for c in ch)
 
 
 def _emoji_name(ch: str) -> str:
@@ -69,7 +79,7 @@ def list_emoji() -> list[EmojiItem]:
     for ch, data in emoji.EMOJI_DATA.items():
         if data.get("status") != emoji.STATUS["fully_qualified"]:
             continue
-        if any(c in SKIN_TONES for c in ch) or _is_flag(ch):
+        if any(c in SKIN_TONES for c in ch) or _is_flag(ch) or is_gender_variant(ch):
             continue
         name = caption_name(ch)
         if not name or name in items:

@@ -26,6 +26,13 @@ class Dims:
     text_hidden: int = 256
     text_layers: int = 3
     text_heads: int = 4
+    # Token positions of the text encoder and tokenizer. The longest caption is 22 tokens;
+    # 32 instead of CLIP's 77 makes the text encoder and cross-attention ~2.4x cheaper.
+    text_positions: int = 32
+    # Also feed the attention-pooled text to the time embedding (diffusers' standard
+    # addition_embed_type="text"): every ResNet block then sees the caption, not only the
+    # cross-attention layers, which speeds up learning what to draw.
+    unet_pooled_text: bool = True
 
     @classmethod
     def tiny(cls) -> Dims:
@@ -65,7 +72,7 @@ def build_text_encoder(d: Dims, vocab_size: int, bos_id: int, eos_id: int):  # n
         intermediate_size=d.text_hidden * 4,
         num_hidden_layers=d.text_layers,
         num_attention_heads=d.text_heads,
-        max_position_embeddings=77,
+        max_position_embeddings=d.text_positions,
         projection_dim=d.text_hidden,
         bos_token_id=bos_id,
         eos_token_id=eos_id,
@@ -91,6 +98,8 @@ def build_unet(d: Dims):  # noqa: ANN201
         cross_attention_dim=d.text_hidden,
         attention_head_dim=8,
         norm_num_groups=min(32, min(d.unet_channels)),
+        addition_embed_type="text" if d.unet_pooled_text else None,
+        addition_embed_type_num_heads=8,
     )
 
 

@@ -46,8 +46,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ae-batch", type=int, default=32)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--no-bf16", action="store_true", help="no bf16 autocast for the AE on CPU")
+    p.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="no bf16 autocast for the AE on CPU (it is never used on a CPU without bf16 hardware)",
+    )
     p.add_argument("--fp32", action="store_true", help="store weights in fp32")
+    p.add_argument(
+        "--no-checkpoints", action="store_true", help="no copies at 25/50/75%% of the diffusion phase"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--tokenizer-src", type=Path, default=None)
     p.add_argument(
@@ -84,19 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.refine_decoder:
         return refine_saved_decoder(args, device, progress)
 
+    dims = M.Dims.tiny() if args.tiny else M.Dims()
     items, images = emoji_data.build_dataset(limit=args.limit)
     captions = [emoji_data.captions_for(it.name) for it in items]
     flat = [c for group in captions for c in group]
     src = args.tokenizer_src or clip_tokenizer_dir()
     tok_dir = write_reduced_tokenizer(flat, src, args.work / "tokenizer_src")
-    tokenizer = load_clip_tokenizer(tok_dir)
+    tokenizer = load_clip_tokenizer(tok_dir, dims.text_positions)
     bad = mismatches(flat, load_clip_tokenizer(src), tokenizer)
     if bad:
         raise RuntimeError(f"reduced tokenizer differs on {len(bad)} captions, e.g. {bad[0]!r}")
+    longest = max(len(tokenizer(c).input_ids) for c in flat)
+    if longest > dims.text_positions:
+        raise RuntimeError(f"a caption has {longest} tokens, over {dims.text_positions} positions")
     progress.note(f"{len(items)} emoji, {len(flat)} captions, vocab {len(tokenizer)}")
     (args.work / "names.json").write_text(json.dumps([it.name for it in items]), "utf-8")
 
-    dims = M.Dims.tiny() if args.tiny else M.Dims()
     vae = M.build_autoencoder(dims).to(device)
     text_encoder = M.build_text_encoder(
         dims, len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id
@@ -109,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ae_s = args.ae_share * (budget - reserve)
     ae_stats = train_autoencoder(
         vae, images, seconds=ae_s, device=device, progress=progress, batch=args.ae_batch,
-        bf16=not args.no_bf16, max_steps=args.max_steps, seed=args.seed,
+        bf16=use_bf16(args), max_steps=args.max_steps, seed=args.seed,
     )  # fmt: skip
     lat_mean, lat_std, scale = cache_latents(vae, images, device)
     vae.register_to_config(scaling_factor=scale)
@@ -118,10 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     ids, empty = tokenize_all(tokenizer, captions)
     diff_s = budget - reserve - (time.monotonic() - t0)
     train_sched = M.build_train_scheduler()
+
+    def checkpoint(frac: float, unet_c: object, text_c: object) -> None:
+        folder = args.work / f"checkpoint-{round(frac * 100):02d}"
+        save_pipeline(folder, vae, text_c, tokenizer, tok_dir, unet_c, M.build_sample_scheduler())
+        progress.note(f"checkpoint at {frac:.0%} of the diffusion phase: {folder}")
+
     unet_ema, text_ema, diff_stats = train_diffusion(
         unet, text_encoder, train_sched, lat_mean, lat_std, scale, ids, empty,
         seconds=max(diff_s, 1.0), device=device, progress=progress, batch=args.batch,
         lr=args.lr, max_steps=args.max_steps, seed=args.seed,
+        checkpoint=None if args.no_checkpoints else checkpoint,
     )  # fmt: skip
 
     save_pipeline(
@@ -147,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def use_bf16(args: argparse.Namespace) -> bool:
+    """bf16 autocast for the autoencoder: ~2x faster with AMX, 5-20x slower when emulated."""
+    from studio.engine.device import cpu_has_native_bf16
+
+    return not args.no_bf16 and cpu_has_native_bf16()
+
+
 def refine_saved_decoder(args: argparse.Namespace, device: str, progress: Progress) -> int:
     """Second step for a model whose autoencoder got too little time (colour errors)."""
     import torch
@@ -162,7 +186,7 @@ def refine_saved_decoder(args: argparse.Namespace, device: str, progress: Progre
     seconds = args.minutes * 60.0 - min(60.0, 0.1 * args.minutes * 60.0)
     stats = refine_decoder(
         vae, images, seconds=seconds, device=device, progress=progress, batch=args.ae_batch,
-        bf16=not args.no_bf16, max_steps=args.max_steps, seed=args.seed,
+        bf16=use_bf16(args), max_steps=args.max_steps, seed=args.seed,
     )  # fmt: skip
     copy_as(vae, torch.float32 if args.fp32 else torch.float16).save_pretrained(
         args.out / "vae", safe_serialization=True

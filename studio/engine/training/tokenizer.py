@@ -108,13 +108,13 @@ def write_reduced_tokenizer(captions: list[str], full_dir: Path, out_dir: Path) 
     return out_dir
 
 
-def load_clip_tokenizer(directory: Path):  # noqa: ANN201 - transformers type
+def load_clip_tokenizer(directory: Path, max_length: int = 77):  # noqa: ANN201 - transformers type
     from transformers import CLIPTokenizer
 
     return CLIPTokenizer(
         vocab=str(directory / "vocab.json"),
         merges=str(directory / "merges.txt"),
-        model_max_length=77,
+        model_max_length=max_length,
         pad_token=EOS,
     )
 
