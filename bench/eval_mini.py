@@ -1,7 +1,8 @@
 """Evaluate the built-in model studio-mini by retrieval among all training images.
 
 For each name in bench/eval_mini_prompts.txt: generate one 64x64 image (fixed seed, plain
-diffusers StableDiffusionPipeline loaded from the model folder, its own DPM++ 2M scheduler),
+diffusers StableDiffusionPipeline loaded from the model folder) at Studio's default settings
+(those of a new GenerationRequest: steps, guidance, scheduler - DPM++ 2M Karras),
 then rank the intended emoji among ALL training images by L2 distance of 16x16 box-downsampled
 RGB pixels (values in [0,1]). Reports top-1 / top-5 at the shipped guidance and at 1.0 (no
 guidance), time per image, an inpainting check (right half masked, 20 emoji), a colour check
@@ -21,7 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studio.core.request import GenerationRequest
+
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = GenerationRequest()  # the settings an artist gets without touching anything
 FEATURE = 16  # feature space: 16x16 box-downsampled RGB, L2
 
 
@@ -98,10 +102,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "resources/models/studio-mini")
     ap.add_argument("--prompts", type=Path, default=ROOT / "bench/eval_mini_prompts.txt")
-    ap.add_argument("--guidance", type=float, default=4.0)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--guidance", type=float, default=DEFAULTS.guidance)
+    ap.add_argument("--steps", type=int, default=DEFAULTS.steps)
+    ap.add_argument("--scheduler", default=DEFAULTS.scheduler, help="a Studio scheduler name")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep", default="", help="extra guidance values, e.g. 2,3,6 (top-k only)")
+    ap.add_argument("--quick", action="store_true", help="only the top-k table (learning curves)")
     ap.add_argument("--grid", type=Path, default=ROOT / "docs/studio-mini-samples.png")
     ap.add_argument("--json", type=Path, default=None, help="write results here too")
     args = ap.parse_args()
@@ -109,6 +115,7 @@ def main() -> int:
     import torch
     from diffusers import StableDiffusionPipeline
 
+    from studio.engine.schedulers import create_scheduler
     from studio.engine.training.autoencoder import reconstruct
     from studio.engine.training.colour import family_accuracy, hue_error
     from studio.engine.training.data import build_dataset
@@ -121,13 +128,18 @@ def main() -> int:
     idx = [all_names.index(n) for n in names]
     bank = features(images)
     pipe = StableDiffusionPipeline.from_pretrained(args.model, local_files_only=True)
+    pipe.scheduler = create_scheduler(args.scheduler, pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     pipe("warm-up", height=64, width=64, num_inference_steps=2)
 
     results: dict[str, object] = {"n_prompts": len(names), "n_bank": len(images)}
+    print(
+        f"{len(names)} prompts, bank of {len(images)} training images, {args.steps} steps, {args.scheduler}"
+    )
     rows = []
     gen_main = None
-    for g in [args.guidance, 1.0] + [float(v) for v in args.sweep.split(",") if v]:
+    guidances = [args.guidance] + ([] if args.quick else [1.0])
+    for g in guidances + [float(v) for v in args.sweep.split(",") if v]:
         imgs = generate(pipe, names, g, args.steps, seed0=0)
         rs = ranks(imgs, idx, bank)
         rows.append((g, topk(rs, 1), topk(rs, 5)))
@@ -136,6 +148,8 @@ def main() -> int:
     for g, t1, t5 in rows:
         print(f"guidance {g:4.1f}: top-1 {t1:5.1f}%  top-5 {t5:5.1f}%  ({len(names)} prompts)")
     results["table"] = [dict(zip(("guidance", "top1", "top5"), r, strict=True)) for r in rows]
+    if args.quick:
+        return 0
     sec = time_per_image(pipe, names[:8], args.guidance, args.steps)
     print(f"time per image (batch 1, {args.steps} steps, guidance {args.guidance}): {sec * 1000:.0f} ms")
     results["s_per_image"] = sec
