@@ -85,3 +85,30 @@ def test_training_smoke_saves_loadable_pipeline(tmp_path: Path) -> None:
         generator=torch.Generator().manual_seed(0),
     ).images[0]  # fmt: skip
     assert image.size == (64, 64)
+
+
+def test_autoencoder_crops_stay_on_the_latent_grid() -> None:
+    import torch
+
+    from studio.engine.training.autoencoder import random_crop
+
+    x = torch.arange(2 * 3 * 64 * 64, dtype=torch.float32).view(2, 3, 64, 64)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        c = random_crop(x, 32, gen)
+        assert c.shape == (2, 3, 32, 32)
+        top, left = divmod(int(c[0, 0, 0, 0].item()), 64)
+        assert top % 8 == 0 and left % 8 == 0 and top <= 32 and left <= 32
+
+
+def test_chroma_term_sees_a_hue_change_that_keeps_brightness() -> None:
+    import torch
+
+    from studio.engine.training.autoencoder import reconstruction_terms
+
+    red = torch.tensor([0.8, -0.6, -0.6]).view(1, 3, 1, 1).expand(1, 3, 16, 16)
+    green = torch.tensor([-0.6, 0.8, -0.6]).view(1, 3, 1, 1).expand(1, 3, 16, 16)
+    _, _, chroma_same = reconstruction_terms(red, red)
+    _, _, chroma_hue = reconstruction_terms(green, red)
+    assert chroma_same.item() == 0.0
+    assert chroma_hue.item() > 0.5
