@@ -31,7 +31,8 @@ class Dims:
     text_positions: int = 32
     # Also feed the attention-pooled text to the time embedding (diffusers' standard
     # addition_embed_type="text"): every ResNet block then sees the caption, not only the
-    # cross-attention layers, which speeds up learning what to draw.
+    # cross-attention layers. Meant to speed up learning what to draw; not yet measured
+    # against a run without it (see the model card).
     unet_pooled_text: bool = True
 
     @classmethod
