@@ -9,7 +9,7 @@ guidance), time per image, an inpainting check (right half masked, 20 emoji), a 
 (hue error of autoencoder reconstructions, colour families of generated images), and writes a
 labelled grid to docs/studio-mini-samples.png.
 
-    python bench/eval_mini.py [--model resources/models/studio-mini] [--threads 2]
+    python bench/eval_mini.py [--model studio/resources/models/studio-mini] [--threads 2]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def inpaint_check(pipe, names, idx, images, bank, guidance, steps, n=20):  # noq
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, default=ROOT / "resources/models/studio-mini")
+    ap.add_argument("--model", type=Path, default=ROOT / "studio/resources/models/studio-mini")
     ap.add_argument("--prompts", type=Path, default=ROOT / "bench/eval_mini_prompts.txt")
     ap.add_argument("--guidance", type=float, default=DEFAULTS.guidance)
     ap.add_argument("--steps", type=int, default=DEFAULTS.steps)
@@ -116,10 +116,10 @@ def main() -> int:
     from diffusers import StableDiffusionPipeline
 
     from studio.engine.schedulers import create_scheduler
-    from studio.engine.training.autoencoder import reconstruct
-    from studio.engine.training.colour import family_accuracy, hue_error
-    from studio.engine.training.data import build_dataset
-    from studio.engine.training.export import labelled_grid
+    from studio_train.autoencoder import reconstruct
+    from studio_train.colour import family_accuracy, hue_error
+    from studio_train.data import build_dataset
+    from studio_train.export import labelled_grid
 
     torch.set_num_threads(args.threads)
     items, images = build_dataset()

@@ -15,7 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from studio.engine.training.tokenizer import bytes_to_unicode
+from studio_train.tokenizer import bytes_to_unicode
 
 log = logging.getLogger(__name__)
 OUT = Path(__file__).resolve().parents[1] / "resources" / "tokenizers" / "clip"

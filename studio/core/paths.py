@@ -6,8 +6,8 @@ STUDIO_CONFIG_DIR, STUDIO_DATA_DIR, STUDIO_OUTPUT_DIR, STUDIO_LOG_DIR, STUDIO_MO
 
 from __future__ import annotations
 
+import importlib.resources
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +16,15 @@ BUILTIN_MODEL_ID = "studio-mini"
 
 
 def resources_dir() -> Path:
-    """The `resources/` folder, in development and in a frozen (PyInstaller) build."""
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        return Path(frozen_root) / "resources"
+    """The package's `studio/resources/` folder: in a checkout, an installed wheel and a frozen build.
+
+    Found through `importlib.resources`, so it follows the package wherever it is installed
+    (PyInstaller collects it as package data). STUDIO_RESOURCES_DIR overrides it.
+    """
     env = os.environ.get("STUDIO_RESOURCES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "resources"
+    return Path(str(importlib.resources.files("studio") / "resources"))
 
 
 def resource(*parts: str) -> Path:

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.engine.training.autoencoder import lr_at
-from studio.engine.training.progress import Progress
+from studio_train.autoencoder import lr_at
+from studio_train.progress import Progress
 
 log = logging.getLogger(__name__)
 

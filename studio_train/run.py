@@ -1,6 +1,6 @@
 """One command that reproduces studio-mini from scratch.
 
-OMP_WAIT_POLICY=PASSIVE python -m studio.engine.training --out resources/models/studio-mini
+OMP_WAIT_POLICY=PASSIVE python -m studio_train --out studio/resources/models/studio-mini
 
 The defaults are the shipped recipe: 58 minutes on 2 CPU threads (32% autoencoder, the rest
 UNet + text encoder), or a GPU when one is present.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.engine.training import data as emoji_data
-from studio.engine.training.progress import Progress
-from studio.engine.training.tokenizer import (
+from studio_train import data as emoji_data
+from studio_train.progress import Progress
+from studio_train.tokenizer import (
     load_clip_tokenizer,
     mismatches,
     write_reduced_tokenizer,
@@ -36,8 +36,8 @@ GRID_PROMPTS = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m studio.engine.training", description=__doc__)
-    p.add_argument("--out", type=Path, default=Path("resources/models/studio-mini"))
+    p = argparse.ArgumentParser(prog="python -m studio_train", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("studio/resources/models/studio-mini"))
     p.add_argument("--work", type=Path, default=Path("runs/studio-mini"), help="logs, grids")
     p.add_argument("--minutes", type=float, default=58.0, help="total time budget")
     p.add_argument("--ae-share", type=float, default=0.32, help="share of the budget for the AE")
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from studio.core.paths import clip_tokenizer_dir
-    from studio.engine.training import model as M  # noqa: N812
-    from studio.engine.training.autoencoder import cache_latents, train_autoencoder
-    from studio.engine.training.diffusion import tokenize_all, train_diffusion
-    from studio.engine.training.export import fit_latent_rgb, save_pipeline
+    from studio_train import model as M  # noqa: N812
+    from studio_train.autoencoder import cache_latents, train_autoencoder
+    from studio_train.diffusion import tokenize_all, train_diffusion
+    from studio_train.export import fit_latent_rgb, save_pipeline
 
     t0 = time.monotonic()
     budget = args.minutes * 60.0
@@ -179,8 +179,8 @@ def refine_saved_decoder(args: argparse.Namespace, device: str, progress: Progre
     import torch
     from diffusers import AutoencoderKL
 
-    from studio.engine.training.autoencoder import cache_latents, refine_decoder
-    from studio.engine.training.export import copy_as, fit_latent_rgb
+    from studio_train.autoencoder import cache_latents, refine_decoder
+    from studio_train.export import copy_as, fit_latent_rgb
 
     t0 = time.monotonic()
     _, images = emoji_data.build_dataset(limit=args.limit)
@@ -215,7 +215,7 @@ def write_sample_grid(folder: Path, path: Path, device: str, seed: int) -> None:
         list(GRID_PROMPTS), height=64, width=64, num_inference_steps=20, guidance_scale=4.0,
         generator=gen,
     ).images  # fmt: skip
-    from studio.engine.training.export import labelled_grid
+    from studio_train.export import labelled_grid
 
     labelled_grid(out, list(GRID_PROMPTS)).save(path)
     log.info("sample grid: %s", path)

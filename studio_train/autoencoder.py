@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from studio.engine.training.colour import family_accuracy, hue_error
-from studio.engine.training.progress import Progress
+from studio_train.colour import family_accuracy, hue_error
+from studio_train.progress import Progress
 
 log = logging.getLogger(__name__)
 
