@@ -3,6 +3,7 @@
 # (system Python >= 3.10; PEP 668 "externally managed" Pythons included), then it runs as .venv/bin/studio.
 #
 #   bash scripts/install.sh [--torch auto|cpu|cuda|keep] [--extras dev,train] [--no-desktop] [--force]
+#                           [--print-torch-choice]
 #
 # torch is chosen for the machine: an NVIDIA GPU (nvidia-smi answers) gets PyPI's CUDA build, no GPU gets
 # a CPU build (a local wheel where pip's find-links holds one, else the PyTorch CPU index).
@@ -25,14 +26,23 @@ while [ $# -gt 0 ]; do
     --extras=*) extras="${1#*=}"; shift ;;
     --no-desktop) desktop=0; shift ;;
     --force) force=1; shift ;;
+    --print-torch-choice) print_choice=1; shift ;;
     dev*|train*) extras="$1"; shift ;;  # the old positional form: install.sh dev,train
-    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$torch_choice" in auto|cpu|cuda|keep) ;; *)
   echo "install.sh: --torch must be auto, cpu, cuda or keep, not '$torch_choice'" >&2; exit 2 ;;
 esac
+
+choose_torch() {  # auto -> cuda with an NVIDIA GPU, else cpu
+  if [ "$torch_choice" != auto ]; then echo "$torch_choice"
+  elif command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then echo cuda
+  else echo cpu; fi
+}
+torch_choice=$(choose_torch)
+if [ "${print_choice:-0}" = 1 ]; then echo "$torch_choice"; exit 0; fi
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -86,9 +96,6 @@ if [ "$force" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]
   say "Studio is already installed in $venv (nothing changed; --force reinstalls)"
 else
   # --- 3. torch, chosen for this machine.
-  if [ "$torch_choice" = auto ]; then
-    if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then torch_choice=cuda; else torch_choice=cpu; fi
-  fi
   have_torch=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
   case "$torch_choice:$have_torch" in
     keep:*) say "Keeping the installed torch (${have_torch:-none})" ;;
@@ -109,7 +116,10 @@ else
   # --- 4. Studio and its libraries (editable: this checkout is the app).
   target="."; [ -n "$extras" ] && target=".[${extras}]"
   say "Installing Studio${extras:+ with $extras} into $venv"
-  "${pip[@]}" install --progress-bar on -c constraints.txt -e "$target" | { grep -v '^Requirement already satisfied' || true; }
+  # The build backend lives in the venv (no isolated build environment to download), so a later
+  # reinstall works offline.
+  "${pip[@]}" install -q "setuptools>=68"
+  "${pip[@]}" install --progress-bar on --no-build-isolation -c constraints.txt -e "$target" | { grep -v '^Requirement already satisfied' || true; }
   "$py" -c 'import studio.app, PySide6.QtWidgets' || { echo "install.sh: the installed app does not import" >&2; exit 1; }
   echo "$fingerprint" >"$stamp"
 fi
