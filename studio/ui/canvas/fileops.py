@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from studio.ui.canvas.autosave import AutosaveWriter
 
 
-class FileCommands:
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    _MixinBase = QWidget  # the type checker sees the widget this is mixed into
+else:
+    _MixinBase = object
+
+
+class FileCommands(_MixinBase):
     """Mixed into CanvasWorkspace (a QWidget): every method works on `self.doc`."""
 
     doc: Document

@@ -240,10 +240,10 @@ class CanvasView(QWidget):
                 p.setPen(pen)
                 p.drawPolyline(poly)
         if self._cursor_pos is not None and tool in (Tool.BRUSH, Tool.ERASER) and self._pan_from is None:
-            r = self.tools.settings.size * 0.5 * self.scale
+            radius = self.tools.settings.size * 0.5 * self.scale
             for pen in pens:
                 p.setPen(pen)
-                p.drawEllipse(self._cursor_pos, r, r)
+                p.drawEllipse(self._cursor_pos, radius, radius)
 
     def _cursor_rect(self) -> QRect:
         if self._cursor_pos is None:
@@ -359,7 +359,7 @@ class CanvasView(QWidget):
         elif key == Qt.Key.Key_C and self._override is not None and not event.modifiers():
             self.set_comparing(True)
         elif key in _TOOL_KEYS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
-            self.set_tool(_TOOL_KEYS[key])
+            self.set_tool(_TOOL_KEYS[Qt.Key(key)])
         else:
             super().keyPressEvent(event)
 
