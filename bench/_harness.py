@@ -64,7 +64,7 @@ class EngineHarness:
         from studio.engine.engine import Engine
 
         self.loaded = loaded
-        self._events: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()  # preload events
         self.engine = Engine(
             self._publish,
             device=device,
@@ -79,7 +79,8 @@ class EngineHarness:
         return self.loaded
 
     def _publish(self, event: Any) -> None:
-        self._events.put((time.perf_counter(), event))
+        if event.job_id == 0:  # preload events; a job's events come through its handle (run)
+            self._events.put((time.perf_counter(), event))
 
     def preload(self) -> None:
         from studio.core.events import Failed, ModelReady
@@ -95,13 +96,13 @@ class EngineHarness:
     def run(self, request: Any) -> JobResult:
         from studio.core.events import TERMINAL_EVENTS, Failed, Finished, Step
 
+        events: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
         t0 = time.perf_counter()
         job = self.engine.submit(request)
+        job.subscribe(lambda event: events.put((time.perf_counter(), event)))  # this job's events only
         result = JobResult(0.0, 0.0)
         while True:
-            t, event = self._events.get(timeout=JOB_TIMEOUT)
-            if event.job_id != job:
-                continue
+            t, event = events.get(timeout=JOB_TIMEOUT)
             if isinstance(event, Step):
                 result.step_times.append(t)
                 result.previews += event.preview is not None

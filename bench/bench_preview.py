@@ -60,12 +60,13 @@ def engine_cases(latent_side: int, dtype_name: str) -> dict[str, Callable[[], An
     import numpy as np
     import torch
 
+    from studio.core.request import PreviewKind
     from studio.engine.latent_rgb import SD1_BIAS, SD1_FACTORS, LatentRGB
     from studio.engine.preview import PreviewMaker
 
     _sched, capture, latents = scheduler_state(latent_side, torch_dtype(dtype_name))
     rgb = LatentRGB(np.asarray(SD1_FACTORS, np.float32), np.asarray(SD1_BIAS, np.float32), "sd1")
-    maker = PreviewMaker("x0", 1, rgb, capture)
+    maker = PreviewMaker(PreviewKind.X0, 1, rgb, capture)
     x0 = capture.x0()
     return {
         "NaN check (torch.isfinite)": lambda: bool(torch.isfinite(latents).all()),

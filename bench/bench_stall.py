@@ -115,10 +115,8 @@ class AppUnderTest:
         self.bridge.shutdown(timeout=60)
         self.window.close()
 
-    def bridge_terminal_signals(self) -> list[Any]:
-        return [self.bridge.finished, self.bridge.failed, self.bridge.cancelled]
-
-    def submit(self, request: Any) -> int:
+    def submit(self, request: Any) -> Any:
+        """The window's Generate with `request`; returns the job (`studio.ui.bridge.QtJob`)."""
         self.window.vm.set_request(request)
         self.window.generation.preview_interval = 1 if request.preview.value != "none" else 0
         job = self.window.generate()
@@ -130,19 +128,18 @@ class AppUnderTest:
 def run_job(ut: AppUnderTest, ticks: TickRecorder, request: Any, record: Record) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from studio.core.events import Failed
+
     loop = QEventLoop()
-    state: dict[str, Any] = {"job": None, "end": None, "steps": [], "failed": None}
+    state: dict[str, Any] = {"end": None, "steps": [], "failed": None}
 
     def on_step(event: Any) -> None:
-        if event.job_id == state["job"]:
-            state["steps"].append(time.perf_counter())
+        state["steps"].append(time.perf_counter())
 
     def on_end(event: Any) -> None:
-        if event.job_id != state["job"]:
-            return
         state["end"] = time.perf_counter()
-        if hasattr(event, "message"):
-            state["failed"] = f"{event.message}\n{getattr(event, 'detail', '')}"
+        if isinstance(event, Failed):
+            state["failed"] = f"{event.message}\n{event.detail}"
         QTimer.singleShot(int(TAIL_S * 1000), loop.quit)
 
     handled: list[tuple[float, str]] = []  # (after the GUI handled it, event name)
@@ -150,19 +147,17 @@ def run_job(ut: AppUnderTest, ticks: TickRecorder, request: Any, record: Record)
     def on_event(event: Any) -> None:
         handled.append((time.perf_counter(), type(event).__name__ + _step_label(event)))
 
-    connections = [(ut.bridge.step, on_step), (ut.bridge.event, on_event)]
-    connections += [(s, on_end) for s in ut.bridge_terminal_signals()]
-    for signal, slot in connections:
-        signal.connect(slot)
+    ut.bridge.any_event.connect(on_event)
     ticks.begin()
     t0 = time.perf_counter()
-    state["job"] = ut.submit(request)
+    job = ut.submit(request)
+    job.step.connect(on_step)  # this job's signals only; its events arrive after we return to the loop
+    job.ended.connect(on_end)
     loop.exec()
     gaps = ticks.end()
     record.gaps += gaps
     record.explained += explain(gaps, ticks.ends, handled, t0)
-    for signal, slot in connections:
-        signal.disconnect(slot)
+    ut.bridge.any_event.disconnect(on_event)
     if state["failed"]:
         raise RuntimeError(f"job failed: {state['failed']}")
     record.job_seconds.append(state["end"] - t0)

@@ -19,7 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.core.events import Event
+    from studio.core.settings import Settings
+    from studio.engine.engine import Engine
+    from studio.ui.bridge import EngineFactory
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "settings.json"
@@ -36,13 +42,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def engine_factory(settings: Any) -> Callable[[Callable[[Any], None]], Any]:
+def engine_factory(settings: Settings | Callable[[], Settings]) -> EngineFactory:
     """Builds the Engine on first use; the import stays out of the path to the first window.
 
     `settings` is a settings object or a callable returning the current one (read at each start,
     so a new device/precision applies when the engine restarts)."""
 
-    def create(publish: Callable[[Any], None]) -> Any:
+    def create(publish: Callable[[Event], None]) -> Engine:
         from studio.engine.engine import Engine
 
         current = settings() if callable(settings) else settings
@@ -91,19 +97,14 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
 
 
 def attach_canvas(window: Any, autosave_dir: Path) -> Any | None:
-    """Add the canvas workspace (studio.ui.canvas) as a tab and wire it to the bridge; None if absent."""
+    """Add the canvas workspace (studio.ui.canvas) as a tab; None if absent."""
     try:
         from studio.ui.canvas.workspace import CanvasWorkspace
     except ImportError:
         log.warning("Canvas workspace not available", exc_info=True)
         return None
-    bridge = window.bridge
-    canvas = CanvasWorkspace(window.submit, bridge.cancel, window.workspace_request, autosave_dir)
+    canvas = CanvasWorkspace(window.submit, window.workspace_request, autosave_dir)  # follows its own jobs
     index = window.add_workspace(canvas, "Canvas")
-    bridge.step.connect(canvas.on_step)
-    bridge.finished.connect(canvas.on_finished)
-    bridge.failed.connect(canvas.on_failed)
-    bridge.cancelled.connect(canvas.on_cancelled)
     canvas.message.connect(window.show_message)
     canvas.title_changed.connect(lambda title: window.tabs.setTabText(index, title or "Canvas"))
 

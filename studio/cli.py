@@ -197,17 +197,14 @@ def _settings_model_dirs() -> list[Path]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from studio.core.events import FailureKind
     from studio.engine.headless import JobFailed, run_job, save_results
 
     request = request_from_args(args)
-    try:
-        request.validate()
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    try:
+    try:  # the engine checks the request when it is submitted: a bad one fails as "input"
         outcome = run_job(request, device=args.device, precision=args.precision, threads=args.threads)
     except JobFailed as exc:
-        if exc.kind is not None and exc.kind.value == "input":
+        if exc.kind is FailureKind.INPUT:
             raise CliError(str(exc)) from exc
         return _error(str(exc), EXIT_FAILED)
     paths = save_results(outcome, args.out)

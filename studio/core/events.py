@@ -1,16 +1,30 @@
-"""Typed events the engine publishes about jobs. They carry numpy/PIL data, never tensors."""
+"""Typed events the engine publishes about jobs (numpy/PIL data, never tensors), and `JobHandle`,
+what `submit` returns: one job's id, its cancel, and its events only.
+
+Event order for a job: Queued -> Loading* -> ModelReady? -> Started -> Step(1..n) ->
+Finished | Cancelled | Failed (Queued may repeat as jobs ahead leave the queue; a job cancelled or
+failed early ends sooner; a request rejected at submit has only Failed).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+
+from studio.core.request import PreviewKind
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
+    from studio.core.plan import GenerationPlan
     from studio.core.request import GenerationRequest
+
+log = logging.getLogger(__name__)
 
 
 class FailureKind(str, Enum):
@@ -49,8 +63,17 @@ class ModelReady(Event):
 
 @dataclass(frozen=True)
 class Started(Event):
-    total_steps: int
-    batch: int
+    """The job starts denoising; `plan` is exactly what the engine runs (`studio.core.plan.plan`)."""
+
+    plan: GenerationPlan = field(compare=False, repr=False)
+
+    @property
+    def total_steps(self) -> int:
+        return self.plan.total_steps
+
+    @property
+    def batch(self) -> int:
+        return self.plan.batch
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,7 @@ class Step(Event):
     total: int
     elapsed: float  # seconds since the job started running
     preview: np.ndarray | None = field(default=None, compare=False, repr=False)  # HxWx3 uint8
-    preview_kind: str = "none"  # "x0", "latent" or "none"
+    preview_kind: PreviewKind = PreviewKind.NONE  # NONE when `preview` is None
 
 
 @dataclass(frozen=True)
@@ -84,3 +107,110 @@ class Failed(Event):
 
 
 TERMINAL_EVENTS = (Finished, Cancelled, Failed)
+Outcome = Finished | Cancelled | Failed
+Subscriber = Callable[[Event], None]
+
+
+class JobHandle:
+    """One submitted job: `id`, `request` (as checked at submit), `cancel()`, and its events only.
+
+    Thread-safe. Engines create it in `submit` and pass it each of the job's events (`deliver`, on
+    their publisher thread). `subscribe(callback)` first replays the events so far (on the caller's
+    thread; of the step events only the newest), then passes each new one as it is delivered; a
+    callback that raises is logged and still gets the later events. A request that cannot run is
+    rejected at submit: the handle is then already done, `rejection` is its `Failed(kind=INPUT)`.
+    """
+
+    def __init__(self, job_id: int, request: GenerationRequest, cancel: Callable[[int], bool]) -> None:
+        self.id = job_id
+        self.request = request
+        self._cancel = cancel
+        self._cond = threading.Condition(threading.RLock())
+        self._events: list[Event] = []
+        self._subscribers: list[Subscriber] = []
+        self._outcome: Outcome | None = None
+        self._plan: GenerationPlan | None = None
+        self._rejection: Failed | None = None
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.id} {'done' if self.done else 'open'}>"
+
+    # -- for everyone -----------------------------------------------------------------------------
+    def cancel(self) -> bool:
+        """Cancel the job: a queued one is removed (`Cancelled(at_step=0)`), a running one stops
+        within a step without decoding. False if it had already ended."""
+        return not self.done and bool(self._cancel(self.id))
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Replay this job's events so far to `callback`, then pass it each new one, in order."""
+        with self._cond:
+            for event in self._events:
+                self._call(callback, event)
+            self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Subscriber) -> None:
+        with self._cond:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        """Block until the job ends; its terminal event, or None if `timeout` seconds passed first."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._outcome is not None, timeout)
+            return self._outcome
+
+    @property
+    def done(self) -> bool:
+        with self._cond:
+            return self._outcome is not None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """Finished, Cancelled or Failed once the job has ended; None before."""
+        with self._cond:
+            return self._outcome
+
+    @property
+    def plan(self) -> GenerationPlan | None:
+        """The plan from the job's Started event (None before it started)."""
+        with self._cond:
+            return self._plan
+
+    @property
+    def rejection(self) -> Failed | None:
+        """The Failed(kind=INPUT) of a request rejected at submit (never queued); None otherwise."""
+        with self._cond:
+            return self._rejection
+
+    # -- for engines ------------------------------------------------------------------------------
+    def reject(self, message: str) -> Failed:
+        """End the job at submit with Failed(kind=INPUT, message); returns that event."""
+        failed = Failed(self.id, FailureKind.INPUT, message)
+        with self._cond:
+            self._rejection = failed
+            self.deliver(failed)
+        return failed
+
+    def deliver(self, event: Event) -> None:
+        """Record one of this job's events and pass it to the subscribers (in order, one at a time)."""
+        if event.job_id != self.id:
+            raise ValueError(f"Event of job {event.job_id} delivered to job {self.id}")
+        with self._cond:
+            if isinstance(event, Step) and self._events and isinstance(self._events[-1], Step):
+                self._events[-1] = event  # replay only the newest step (previews are large)
+            else:
+                self._events.append(event)
+            if isinstance(event, Started):
+                self._plan = event.plan
+            if isinstance(event, Finished | Cancelled | Failed):
+                self._outcome = event
+                self._cond.notify_all()
+            for callback in list(self._subscribers):
+                self._call(callback, event)
+
+    @staticmethod
+    def _call(callback: Subscriber, event: Event) -> None:
+        try:
+            callback(event)
+        except Exception:
+            log.exception("A subscriber failed on %r", event)

@@ -35,7 +35,7 @@ class PreviewKind(str, Enum):
 
 class InpaintArea(str, Enum):
     WHOLE_IMAGE = "whole"
-    ONLY_MASKED = "masked"  # crop to the mask's box + padding, generate at native size, paste back
+    ONLY_MASKED = "masked"  # crop to the mask's box + padding, generate at width x height's area, paste back
 
 
 class MaskedContent(str, Enum):
@@ -101,6 +101,50 @@ class GenerationRequest:
         """Batch item i uses seed + i (wrapping within the 32-bit range)."""
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.batch)]
 
+    @property
+    def denoising_steps(self) -> int:
+        """Denoising steps the job will report (strength shortens img2img / inpaint / outpaint)."""
+        return denoising_steps(self.steps, None if self.mode is Mode.TXT2IMG else self.strength)
+
+
+def denoising_steps(steps: int, strength: float | None) -> int:
+    """All `steps`, or diffusers' strength-reduced count (``int(steps * strength)``)."""
+    if strength is None:
+        return steps
+    return min(int(steps * strength), steps)
+
+
+def check_request(request: GenerationRequest) -> GenerationRequest:
+    """The request as the engine runs it: enum fields given as plain strings (from JSON, say) become
+    enums, then it is validated. Raises ValueError with a message a person can act on.
+
+    Engines call this once, when a job is submitted; nothing else needs to."""
+    try:
+        request = _normalized(request)
+    except ValueError as exc:
+        raise ValueError(f"The request has an unknown option: {exc}") from exc
+    try:
+        request.validate()
+    except ValueError:
+        raise
+    except Exception as exc:  # a broken image object, say: still a problem with the request
+        raise ValueError(f"The request could not be read: {exc}") from exc
+    return request
+
+
+def _normalized(request: GenerationRequest) -> GenerationRequest:
+    changes: dict[str, Any] = {}
+    if not isinstance(request.mode, Mode):
+        changes["mode"] = Mode(request.mode)
+    if not isinstance(request.preview, PreviewKind):
+        changes["preview"] = PreviewKind(request.preview)
+    opts = request.mask_options
+    if not isinstance(opts.area, InpaintArea) or not isinstance(opts.fill, MaskedContent):
+        changes["mask_options"] = dataclasses.replace(
+            opts, area=InpaintArea(opts.area), fill=MaskedContent(opts.fill)
+        )
+    return request.replace(**changes) if changes else request
+
 
 def round_to_multiple_of_8(value: int) -> int:
     """Nearest multiple of 8, halves rounded up (100 -> 104), never below 8."""
@@ -130,6 +174,11 @@ def _check_numbers(r: GenerationRequest) -> None:
     _whole_in_range("Preview interval", r.preview_interval, 1, MAX_STEPS)
     if r.mode in (Mode.IMG2IMG, Mode.INPAINT) and r.strength == 0:
         raise ValueError("Strength is 0, so nothing would change: raise it above 0 (0.5–0.8 is typical).")
+    if r.mode is not Mode.TXT2IMG and r.denoising_steps < 1:
+        raise ValueError(
+            f"With {r.steps} steps and strength {r.strength:g} no denoising step would run: "
+            "raise the steps or the strength."
+        )
 
 
 def _check_size(r: GenerationRequest) -> None:

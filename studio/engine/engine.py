@@ -1,10 +1,15 @@
 """The engine: one long-lived worker thread owns the model and makes every torch call.
 
 Callers (the Qt bridge, the CLI, benchmarks) talk to it through thread-safe methods:
-``submit(request) -> job_id``, ``cancel(job_id)``, ``preload(ref)``, ``shutdown(timeout)``. Commands
-reach the worker through a queue; results come back as events (``studio.core.events``) passed to
-``publish``. Events are delivered, in order, by a small publisher thread owned by the engine, so a
-slow subscriber never stalls denoising and ``publish`` is never called on the caller's thread.
+``submit(request) -> JobHandle`` (``studio.core.events``: the job's id, ``cancel()``, its events via
+``subscribe``), ``preload(ref)``, ``shutdown(timeout)``. Commands reach the worker through a queue;
+results come back as events (``studio.core.events``), each passed first to ``publish`` (every event
+of the engine) and then to its job's handle. Events are delivered, in order, by a small publisher
+thread owned by the engine, so a slow subscriber never stalls denoising and ``publish`` is never
+called on the caller's thread.
+
+A request is checked once, in ``submit`` (``studio.core.request.check_request``); the worker plans it
+(``studio.core.plan.plan``), reports the plan in ``Started`` and runs it (``pipelines.generate``).
 
 Importing this module does not import torch: the worker imports it when it first needs it.
 """
@@ -19,9 +24,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.events import (
     Cancelled,
@@ -29,19 +34,30 @@ from studio.core.events import (
     Failed,
     FailureKind,
     Finished,
+    JobHandle,
     Loading,
     ModelReady,
     Queued,
     Started,
     Step,
 )
-from studio.core.request import GenerationRequest, PreviewKind
+from studio.core.plan import GenerationPlan, plan
+from studio.core.request import GenerationRequest, PreviewKind, check_request
 from studio.engine.failures import failure_for
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from studio.engine.latent_rgb import LatentRGB
+    from studio.engine.models import ModelManager
+    from studio.engine.runner import CallContext
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], None]
 PRELOAD_JOB = 0  # job_id of events caused by preload()
+SHUT_DOWN = "The engine has shut down; restart Studio to generate again."
 _STOP = object()
 # Job ids are unique in the process, not per Engine: the app replaces its Engine when device or
 # precision change, and a restarted count would make the bridge take new jobs for finished ones.
@@ -50,9 +66,16 @@ _JOB_IDS = itertools.count(1)
 
 @dataclass
 class _Job:
-    id: int
-    request: GenerationRequest
+    handle: JobHandle
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def id(self) -> int:
+        return self.handle.id
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.handle.request
 
 
 @dataclass
@@ -83,10 +106,10 @@ class Engine:
         self._pending: deque[_Job | _Preload] = deque()
         self._current: _Job | None = None
         self._stopping = False
-        self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[tuple[Event, JobHandle | None] | object] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._publisher: threading.Thread | None = None
-        self._models: Any = None  # ModelManager, created on the worker thread
+        self._models: ModelManager | None = None  # created on the worker thread
 
     # ------------------------------------------------------------------ public, any thread
     def start(self) -> None:
@@ -99,26 +122,27 @@ class Engine:
         self._publisher.start()
         self._worker.start()
 
-    def submit(self, request: GenerationRequest) -> int:
-        """Queue ``request``; returns its job id. A bad request becomes a ``Failed(kind=INPUT)`` event."""
+    def submit(self, request: GenerationRequest) -> JobHandle:
+        """Queue ``request``; returns its handle. The request is checked here, once: one that cannot
+        run is not queued, its handle is already done (``rejection``: a ``Failed(kind=INPUT)``, also
+        published)."""
         job_id = next(_JOB_IDS)
         try:
-            request = _normalized(request)
-            problem = _validation_problem(request)
+            request, problem = check_request(request), None
         except ValueError as exc:
-            problem = f"The request has an unknown option: {exc}"
-        job = _Job(job_id, request)
+            problem = str(exc)
+        handle = JobHandle(job_id, request, self.cancel)
         with self._cond:
             if problem is None and self._stopping:
-                problem = "The engine has shut down; restart Studio to generate again."
-            if problem is not None:
-                self._emit(Failed(job.id, FailureKind.INPUT, problem))
-                return job.id
-            position = sum(isinstance(c, _Job) for c in self._pending)
-            self._pending.append(job)
-            self._emit(Queued(job.id, position))
-            self._cond.notify_all()
-        return job.id
+                problem = SHUT_DOWN
+            if problem is None:
+                position = sum(isinstance(c, _Job) for c in self._pending)
+                self._pending.append(_Job(handle))
+                self._emit(Queued(job_id, position), handle)
+                self._cond.notify_all()
+                return handle
+        self._emit(handle.reject(problem), None)  # the handle has it already; tell `publish`
+        return handle
 
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued job (removed, ``Cancelled(at_step=0)``, later jobs get new ``Queued``
@@ -131,9 +155,9 @@ class Engine:
             for index, cmd in enumerate(jobs):
                 if cmd.id == job_id:
                     self._pending.remove(cmd)
-                    self._emit(Cancelled(job_id, 0))
+                    self._emit(Cancelled(job_id, 0), cmd.handle)
                     for position, later in enumerate(jobs[index + 1 :], start=index):
-                        self._emit(Queued(later.id, position))  # the jobs behind it move up
+                        self._emit(Queued(later.id, position), later.handle)  # the jobs behind move up
                     return True
         return False
 
@@ -157,7 +181,7 @@ class Engine:
                 self._current.cancel.set()
             for cmd in list(self._pending):
                 if isinstance(cmd, _Job):
-                    self._emit(Cancelled(cmd.id, 0))
+                    self._emit(Cancelled(cmd.id, 0), cmd.handle)
             self._pending.clear()
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
@@ -169,18 +193,22 @@ class Engine:
         return not any(t is not None and t.is_alive() for t in (self._worker, self._publisher))
 
     # ------------------------------------------------------------------ threads
-    def _emit(self, event: Event) -> None:
-        self._events.put(event)
+    def _emit(self, event: Event, handle: JobHandle | None) -> None:
+        """Queue ``event`` for ``publish`` and for its job's handle (None: preloads, rejections)."""
+        self._events.put((event, handle))
 
     def _publish_loop(self) -> None:
         while True:
-            event = self._events.get()
-            if event is _STOP:
+            item = self._events.get()
+            if not isinstance(item, tuple):  # _STOP
                 return
+            event, handle = item
             try:
                 self._publish(event)
             except Exception:
                 log.exception("Event subscriber failed on %r", event)
+            if handle is not None:
+                handle.deliver(event)  # logs its own subscribers' errors
 
     def _work_loop(self) -> None:
         while True:
@@ -206,7 +234,7 @@ class Engine:
             return cmd
 
     # ------------------------------------------------------------------ worker-thread only
-    def _manager(self) -> Any:
+    def _manager(self) -> ModelManager:
         if self._models is None:
             # Idle OpenMP threads must sleep, not spin: spinning threads fight the GUI thread for
             # the cores (docs/BENCHMARKS.md). Read once when torch loads its OpenMP runtime.
@@ -234,40 +262,47 @@ class Engine:
             log.warning("No cache folder for preview colours", exc_info=True)
             return None
 
-    def _ensure_model(self, ref: str, job_id: int) -> Any:
+    def _ensure_model(self, ref: str, job_id: int, handle: JobHandle | None) -> Any:
+        """The resident ``LoadedModel`` for ``ref`` (loading it, with Loading/ModelReady events)."""
         models = self._manager()
         if models.resident_ref == ref and models.loaded is not None:
             return models.loaded
         label = ref or "built-in model"
-        self._emit(Loading(job_id, label, f"Loading {label}"))
+        self._emit(Loading(job_id, label, f"Loading {label}"), handle)
 
         def progress(message: str) -> None:
-            self._emit(Loading(job_id, label, message))
+            self._emit(Loading(job_id, label, message), handle)
 
         loaded, seconds = models.ensure(ref, progress)
-        self._emit(ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds))
+        self._emit(ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds), handle)
         return loaded
 
     def _run_preload(self, ref: str) -> None:
-        outcome: Event | None = None
+        outcome: Failed | None = None
         try:
-            self._ensure_model(ref, PRELOAD_JOB)
+            self._ensure_model(ref, PRELOAD_JOB, None)
         except Exception as exc:
             outcome = self._failure(PRELOAD_JOB, exc)
         if outcome is not None:
-            self._finish(outcome)
+            self._finish(outcome, None)
 
     def _run_job(self, job: _Job) -> None:
+        from studio.engine.pipelines import RequestError, generate
         from studio.engine.runner import JobCancelled
 
         try:
             if job.cancel.is_set():
                 raise JobCancelled(0)
-            loaded = self._ensure_model(job.request.model, job.id)
+            try:
+                the_plan = plan(job.request)  # before loading: a request that cannot run fails fast
+            except ValueError as exc:
+                raise RequestError(str(exc)) from exc
+            loaded = self._ensure_model(job.request.model, job.id, job.handle)
             if job.cancel.is_set():
                 raise JobCancelled(0)
-            ctx = self._context(job)
-            images = self._generate(job, ctx)
+            ctx = self._context(job, the_plan)
+            self._emit(Started(job.id, the_plan), job.handle)
+            images = generate(job.request, the_plan, self._manager(), ctx)
             elapsed = time.monotonic() - ctx.started
             params = _parameters(job.request, loaded, images)
             outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
@@ -279,47 +314,41 @@ class Engine:
         # is gone, so unloading after an out-of-memory error really frees the memory.
         with self._cond:
             self._current = None  # `busy` is already False when the terminal event arrives
-        self._finish(outcome)
+        self._finish(outcome, job.handle)
 
-    def _finish(self, outcome: Event) -> None:
+    def _finish(self, outcome: Event, handle: JobHandle | None) -> None:
         if isinstance(outcome, Failed) and outcome.kind is FailureKind.OUT_OF_MEMORY:
             self._release_model()
-        self._emit(outcome)
+        self._emit(outcome, handle)
 
-    def _context(self, job: _Job) -> Any:
-        from studio.engine.pipelines import total_steps
+    def _context(self, job: _Job, the_plan: GenerationPlan) -> CallContext:
         from studio.engine.runner import CallContext
 
         request = job.request
-        kind = PreviewKind(request.preview).value
-        rgb = self._latent_rgb() if kind != "none" else None
+        kind = request.preview
+        rgb = self._latent_rgb() if kind is not PreviewKind.NONE else None
         started = time.monotonic()
 
-        def on_step(step: int, total: int, preview: Any, preview_kind: str) -> None:
-            self._emit(Step(job.id, step, total, time.monotonic() - started, preview, preview_kind))
+        def on_step(step: int, total: int, preview: np.ndarray | None, preview_kind: PreviewKind) -> None:
+            event = Step(job.id, step, total, time.monotonic() - started, preview, preview_kind)
+            self._emit(event, job.handle)
 
         return CallContext(
             job.cancel,
             on_step,
-            total_steps=total_steps(request),
+            total_steps=the_plan.total_steps,
             preview_kind=kind,
             preview_interval=request.preview_interval,
             latent_rgb=rgb,
             started=started,
         )
 
-    def _latent_rgb(self) -> Any:
+    def _latent_rgb(self) -> LatentRGB | None:
         try:
-            return self._models.latent_rgb()
+            return self._manager().latent_rgb()
         except Exception:
             log.warning("Previews are off: no latent colour map for this model", exc_info=True)
             return None
-
-    def _generate(self, job: _Job, ctx: Any) -> list[Any]:
-        from studio.engine.pipelines import generate, total_steps
-
-        self._emit(Started(job.id, total_steps(job.request), job.request.batch))
-        return generate(job.request, self._models, ctx)
 
     def _failure(self, job_id: int, exc: BaseException) -> Failed:
         kind, message, detail = failure_for(exc)
@@ -341,35 +370,7 @@ class Engine:
             log.exception("Unloading the model failed")
 
 
-def _normalized(request: GenerationRequest) -> GenerationRequest:
-    """Enum fields given as plain strings (from JSON, say) become the enums the engine compares."""
-    from studio.core.request import InpaintArea, MaskedContent, Mode
-
-    changes: dict[str, Any] = {}
-    if not isinstance(request.mode, Mode):
-        changes["mode"] = Mode(request.mode)
-    if not isinstance(request.preview, PreviewKind):
-        changes["preview"] = PreviewKind(request.preview)
-    opts = request.mask_options
-    if not isinstance(opts.area, InpaintArea) or not isinstance(opts.fill, MaskedContent):
-        changes["mask_options"] = replace(opts, area=InpaintArea(opts.area), fill=MaskedContent(opts.fill))
-    return request.replace(**changes) if changes else request
-
-
-def _validation_problem(request: GenerationRequest) -> str | None:
-    try:
-        request.validate()
-        from studio.engine.pipelines import check_runnable
-
-        check_runnable(request)
-    except ValueError as exc:
-        return str(exc)
-    except Exception as exc:  # a broken image object, say: still an input problem for the caller
-        return f"The request could not be read: {exc}"
-    return None
-
-
-def _parameters(request: GenerationRequest, loaded: Any, images: list[Any]) -> list[dict[str, Any]]:
+def _parameters(request: GenerationRequest, loaded: Any, images: list[Image.Image]) -> list[dict[str, Any]]:
     """A1111-style parameters per image (``studio.core.metadata.build_parameters``)."""
     from studio.core.metadata import build_parameters
 

@@ -10,16 +10,17 @@ import queue
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from studio.core.events import (
-    TERMINAL_EVENTS,
     Cancelled,
+    Event,
     Failed,
     FailureKind,
     Finished,
     Loading,
     ModelReady,
+    Outcome,
     Started,
     Step,
 )
@@ -86,15 +87,16 @@ def run_job(
     """
     from studio.engine.engine import Engine
 
-    events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     bar = bar or ProgressBar()
-    engine = Engine(events.put, device=device, precision=precision, torch_threads=threads)
+    engine = Engine(lambda event: None, device=device, precision=precision, torch_threads=threads)
     engine.start()
     job = engine.submit(request)
+    job.subscribe(events.put)  # this job's events only (replayed from its Queued)
     try:
-        end = _follow(events, job, bar)
+        end = _follow(events, bar)
     except KeyboardInterrupt:
-        engine.cancel(job)
+        job.cancel()
         engine.shutdown(30.0)
         bar.close()
         raise
@@ -108,16 +110,14 @@ def run_job(
     return end
 
 
-def _follow(events: queue.SimpleQueue[Any], job: int, bar: ProgressBar) -> Any:
+def _follow(events: queue.SimpleQueue[Event], bar: ProgressBar) -> Outcome:
     while True:
         try:
             event = events.get(timeout=0.2)  # wakes up regularly so Ctrl+C is seen
         except queue.Empty:
             continue
-        if event.job_id not in (job, 0):
-            continue
         if isinstance(event, Failed) and event.detail:
-            log.error("Job %d failed: %s\n%s", job, event.message, event.detail)
+            log.error("Job %d failed: %s\n%s", event.job_id, event.message, event.detail)
         if isinstance(event, Loading):
             bar.message(event.message)
         elif isinstance(event, ModelReady):
@@ -126,7 +126,7 @@ def _follow(events: queue.SimpleQueue[Any], job: int, bar: ProgressBar) -> Any:
             bar.update(0, event.total_steps, 0.0)
         elif isinstance(event, Step):
             bar.update(event.step, event.total, event.elapsed)
-        if isinstance(event, TERMINAL_EVENTS):
+        if isinstance(event, Finished | Cancelled | Failed):
             return event
 
 

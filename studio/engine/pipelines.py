@@ -1,11 +1,12 @@
-"""A `GenerationRequest` -> the pipeline call(s) for its mode -> PIL images.
+"""A `GenerationRequest` and its `GenerationPlan` -> the pipeline call(s) for its mode -> PIL images.
 
+The geometry (regions, sizes, the effective mask, the outpaint canvas) is the plan's
+(`studio.core.plan`); this module only runs it:
 - txt2img / img2img: the family's pipeline (an inpainting model runs them through its inpaint
   pipeline with a full mask, as A1111 does).
-- inpaint: effective mask (grow + feather, `studio.core.masks`), optional crop to the mask's box
-  ("only masked", generated at the model's native size), masked-content pre-fill, then composite,
-  so every pixel outside the effective mask is byte-identical to the input.
-- outpaint: `studio.core.geometry.outpaint_canvas` -> the inpaint path on the extended canvas.
+- inpaint / outpaint: the plan's region of the plan's image, pre-filled under the mask (masked
+  content), generated at the plan's size, pasted back and composited through the plan's effective
+  mask, so every pixel where that mask is 0 is byte-identical to the input.
 
 Batch image i uses seed + i, with its own CPU generator (same latents on every device).
 """
@@ -15,10 +16,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from studio.core.request import GenerationRequest, InpaintArea, Mode
+from PIL import Image
+
+from studio.core.plan import GenerationPlan
+from studio.core.request import GenerationRequest, Mode
 from studio.engine.models import ModelManager
 from studio.engine.runner import CallContext, run_pipeline, to_pil
-from studio.engine.schedulers import expected_steps
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +30,16 @@ class RequestError(ValueError):
     """The request cannot be run as given (shown to the artist as an input problem)."""
 
 
-def total_steps(request: GenerationRequest) -> int:
-    """Denoising steps the job will report (strength shortens img2img / inpaint / outpaint)."""
-    if request.mode is Mode.TXT2IMG:
-        return request.steps
-    return expected_steps(request.steps, request.strength)
-
-
-def check_runnable(request: GenerationRequest) -> None:
-    """Problems `GenerationRequest.validate` cannot see; raises RequestError."""
-    if request.mode is not Mode.TXT2IMG and total_steps(request) < 1:
-        raise RequestError(
-            f"With {request.steps} steps and strength {request.strength:g} no denoising step would run: "
-            "raise the steps or the strength."
-        )
-
-
-def generate(request: GenerationRequest, models: ModelManager, ctx: CallContext) -> list[Any]:
-    """Run ``request`` on the resident model; returns one PIL image per batch seed."""
-    check_runnable(request)
-    if request.mode is Mode.TXT2IMG:
-        return _txt2img(request, models, ctx)
-    if request.mode is Mode.IMG2IMG:
-        return _img2img(request, models, ctx)
-    if request.mode is Mode.INPAINT:
-        return _inpaint(request, models, ctx)
-    return _outpaint(request, models, ctx)
+def generate(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    """Run ``request`` as ``plan`` on the resident model; returns one image of ``plan.result_size``
+    per batch seed."""
+    if plan.mode is Mode.TXT2IMG:
+        return _txt2img(request, plan, models, ctx)
+    if plan.mode is Mode.IMG2IMG:
+        return _img2img(request, plan, models, ctx)
+    return _inpaint(request, plan, models, ctx)
 
 
 def _generators(seeds: list[int]) -> list[Any]:
@@ -73,57 +60,49 @@ def _common(request: GenerationRequest) -> dict[str, Any]:
     }
 
 
-def _call(models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: Any) -> list:
+def _call(
+    models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: Any
+) -> list[Image.Image]:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
     images = run_pipeline(pipe, {**_common(request), **kw}, ctx)
     return to_pil(images)
 
 
-def _txt2img(request: GenerationRequest, models: ModelManager, ctx: CallContext) -> list[Any]:
-    size = {"width": request.width, "height": request.height}
+def _txt2img(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    width, height = plan.generation_size
+    size = {"width": width, "height": height}
     if not models.is_inpaint_model:
         return _call(models, Mode.TXT2IMG, request, ctx, **size)
-    from PIL import Image
-
-    blank = Image.new("RGB", (request.width, request.height), (127, 127, 127))
+    blank = Image.new("RGB", (width, height), (127, 127, 127))
     full = Image.new("L", blank.size, 255)
     return _call(models, Mode.INPAINT, request, ctx, image=blank, mask_image=full, strength=1.0, **size)
 
 
-def _img2img(request: GenerationRequest, models: ModelManager, ctx: CallContext) -> list[Any]:
-    from PIL import Image
-
-    size = (request.width, request.height)
-    image = request.init_image.convert("RGB")
-    if image.size != size:
-        image = image.resize(size, Image.Resampling.LANCZOS)
+def _img2img(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    image = _required(plan.image)
     common = {"image": image, "strength": request.strength}
     if not models.is_inpaint_model:
         return _call(models, Mode.IMG2IMG, request, ctx, **common)
-    full = Image.new("L", size, 255)
-    return _call(models, Mode.INPAINT, request, ctx, mask_image=full, width=size[0], height=size[1], **common)
+    full = Image.new("L", image.size, 255)
+    return _call(
+        models, Mode.INPAINT, request, ctx, mask_image=full, width=image.width, height=image.height, **common
+    )
 
 
-def _inpaint(request: GenerationRequest, models: ModelManager, ctx: CallContext) -> list[Any]:
-    from PIL import Image
+def _inpaint(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    from studio.core import masks
 
-    from studio.core import geometry, masks
-
-    opts = request.mask_options
-    original = request.init_image
-    image = original.convert("RGB")
-    effective = masks.effective_mask(request.mask, opts.grow, opts.feather)
-    if effective.getbbox() is None:
-        raise RequestError("The mask is empty after shrinking it: paint a larger area or reduce the shrink.")
-    if opts.area is InpaintArea.ONLY_MASKED:
-        box = geometry.crop_box_for_mask(effective, opts.padding, image.size, target_aspect=1.0)
-        native = models.native_size()
-        gen_size = geometry.scale_to_fit((box[2] - box[0], box[3] - box[1]), native * native)
-    else:
-        box = (0, 0, image.width, image.height)
-        gen_size = geometry.scale_to_fit(image.size, request.width * request.height)
+    original, effective = _required(plan.image), _required(plan.mask)
+    image = original if original.mode == "RGB" else original.convert("RGB")
+    box, gen_size = plan.region, plan.generation_size
     region, region_mask = image.crop(box), effective.crop(box)
-    source = masks.prefill_masked(region, region_mask, opts.fill, request.seed)
+    source = masks.prefill_masked(region, region_mask, request.mask_options.fill, request.seed)
     generated = _call(
         models,
         Mode.INPAINT,
@@ -143,10 +122,7 @@ def _inpaint(request: GenerationRequest, models: ModelManager, ctx: CallContext)
     return results
 
 
-def _outpaint(request: GenerationRequest, models: ModelManager, ctx: CallContext) -> list[Any]:
-    from studio.core import geometry
-
-    extended, mask, _box = geometry.outpaint_canvas(
-        request.init_image.convert("RGB"), request.outpaint, seed=request.seed
-    )
-    return _inpaint(request.replace(mode=Mode.INPAINT, init_image=extended, mask=mask), models, ctx)
+def _required(image: Image.Image | None) -> Image.Image:
+    if image is None:  # plan() always sets it for these modes
+        raise RequestError("The plan has no input image for this mode.")
+    return image

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.request import PreviewKind
 from studio.engine.latent_rgb import LatentRGB
 
 log = logging.getLogger(__name__)
@@ -114,23 +115,25 @@ def normalized_latent(scheduler: Any, latents: Any) -> Any:
 class PreviewMaker:
     """Turns the state at a completed step into a uint8 HxWx3 preview, every ``interval`` steps."""
 
-    def __init__(self, kind: str, interval: int, rgb: LatentRGB | None, capture: X0Capture | None) -> None:
-        self.kind = kind if rgb is not None else "none"
+    def __init__(
+        self, kind: PreviewKind, interval: int, rgb: LatentRGB | None, capture: X0Capture | None
+    ) -> None:
+        self.kind = PreviewKind(kind) if rgb is not None else PreviewKind.NONE
         self.interval = max(1, interval)
         self.rgb = rgb
         self.capture = capture
 
     def due(self, step: int, total: int) -> bool:
-        return self.kind != "none" and (step % self.interval == 0 or step == total)
+        return self.kind is not PreviewKind.NONE and (step % self.interval == 0 or step == total)
 
     def make(self, latents: Any) -> np.ndarray | None:
         """Preview of the first image in the batch, or None when there is nothing to show."""
         if self.rgb is None:
             return None
         source = None
-        if self.kind == "x0" and self.capture is not None:
+        if self.kind is PreviewKind.X0 and self.capture is not None:
             source = self.capture.x0()
-        elif self.kind == "latent" and self.capture is not None:
+        elif self.kind is PreviewKind.LATENT and self.capture is not None:
             source = normalized_latent(self.capture.scheduler, latents)
         if source is None:
             source = latents

@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.request import PreviewKind
+from studio.engine.latent_rgb import LatentRGB
 from studio.engine.preview import PreviewMaker, X0Capture
 from studio.engine.schedulers import completed_step, scheduler_order
 
 log = logging.getLogger(__name__)
 
 # (step 1..n, total n, preview HxWx3 uint8 or None, preview kind)
-StepHook = Callable[[int, int, "np.ndarray | None", str], None]
+StepHook = Callable[[int, int, "np.ndarray | None", PreviewKind], None]
 
 
 class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -51,10 +53,10 @@ class CallContext:
 
     cancel: threading.Event
     on_step: StepHook
-    total_steps: int = 1  # denoising steps the call will make (pipelines.total_steps)
-    preview_kind: str = "none"  # "x0" | "latent" | "none"
+    total_steps: int = 1  # denoising steps the call will make (GenerationPlan.total_steps)
+    preview_kind: PreviewKind = PreviewKind.NONE
     preview_interval: int = 1
-    latent_rgb: Any = None  # studio.engine.latent_rgb.LatentRGB or None
+    latent_rgb: LatentRGB | None = None
     last_step: int = 0  # updated as steps complete (read by the engine when a call is cancelled)
     started: float = 0.0  # time.monotonic() when the job started running
 
@@ -77,7 +79,7 @@ def run_pipeline(pipe: Any, kwargs: dict[str, Any], ctx: CallContext) -> np.ndar
                 raise NonFiniteOutput(NAN_MESSAGE)
             preview = maker.make(latents) if maker.due(step, total) else None
             ctx.last_step = step
-            ctx.on_step(step, total, preview, maker.kind if preview is not None else "none")
+            ctx.on_step(step, total, preview, maker.kind if preview is not None else PreviewKind.NONE)
         if ctx.cancel.is_set():
             raise JobCancelled(ctx.last_step)
         return tensors

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.core.request import denoising_steps
 from studio.core.schedulers import SCHEDULER_NAMES
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,4 @@ def completed_step(call_index: int, num_timesteps: int, total: int, order: int) 
 
 def expected_steps(steps: int, strength: float | None) -> int:
     """Denoising steps a job will report: all of them, or diffusers' strength-reduced count."""
-    if strength is None:
-        return steps
-    return min(int(steps * strength), steps)
+    return denoising_steps(steps, strength)

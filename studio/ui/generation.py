@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import Cancelled, Failed, Finished, Loading, ModelReady, Queued, Started, Step
 from studio.core.request import GenerationRequest, PreviewKind
-from studio.ui.bridge import EngineBridge
+from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.images import array_to_qimage, pil_to_qimage
 from studio.ui.results import SavedResult
 from studio.ui.saver import ResultSaver
@@ -23,8 +23,12 @@ from studio.ui.widgets.progress_panel import ProgressPanel, format_seconds
 
 log = logging.getLogger(__name__)
 
+_PREVIEW_LABELS = {PreviewKind.X0: "x0", PreviewKind.LATENT: "x_t", PreviewKind.NONE: ""}
 
-class GenerationController(QObject):
+
+class GenerateTabController(QObject):
+    """The Generate tab's one job at a time: submits, follows that job's `QtJob` signals, saves."""
+
     busy_changed = Signal(bool)
     results_saved = Signal(list)  # list[SavedResult]
     status_message = Signal(str)
@@ -41,18 +45,10 @@ class GenerationController(QObject):
         self.bridge, self.vm = bridge, vm
         self.view, self.progress, self.banner, self.history = views
         self._output_dir = output_dir
-        self.current_job: int | None = None
-        self._jobs: set[int] = set()
+        self.job: QtJob | None = None  # the running job
         self.preview_interval = 1  # from settings; 0 = previews off
         self.last_results: list[SavedResult] = []
-        bridge.queued.connect(self._on_queued)
-        bridge.loading.connect(self._on_loading)
-        bridge.model_ready.connect(self._on_model_ready)
-        bridge.started.connect(self._on_started)
-        bridge.step.connect(self._on_step)
-        bridge.finished.connect(self._on_finished)
-        bridge.cancelled.connect(self._on_cancelled)
-        bridge.failed.connect(self._on_failed)
+        bridge.model_ready.connect(self._on_model_ready)  # any model, also preloads: worth a status line
         self.progress.cancel_requested.connect(self.cancel)
         self.saver = ResultSaver(self)
         self.saver.saved.connect(self._on_saved)
@@ -60,7 +56,7 @@ class GenerationController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.current_job is not None
+        return self.job is not None
 
     # -- commands ---------------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
@@ -69,46 +65,47 @@ class GenerationController(QObject):
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)
         return request.replace(preview_interval=self.preview_interval)
 
-    def generate(self) -> int | None:
-        """Submit the current settings; returns the job id, or None when the request is not usable."""
+    def generate(self) -> QtJob | None:
+        """Submit the current settings; returns the job, or None when the engine refused the request
+        (the banner says why) or could not start."""
         if self.busy:
             self.status_message.emit("A generation is already running: cancel it first (Esc).")
             return None
-        request = self.build_request()
         try:
-            request.validate()
-        except ValueError as exc:
-            self.banner.show_error(str(exc))
-            return None
-        self.banner.dismiss()
-        try:
-            job = self.bridge.submit(request)
+            job = self.bridge.submit(self.build_request())
         except Exception as exc:  # engine could not start: report, stay usable
             log.exception("Submitting failed")
             self.banner.show_error(f"The engine could not start: {exc}", _traceback())
             return None
-        self.current_job = job
-        self._jobs.add(job)
+        if job.rejection is not None:
+            self.banner.show_error(job.rejection.message, job.rejection.detail)
+            return None
+        self.banner.dismiss()
+        self.job = job
+        job.queued.connect(self._on_queued)
+        job.loading.connect(self._on_loading)
+        job.started.connect(self._on_started)
+        job.step.connect(self._on_step)
+        job.finished.connect(self._on_finished)
+        job.cancelled.connect(self._on_cancelled)
+        job.failed.connect(self._on_failed)
+        job.ended.connect(self._end_job)
         self.progress.job_waiting("Waiting for the engine…")
         self.busy_changed.emit(True)
         return job
 
     def cancel(self) -> None:
-        if self.current_job is not None:
+        if self.job is not None:
             self.progress.job_waiting("Cancelling…")
-            self.bridge.cancel(self.current_job)
+            self.job.cancel()
 
-    # -- events -----------------------------------------------------------------------------------
-    def _mine(self, job_id: int) -> bool:
-        return job_id in self._jobs
-
+    # -- the job's events -------------------------------------------------------------------------
     def _on_queued(self, event: Queued) -> None:
-        if self._mine(event.job_id) and event.position > 0:
+        if event.position > 0:
             self.progress.job_waiting(f"Queued (position {event.position})")
 
     def _on_loading(self, event: Loading) -> None:
-        if self._mine(event.job_id):
-            self.progress.job_waiting(event.message or "Loading model…")
+        self.progress.job_waiting(event.message or "Loading model…")
 
     def _on_model_ready(self, event: ModelReady) -> None:
         self.status_message.emit(
@@ -117,15 +114,12 @@ class GenerationController(QObject):
         )
 
     def _on_started(self, event: Started) -> None:
-        if self._mine(event.job_id):
-            self.progress.job_started(event.total_steps)
+        self.progress.job_started(event.total_steps)
 
     def _on_step(self, event: Step) -> None:
-        if not self._mine(event.job_id):
-            return
         self.progress.job_step(event.step, event.total, event.elapsed)
         if event.preview is not None:
-            label = "x0" if event.preview_kind == "x0" else "x_t" if event.preview_kind == "latent" else ""
+            label = _PREVIEW_LABELS[event.preview_kind]
             self.view.set_image(
                 array_to_qimage(event.preview),
                 f"Preview {label} · step {event.step}/{event.total}".replace("  ", " "),
@@ -133,9 +127,6 @@ class GenerationController(QObject):
             )
 
     def _on_finished(self, event: Finished) -> None:
-        if not self._mine(event.job_id):
-            return
-        self._end_job(event.job_id)
         n = len(event.images)
         self.progress.job_ended(f"Done · {n} image{'s' if n != 1 else ''} in {format_seconds(event.elapsed)}")
         if event.images:
@@ -161,21 +152,16 @@ class GenerationController(QObject):
         self.results_saved.emit(saved)
 
     def _on_cancelled(self, event: Cancelled) -> None:
-        if self._mine(event.job_id):
-            self._end_job(event.job_id)
-            self.progress.job_ended(f"Cancelled at step {event.at_step}")
+        self.progress.job_ended(f"Cancelled at step {event.at_step}")
 
     def _on_failed(self, event: Failed) -> None:
-        if self._mine(event.job_id):
-            self._end_job(event.job_id)
-            self.progress.job_ended("Failed")
-            self.banner.show_error(event.message, event.detail)
+        self.progress.job_ended("Failed")
+        self.banner.show_error(event.message, event.detail)
 
-    def _end_job(self, job_id: int) -> None:
-        self._jobs.discard(job_id)
-        if self.current_job == job_id:
-            self.current_job = None
-            self.busy_changed.emit(False)
+    def _end_job(self, _event: Finished | Cancelled | Failed) -> None:
+        """After the job's terminal event: forget it (its QtJob emits nothing more)."""
+        self.job = None
+        self.busy_changed.emit(False)
 
 
 def _traceback() -> str:

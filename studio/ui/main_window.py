@@ -1,8 +1,8 @@
 """The main window: a central QTabWidget ("Generate" + workspaces such as the canvas), menus, status bar.
 
-API for other parts (canvas, bench): `submit(request) -> job id`, `bridge` (EngineBridge: typed event
-signals on the GUI thread), `add_workspace(widget, title)`, and the `open_in_canvas_requested(Path)`
-signal.
+API for other parts (canvas, bench): `submit(request) -> QtJob` (that job's signals on the GUI thread),
+`bridge` (EngineBridge: every event as typed signals, for app-wide listeners), `add_workspace(widget,
+title)`, and the `open_in_canvas_requested(Path)` signal.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QPushButton, QTabWidget, QToolButton, QWidget
 
+from studio.core.events import Failed
 from studio.core.paths import user_dirs
 from studio.core.request import GenerationRequest, PreviewKind
-from studio.ui.bridge import EngineBridge
+from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
 from studio.ui.dialogs.settings_dialog import SettingsDialog
 from studio.ui.dialogs.shortcuts_dialog import ShortcutsDialog
-from studio.ui.generation import GenerationController
+from studio.ui.generation import GenerateTabController
 from studio.ui.history_actions import HistoryActions
 from studio.ui.icons import icon
 from studio.ui.layout import GenerateTab, build_status_bar
@@ -82,8 +83,8 @@ class MainWindow(QMainWindow):
         self.presets_panel.prompts = prompts
 
     # -- public API -------------------------------------------------------------------------------
-    def submit(self, request: GenerationRequest) -> int:
-        """Submit any request to the engine (for the canvas and tools); results arrive on `bridge`."""
+    def submit(self, request: GenerationRequest) -> QtJob:
+        """Submit any request to the engine (for the canvas and tools); its events arrive on the job."""
         return self.bridge.submit(request)
 
     def add_workspace(self, widget: QWidget, title: str) -> int:
@@ -97,7 +98,7 @@ class MainWindow(QMainWindow):
     def show_workspace(self, widget: QWidget) -> None:
         self.tabs.setCurrentWidget(widget)
 
-    def generate(self) -> int | None:
+    def generate(self) -> QtJob | None:
         return self.generation.generate()
 
     def cancel(self) -> None:
@@ -131,7 +132,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCornerWidget(self._corner_buttons(), Qt.Corner.TopRightCorner)
         self.setCentralWidget(self.tabs)
         self.status = build_status_bar(self)
-        self.generation = GenerationController(
+        self.generation = GenerateTabController(
             self.bridge,
             self.vm,
             (self.preview, self.progress, self.banner, self.history),
@@ -230,8 +231,7 @@ class MainWindow(QMainWindow):
     def _apply_settings_to_request(self, settings: Any) -> None:
         interval = int(getattr(settings, "preview_interval", 1))
         self.generation.preview_interval = interval
-        kind = str(getattr(settings.preview_kind, "value", settings.preview_kind))
-        self.vm.set("preview", PreviewKind(kind) if kind in ("x0", "latent", "none") else PreviewKind.X0)
+        self.vm.set("preview", _preview_kind(settings.preview_kind))
         self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
 
     def apply_settings(self, settings: Any) -> None:
@@ -293,7 +293,7 @@ class MainWindow(QMainWindow):
             self.vm.set("randomize_seed", False)
         self.show_message(f"Preset applied: {preset.name}" + (f" ({'; '.join(notes)})" if notes else ""))
 
-    def _on_any_failure(self, event: Any) -> None:
+    def _on_any_failure(self, event: Failed) -> None:
         if event.job_id == 0:  # a preload failed: no job shows it, so the banner does
             self.banner.show_error(event.message, event.detail)
         self.status.on_failed(event)
@@ -348,3 +348,11 @@ class MainWindow(QMainWindow):
         self.generation.saver.wait()  # results still being written
         self.history.shutdown()
         super().closeEvent(event)
+
+
+def _preview_kind(value: object) -> PreviewKind:
+    """The settings' preview kind (stored as its text) as the request's enum; x0 if unknown."""
+    try:
+        return PreviewKind(value)
+    except ValueError:
+        return PreviewKind.X0

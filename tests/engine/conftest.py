@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.events import TERMINAL_EVENTS, Event
+from studio.core.events import TERMINAL_EVENTS, Event, JobHandle
 from studio.core.request import GenerationRequest, PreviewKind
 
 
@@ -28,8 +28,14 @@ def tiny_inpaint_dir(tmp_path_factory) -> Path:
     return save_tiny_diffusers(tmp_path_factory.mktemp("tiny-inpaint") / "tiny-inpaint", inpaint=True)
 
 
+def id_of(job: int | JobHandle) -> int:
+    return job if isinstance(job, int) else job.id
+
+
 class Recorder:
-    """Collects engine events (called on the engine's publisher thread)."""
+    """Collects every event the engine publishes (called on the engine's publisher thread).
+
+    `of`, `wait_for` take a job id or its JobHandle."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -43,12 +49,13 @@ class Recorder:
             self.events.append(event)
             self._cond.notify_all()
 
-    def of(self, job_id: int) -> list[Event]:
+    def of(self, job: int | JobHandle) -> list[Event]:
         with self._cond:
-            return [e for e in self.events if e.job_id == job_id]
+            return [e for e in self.events if e.job_id == id_of(job)]
 
-    def wait_for(self, job_id: int, timeout: float = 120.0) -> Event:
-        """The terminal event of ``job_id`` (Finished / Cancelled / Failed)."""
+    def wait_for(self, job: int | JobHandle, timeout: float = 120.0) -> Event:
+        """The terminal event of ``job`` (Finished / Cancelled / Failed)."""
+        job_id = id_of(job)
         with self._cond:
             ok = self._cond.wait_for(lambda: self._terminal(job_id) is not None, timeout)
             assert ok, f"job {job_id} did not end in {timeout}s: {self.events!r}"

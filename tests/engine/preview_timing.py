@@ -41,13 +41,12 @@ def _timed_make(samples: list[float]) -> Any:
     return original
 
 
-def _run(engine: Any, events: queue.SimpleQueue, request: GenerationRequest) -> list[float]:
-    job = engine.submit(request)
+def _run(engine: Any, request: GenerationRequest) -> list[float]:
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    engine.submit(request).subscribe(events.put)  # this job's events only
     times: list[float] = []
     while True:
         event = events.get(timeout=600)
-        if event.job_id != job:
-            continue
         if isinstance(event, Step):
             times.append(event.elapsed)
         if isinstance(event, TERMINAL_EVENTS):
@@ -60,12 +59,13 @@ def measure(size: int, steps: int, reps: int, threads: int, device: str) -> dict
     from tests.tiny_model import save_tiny_diffusers
 
     folder = save_tiny_diffusers(Path(tempfile.mkdtemp()) / "tiny")
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    engine = Engine(events.put, device=device, torch_threads=threads, cache_dir=Path(tempfile.mkdtemp()))
+    engine = Engine(
+        lambda event: None, device=device, torch_threads=threads, cache_dir=Path(tempfile.mkdtemp())
+    )
     engine.start()
     base = GenerationRequest(prompt="a red apple", model=str(folder), steps=steps, width=size, height=size)
     base = base.replace(scheduler="Euler a", guidance=5.0)
-    _run(engine, events, base.replace(steps=3, preview=PreviewKind.X0))  # load + warm up
+    _run(engine, base.replace(steps=3, preview=PreviewKind.X0))  # load + warm up
     gaps: dict[str, list[float]] = {m.value: [] for m in MODES}
     costs: dict[str, list[float]] = {m.value: [] for m in MODES}
     for rep in range(reps):
@@ -73,7 +73,7 @@ def measure(size: int, steps: int, reps: int, threads: int, device: str) -> dict
             samples: list[float] = []
             original = _timed_make(samples)
             try:
-                gaps[mode.value] += _run(engine, events, base.replace(preview=mode))
+                gaps[mode.value] += _run(engine, base.replace(preview=mode))
             finally:
                 from studio.engine import preview
 

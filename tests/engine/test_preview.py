@@ -29,7 +29,7 @@ def test_previews_arrive_with_kind_and_shape(shared_engine, request_for, kind, s
     previews = _previews(rec, job)
     assert [p.step for p in previews] == [1, 2, 3]
     for p in previews:
-        assert p.preview_kind == kind.value
+        assert p.preview_kind is kind
         assert p.preview.shape == (8, 8, 3) and p.preview.dtype == np.uint8
 
 
@@ -40,7 +40,7 @@ def test_preview_interval_and_last_step(shared_engine, request_for):
     assert [p.step for p in _previews(rec, job)] == [2, 4, 5]
     steps = [e for e in rec.of(job) if isinstance(e, Step)]
     assert [s.step for s in steps] == [1, 2, 3, 4, 5]
-    assert all(s.preview_kind == "none" for s in steps if s.preview is None)
+    assert all(s.preview_kind is PreviewKind.NONE for s in steps if s.preview is None)
 
 
 def test_no_previews_when_off(shared_engine, request_for):

@@ -20,7 +20,7 @@ def _center(win: Any) -> QColor:
     return win.preview.grab().toImage().pixelColor(rect.center())
 
 
-def _start(win: Any, qtbot: Any, **fields: Any) -> int:
+def _start(win: Any, qtbot: Any, **fields: Any) -> Any:
     win.vm.set("prompt", "a red square")
     win.vm.set("width", 64)
     win.vm.set("height", 64)
@@ -46,10 +46,10 @@ def test_previews_progress_and_final_image(window: Any, qtbot: Any) -> None:
 
     from studio.core.events import Finished
 
-    request = engine.requests[job]
+    request = engine.requests[job.id]
     final = Image.new("RGB", (64, 64), (10, 220, 30))
     with qtbot.waitSignal(window.generation.results_saved, timeout=2000):
-        engine.emit_from_thread([Finished(job, [final], [request.seed], request, 0.5)])
+        engine.emit_from_thread([Finished(job.id, [final], [request.seed], request, 0.5)])
     assert _center(window) == QColor(10, 220, 30)  # the final image replaced the preview
     assert window.generate_button.isEnabled() and not window.progress.cancel_button.isEnabled()
     assert window.progress.label.text().startswith("Done")
@@ -86,7 +86,7 @@ def test_cancel_with_escape(window: Any, qtbot: Any) -> None:
     engine = engine_of(window)
     window.controls.steps.setFocus()
     qtbot.keyClick(window.controls.steps, Qt.Key.Key_Escape)
-    assert engine.cancelled == [job]
+    assert engine.cancelled == [job.id]
     engine.run(job, steps=5, cancel_at=2)
     qtbot.waitUntil(lambda: window.generate_button.isEnabled(), timeout=2000)
     assert "Cancelled at step 2" in window.progress.label.text()
@@ -124,19 +124,19 @@ def test_preview_toggle_and_interval_reach_the_request(window: Any, qtbot: Any) 
     window.progress.xt_button.click()
     assert window.vm.preview is PreviewKind.LATENT
     job = _start(window, qtbot)
-    assert engine_of(window).requests[job].preview is PreviewKind.LATENT
+    assert engine_of(window).requests[job.id].preview is PreviewKind.LATENT
     engine_of(window).run(job, steps=1)
     qtbot.waitUntil(window.generate_button.isEnabled, timeout=2000)
     window.generation.preview_interval = 0  # settings: previews off
     job2 = window.generate()
-    assert engine_of(window).requests[job2].preview is PreviewKind.NONE
+    assert engine_of(window).requests[job2.id].preview is PreviewKind.NONE
 
 
 def test_generate_shortcut(window: Any, qtbot: Any) -> None:
     window.vm.set("prompt", "x")
     window.controls.prompt.setFocus()
     qtbot.keyClick(window.controls.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert window.generation.current_job is not None
+    assert window.generation.job is not None
 
 
 def test_unwritable_output_folder_shows_banner(window: Any, qtbot: Any, tmp_path: Path) -> None:

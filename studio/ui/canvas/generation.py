@@ -1,71 +1,65 @@
-"""Inpaint/outpaint jobs for the canvas: build the request, follow its events, hold the candidates.
+"""Inpaint/outpaint jobs for the canvas: build the request, follow its job, hold the candidates.
 
-Results never touch the document until the artist accepts one; accepting is one undoable edit.
+Where the engine generates and how its results go back come from the job's `GenerationPlan` (in its
+`Started` event, exactly what the engine runs): previews go to `plan.region_in_source`, results must
+be `plan.result_size`, sit at `plan.origin`, and keep the document's pixels wherever the plan's
+effective mask is 0. Results never touch the document until the artist accepts one; accepting is one
+undoable edit.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
-from studio.core.document import Document, Rect
-from studio.core.events import Cancelled, Failed, Finished, Step
-from studio.core.geometry import crop_box_for_mask, outpaint_canvas, scale_to_fit
-from studio.core.masks import effective_mask
-from studio.core.request import (
-    MAX_SIDE,
-    MIN_SIDE,
-    GenerationRequest,
-    InpaintArea,
-    MaskOptions,
-    Mode,
-    OutpaintOptions,
-)
+from studio.core.document import Document
+from studio.core.events import Cancelled, Failed, Finished, Started, Step
+from studio.core.plan import GenerationPlan
+from studio.core.request import GenerationRequest, MaskOptions, Mode, OutpaintOptions
+from studio.ui.bridge import QtJob
 
 log = logging.getLogger(__name__)
 
+Submit = Callable[[GenerationRequest], QtJob]
 
-@dataclass(frozen=True)
-class Job:
-    job_id: int
-    mode: Mode
+
+@dataclass
+class CanvasJob:
+    """A canvas job: the engine's job, the document image when it was submitted, and its plan."""
+
+    job: QtJob
     snapshot: np.ndarray  # the document image when the job was submitted
-    mask: np.ndarray  # the document mask when submitted
-    mask_options: MaskOptions
-    outpaint: OutpaintOptions | None
-    target: Rect  # where previews go, in document pixels
+    plan: GenerationPlan | None = None  # from the job's Started event
+    links: list[tuple[SignalInstance, Callable[..., None]]] = field(default_factory=list, repr=False)
 
     @property
-    def result_size(self) -> tuple[int, int]:
-        h, w = self.snapshot.shape[:2]
-        o = self.outpaint
-        return (w, h) if o is None else (w + o.left + o.right, h + o.top + o.bottom)
+    def id(self) -> int:
+        return self.job.id
 
 
-class GenerationController(QObject):
+class CanvasGenerationController(QObject):
+    """The canvas tab's inpaint/outpaint: one job at a time, then its candidates until a decision."""
+
     busy_changed = Signal(bool)
     candidates_changed = Signal(int, int)  # index, count (count 0 = none pending)
     preview_changed = Signal(object, object)  # rgb ndarray | None, target Rect | None
+    progress = Signal(int, int)  # step, total
     message = Signal(str)
     accepted = Signal()
 
     def __init__(
-        self,
-        doc: Callable[[], Document],
-        submit: Callable[[GenerationRequest], int],
-        cancel: Callable[[int], None],
-        request_provider: Callable[[], GenerationRequest],
+        self, doc: Callable[[], Document], submit: Submit, request_provider: Callable[[], GenerationRequest]
     ) -> None:
         super().__init__()
-        self._doc, self._submit, self._cancel, self._provider = doc, submit, cancel, request_provider
-        self.job: Job | None = None
+        self._doc, self._submit, self._provider = doc, submit, request_provider
+        self.job: CanvasJob | None = None
         self.candidates: list[np.ndarray] = []
-        self.candidate_job: Job | None = None
+        self.candidate_job: CanvasJob | None = None
         self.index = 0
 
     @property
@@ -78,91 +72,97 @@ class GenerationController(QObject):
 
     # building and submitting ----------------------------------------------------------------------
     def build_inpaint(self, options: MaskOptions, strength: float) -> GenerationRequest:
+        """The Generate tab's settings (its width x height is the generation area) + the document."""
         doc = self._doc()
-        base = self._provider()
-        w, h = _generation_size(doc.size, base.width * base.height)
-        return base.replace(
+        return self._provider().replace(
             mode=Mode.INPAINT,
             init_image=doc.image_pil(),
             mask=doc.mask_pil(),
             mask_options=options,
             strength=strength,
-            width=w,
-            height=h,
         )
 
     def build_outpaint(self, outpaint: OutpaintOptions, options: MaskOptions) -> GenerationRequest:
-        doc = self._doc()
-        base = self._provider()
-        size = (doc.width + outpaint.left + outpaint.right, doc.height + outpaint.top + outpaint.bottom)
-        w, h = _generation_size(size, base.width * base.height)
-        return base.replace(
+        return self._provider().replace(
             mode=Mode.OUTPAINT,
-            init_image=doc.image_pil(),
+            init_image=self._doc().image_pil(),
             mask=None,
             outpaint=outpaint,
             mask_options=options,
             strength=1.0,
-            width=w,
-            height=h,
         )
 
-    def inpaint(self, options: MaskOptions, strength: float) -> int | None:
+    def inpaint(self, options: MaskOptions, strength: float) -> QtJob | None:
         return self._start(self.build_inpaint(options, strength))
 
-    def outpaint(self, outpaint: OutpaintOptions, options: MaskOptions) -> int | None:
+    def outpaint(self, outpaint: OutpaintOptions, options: MaskOptions) -> QtJob | None:
         return self._start(self.build_outpaint(outpaint, options))
 
-    def _start(self, request: GenerationRequest) -> int | None:
+    def _start(self, request: GenerationRequest) -> QtJob | None:
+        """Submit (the engine checks the request); None with a message when it is refused."""
         if self.busy or self.has_candidates:
             self.message.emit("Accept or discard the current result first.")
             return None
+        snapshot = self._doc().image.copy()
         try:
-            request.validate()
-        except ValueError as exc:
-            self.message.emit(str(exc))
+            qt_job = self._submit(request)
+        except Exception as exc:  # the engine could not start
+            log.exception("Submitting failed")
+            self.message.emit(f"The engine could not start: {exc}")
             return None
-        doc = self._doc()
-        job_id = self._submit(request)
-        outpaint = request.outpaint if request.mode is Mode.OUTPAINT else None
-        self.job = Job(
-            job_id,
-            request.mode,
-            doc.image.copy(),
-            doc.mask.copy(),
-            request.mask_options,
-            outpaint,
-            _target_rect(doc, request),
-        )
+        if qt_job.rejection is not None:
+            self.message.emit(qt_job.rejection.message)
+            return None
+        job = CanvasJob(qt_job, snapshot)
+        job.links = [
+            (qt_job.started, self._on_started),
+            (qt_job.step, self._on_step),
+            (qt_job.finished, self._on_finished),
+            (qt_job.failed, self._on_failed),
+            (qt_job.cancelled, self._on_cancelled),
+        ]
+        for signal, slot in job.links:
+            signal.connect(slot)
+        self.job = job
         self.busy_changed.emit(True)
-        return job_id
+        return qt_job
 
     def cancel(self) -> None:
         if self.job is not None:
-            self._cancel(self.job.job_id)
+            self.job.job.cancel()
 
     def abandon(self) -> None:
         """The document is being replaced: cancel the running job, forget it and any candidates."""
         if self.job is not None:
-            self._cancel(self.job.job_id)
+            self.job.job.cancel()
             self._end_job()
         self.discard()
 
-    # engine events (connected by the main window to its bridge signals) --------------------------
-    def on_step(self, event: Step) -> None:
-        if self.job is None or event.job_id != self.job.job_id or event.preview is None:
-            return
-        self.preview_changed.emit(event.preview, self.job.target)
+    # the job's events -----------------------------------------------------------------------------
+    def _on_started(self, event: Started) -> None:
+        if self.job is not None:
+            self.job.plan = event.plan
 
-    def on_finished(self, event: Finished) -> None:
+    def _on_step(self, event: Step) -> None:
+        self.progress.emit(event.step, event.total)
         job = self.job
-        if job is None or event.job_id != job.job_id:
+        if job is not None and job.plan is not None and event.preview is not None:
+            self.preview_changed.emit(event.preview, job.plan.region_in_source)
+
+    def _on_finished(self, event: Finished) -> None:
+        job = self.job
+        if job is None:
             return
         self._end_job()
+        plan = job.plan
+        if plan is None:  # the engine always sends Started first
+            log.error("Job %d finished without a plan; results ignored", job.id)
+            self.message.emit("The result came without its placement and was left out.")
+            return
         results = [_as_rgb(img) for img in event.images]
-        good = [r for r in results if (r.shape[1], r.shape[0]) == job.result_size]
+        good = [r for r in results if (r.shape[1], r.shape[0]) == plan.result_size]
         if len(good) < len(results):
-            w, h = job.result_size
+            w, h = plan.result_size
             log.error("Engine returned %d result(s) not %dx%d; ignored", len(results) - len(good), w, h)
             self.message.emit(
                 f"{len(results) - len(good)} result(s) came back at the wrong size and were left out."
@@ -171,16 +171,21 @@ class GenerationController(QObject):
             self.candidates, self.candidate_job, self.index = good, job, 0
         self.candidates_changed.emit(self.index, len(self.candidates))
 
-    def on_failed(self, event: Failed) -> None:
-        if self.job is not None and event.job_id == self.job.job_id:
+    def _on_failed(self, event: Failed) -> None:
+        if self.job is not None:
             self._end_job()
             self.message.emit(event.message)
 
-    def on_cancelled(self, event: Cancelled) -> None:
-        if self.job is not None and event.job_id == self.job.job_id:
+    def _on_cancelled(self, event: Cancelled) -> None:
+        if self.job is not None:
             self._end_job()
 
     def _end_job(self) -> None:
+        """Stop following the job (nothing it emits later reaches this controller)."""
+        if self.job is not None:
+            for signal, slot in self.job.links:
+                signal.disconnect(slot)
+            self.job.links = []
         self.job = None
         self.preview_changed.emit(None, None)
         self.busy_changed.emit(False)
@@ -188,11 +193,9 @@ class GenerationController(QObject):
     # candidates -----------------------------------------------------------------------------------
     def current(self) -> tuple[np.ndarray, tuple[int, int]] | None:
         """The candidate on show and its origin in document pixels (negative when outpainted)."""
-        if not self.candidates or self.candidate_job is None:
+        if not self.candidates or self.candidate_job is None or self.candidate_job.plan is None:
             return None
-        o = self.candidate_job.outpaint
-        origin = (0, 0) if o is None else (-o.left, -o.top)
-        return self.candidates[self.index], origin
+        return self.candidates[self.index], self.candidate_job.plan.origin
 
     def show(self, step: int) -> None:
         if self.candidates:
@@ -205,70 +208,41 @@ class GenerationController(QObject):
 
     def accept(self) -> bool:
         cur, job = self.current(), self.candidate_job
-        if cur is None or job is None:
+        if cur is None or job is None or job.plan is None:
             return False
         doc = self._doc()
         if doc.image.shape != job.snapshot.shape:
             self.message.emit("The canvas changed size since this was generated; it cannot be placed.")
             return False
-        result = cur[0]
-        if job.outpaint is None:
-            doc.apply_image(_protect_unmasked(job, result, doc.image), "Inpaint result")
+        plan, result = job.plan, _keep_document_pixels(job.plan, cur[0], job.snapshot, doc.image)
+        if plan.mode is Mode.OUTPAINT:
+            left, top, right, bottom = plan.margins
+            doc.extend(left, top, right, bottom, image=result, label="Outpaint result")
         else:
-            o = job.outpaint
-            image = _keep_current_original(job, result, doc.image)
-            doc.extend(o.left, o.top, o.right, o.bottom, image=image, label="Outpaint result")
+            doc.apply_image(result, "Inpaint result")
         self.discard()
         self.accepted.emit()
         return True
 
 
-def _protect_unmasked(job: Job, result: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Pixels outside the effective (grown, feathered) mask come from the document, exactly."""
-    o = job.mask_options
-    eff = np.asarray(effective_mask(Image.fromarray(job.mask, "L"), o.grow, o.feather))
-    keep = eff == 0
-    changed = (result != job.snapshot).any(axis=2) & keep
+def _keep_document_pixels(
+    plan: GenerationPlan, result: np.ndarray, snapshot: np.ndarray, current: np.ndarray
+) -> np.ndarray:
+    """Where the plan's effective mask is 0 the engine kept the input: those pixels take the
+    document's current values (exactly, and including any undo made while the job ran); the
+    regenerated ones (mask > 0, e.g. an outpaint's overlap band) stay as generated."""
+    out = result.copy()
+    if plan.mask is None:
+        return out
+    (ox, oy), (h, w) = plan.origin, current.shape[:2]
+    region = out[-oy : -oy + h, -ox : -ox + w]  # the document's place in the result
+    keep = np.asarray(plan.mask)[-oy : -oy + h, -ox : -ox + w] == 0
+    changed = (region != snapshot).any(axis=2) & keep
     if changed.any():
         log.warning("Result changed %d pixels outside the mask; restored them", int(changed.sum()))
-    out = result.copy()
-    out[keep] = current[keep]
-    return out
-
-
-def _keep_current_original(job: Job, result: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Outpaint: original pixels the engine left alone take the document's current values (in case
-    an undo changed them while the job ran); the regenerated overlap band stays as generated."""
-    o, (h, w) = job.outpaint, job.snapshot.shape[:2]
-    out = result.copy()
-    region = out[o.top : o.top + h, o.left : o.left + w]  # type: ignore[union-attr]
-    untouched = (region == job.snapshot).all(axis=2)
-    region[untouched] = current[untouched]
+    region[keep] = current[keep]
     return out
 
 
 def _as_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB")).copy()
-
-
-def _generation_size(size: tuple[int, int], area: int) -> tuple[int, int]:
-    w, h = scale_to_fit(size, area)
-    return max(MIN_SIDE, min(MAX_SIDE, w)), max(MIN_SIDE, min(MAX_SIDE, h))
-
-
-def _target_rect(doc: Document, request: GenerationRequest) -> Rect:
-    """Where the engine generates, in document pixels (the same boxes as studio.engine.pipelines)."""
-    w, h = doc.size
-    opts, mask, shift = request.mask_options, request.mask, (0, 0)
-    if request.mode is Mode.OUTPAINT:
-        o = request.outpaint
-        full = (-o.left, -o.top, w + o.right, h + o.bottom)
-        if opts.area is not InpaintArea.ONLY_MASKED:
-            return full
-        _, mask, _ = outpaint_canvas(request.init_image, o, fill="none")  # type: ignore[arg-type]
-        shift, (w, h) = (-o.left, -o.top), mask.size
-    if opts.area is not InpaintArea.ONLY_MASKED or mask is None:
-        return (0, 0, w, h)
-    eff = effective_mask(mask, opts.grow, opts.feather)
-    box = crop_box_for_mask(eff, opts.padding, (w, h), target_aspect=1.0)
-    return (box[0] + shift[0], box[1] + shift[1], box[2] + shift[0], box[3] + shift[1])

@@ -1,8 +1,8 @@
 """The canvas workspace: view + tools + inpaint/outpaint + candidates + autosave, one self-contained tab.
 
-Collaborators come in by injection: `submit(request) -> job_id`, `cancel(job_id)`, a
-`request_provider()` that returns the current generation settings, and the autosave folder. The main
-window connects its bridge signals to `on_step`, `on_finished`, `on_failed`, `on_cancelled`.
+Collaborators come in by injection: `submit(request) -> QtJob` (the job's own signals; the canvas
+follows and cancels it through them), a `request_provider()` that returns the current generation
+settings, and the autosave folder.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.core.document import Document, Rect
-from studio.core.events import Cancelled, Failed, Finished, Step
 from studio.core.request import GenerationRequest
+from studio.ui.bridge import QtJob
 from studio.ui.canvas.autosave import AutosaveWriter, Restorable
 from studio.ui.canvas.fileops import FileCommands
-from studio.ui.canvas.generation import GenerationController
+from studio.ui.canvas.generation import CanvasGenerationController, Submit
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar
 from studio.ui.canvas.view import CanvasView
@@ -50,8 +50,7 @@ class CanvasWorkspace(FileCommands, QWidget):
 
     def __init__(
         self,
-        submit: Callable[[GenerationRequest], int],
-        cancel: Callable[[int], None],
+        submit: Submit,
         request_provider: Callable[[], GenerationRequest],
         autosave_dir: Path,
         parent: QWidget | None = None,
@@ -66,7 +65,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.autosave = AutosaveWriter(self.autosave_dir)
         self.unsaved_choice = unsaved_choice
         self.view = CanvasView(self.doc)
-        self.generation = GenerationController(lambda: self.doc, submit, cancel, request_provider)
+        self.generation = CanvasGenerationController(lambda: self.doc, submit, request_provider)
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
         self.status = QLabel()
@@ -114,6 +113,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         g.busy_changed.connect(self._busy_changed)
         g.candidates_changed.connect(self._candidates_changed)
         g.preview_changed.connect(self.view.set_preview)
+        g.progress.connect(lambda step, total: self._show_status(f"Generating: step {step} of {total}"))
         g.message.connect(self._show_message)
         g.accepted.connect(self._after_accept)
         self.cancel_button.clicked.connect(g.cancel)
@@ -137,27 +137,11 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.actions_.refresh_undo()
         self._show_status()
 
-    # engine events --------------------------------------------------------------------------------
-    def on_step(self, event: Step) -> None:
-        self.generation.on_step(event)
-        job = self.generation.job
-        if job is not None and job.job_id == event.job_id:
-            self._show_status(f"Generating: step {event.step} of {event.total}")
-
-    def on_finished(self, event: Finished) -> None:
-        self.generation.on_finished(event)
-
-    def on_failed(self, event: Failed) -> None:
-        self.generation.on_failed(event)
-
-    def on_cancelled(self, event: Cancelled) -> None:
-        self.generation.on_cancelled(event)
-
     # generation -----------------------------------------------------------------------------------
-    def inpaint(self) -> int | None:
+    def inpaint(self) -> QtJob | None:
         return self.generation.inpaint(self.inpaint_panel.options(), self.inpaint_panel.strength.value())
 
-    def outpaint(self) -> int | None:
+    def outpaint(self) -> QtJob | None:
         return self.generation.outpaint(self.outpaint_panel.options(), self.inpaint_panel.options())
 
     def extend_canvas(self) -> None:

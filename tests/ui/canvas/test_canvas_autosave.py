@@ -39,14 +39,12 @@ def test_debounced_autosave_then_restore_after_crash(make_workspace, qtbot, tmp_
 
 
 def test_accepting_a_result_autosaves_at_once(workspace, submits) -> None:
-    from studio.core.events import Finished
-
     _paint(workspace)
     workspace.inpaint()
     req = submits.requests[0]
     result = np.asarray(req.init_image).copy()
     result[5:15, 5:25] = 0
-    workspace.on_finished(Finished(101, [Image.fromarray(result)], [5], req, 1.0))
+    submits.finish([Image.fromarray(result)])
     workspace.accept_candidate()
     workspace.autosave.flush()
     item = find_restorable(workspace.autosave_dir)

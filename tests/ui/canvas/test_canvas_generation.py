@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.events import Cancelled, Failed, FailureKind, Finished, Step
+from studio.core.events import Cancelled, Failed, FailureKind, Step
 from studio.core.masks import composite, effective_mask
-from studio.core.request import InpaintArea, MaskedContent, Mode
+from studio.core.plan import plan
+from studio.core.request import InpaintArea, MaskedContent, Mode, PreviewKind
+
+X0 = PreviewKind.X0
 
 
 def _paint(ws, rect=(30, 20, 50, 40)) -> None:
@@ -17,16 +20,13 @@ def _paint(ws, rect=(30, 20, 50, 40)) -> None:
 
 
 def _finish(ws, submits, images) -> None:
-    job = 100 + len(submits.requests)
-    req = submits.requests[-1]
-    ws.on_finished(Finished(job, images, req.seeds(), req, 1.0))
+    submits.finish(images)
 
 
 def _engine_like(request, color) -> Image.Image:
-    """What the engine returns: a generated picture composited through the effective mask."""
-    o = request.mask_options
-    gen = Image.new("RGB", request.init_image.size, color)
-    return composite(request.init_image, gen, effective_mask(request.mask, o.grow, o.feather))
+    """What the engine returns: a generated picture composited through the plan's effective mask."""
+    p = plan(request)
+    return composite(p.image, Image.new("RGB", p.result_size, color), p.mask)
 
 
 def test_inpaint_request_carries_image_mask_and_options(workspace, submits) -> None:
@@ -116,17 +116,19 @@ def test_discard_leaves_document_alone(workspace, submits) -> None:
     assert workspace.inpaint_panel.button.isEnabled()
 
 
-def test_events_for_other_jobs_are_ignored_and_failures_end_the_job(workspace, submits) -> None:
+def test_other_jobs_do_not_reach_the_canvas_and_failures_end_the_job(workspace, submits) -> None:
     _paint(workspace)
-    workspace.inpaint()
-    workspace.on_finished(Finished(999, [Image.new("RGB", (8, 8))], [0], submits.requests[0], 0.1))
+    job = workspace.inpaint()
+    other = submits.submit(submits.requests[0])  # another workspace's job, not followed by the canvas
+    submits.finish([Image.new("RGB", workspace.doc.size)])
+    assert other.handle.done and not job.handle.done
     assert workspace.generation.busy and not workspace.generation.has_candidates
     messages = []
     workspace.message.connect(messages.append)
-    workspace.on_failed(Failed(101, FailureKind.OUT_OF_MEMORY, "Out of memory.", ""))
+    submits.send(Failed(job.id, FailureKind.OUT_OF_MEMORY, "Out of memory.", ""))
     assert not workspace.generation.busy and messages == ["Out of memory."]
-    workspace.inpaint()
-    workspace.on_cancelled(Cancelled(102, 2))
+    job = workspace.inpaint()
+    submits.send(Cancelled(job.id, 2))
     assert not workspace.generation.busy and workspace.inpaint_panel.button.isEnabled()
 
 
@@ -144,13 +146,15 @@ def test_step_preview_goes_into_the_generated_area(workspace, submits, area) -> 
     panel.area.setCurrentIndex(panel.area.findData(area))
     panel.padding.setValue(4)
     workspace.inpaint()
-    workspace.on_step(Step(101, 1, 4, 0.1, np.zeros((64, 64, 3), np.uint8), "x0"))
+    the_plan = submits.start()
+    submits.send(Step(101, 1, 4, 0.1, np.zeros((64, 64, 3), np.uint8), X0))
     _, target = workspace.view._preview
     if area is InpaintArea.WHOLE_IMAGE:
         assert target == (0, 0, 96, 64)
     else:
         assert target == (15, 5, 55, 45)  # the engine's box: mask + feather + padding, square
-    workspace.on_cancelled(Cancelled(101, 1))
+    assert target == the_plan.region_in_source
+    submits.send(Cancelled(101, 1))
     assert workspace.view._preview is None
 
 
@@ -167,7 +171,8 @@ def test_outpaint_extends_by_requested_amounts_and_keeps_original(workspace, sub
     assert (o.left, o.top, o.right, o.bottom, o.overlap) == (16, 0, 0, 32, 0)
     assert np.array_equal(np.asarray(req.init_image), original)
     req.validate()
-    workspace.on_step(Step(101, 1, 4, 0.1, np.zeros((8, 8, 3), np.uint8), "x0"))
+    submits.start()
+    submits.send(Step(101, 1, 4, 0.1, np.zeros((8, 8, 3), np.uint8), X0))
     assert workspace.view._preview[1] == (-16, 0, 96, 96)
     result = np.full((96, 112, 3), 77, np.uint8)
     result[0:64, 16:112] = original  # the engine composites: original pixels unchanged
@@ -224,7 +229,7 @@ def test_replacing_the_document_abandons_the_running_job(workspace, submits) -> 
     assert workspace.new_canvas((32, 32))
     assert submits.cancelled == [101] and not workspace.generation.busy
     req = submits.requests[0]
-    workspace.on_finished(Finished(101, [req.init_image], [5], req, 1.0))  # arrives late
+    submits.finish([req.init_image])  # arrives late
     assert not workspace.generation.has_candidates
 
 
@@ -252,7 +257,8 @@ def test_compare_shows_the_original_while_held(workspace, submits, qtbot) -> Non
 
     _paint(workspace)
     workspace.inpaint()
-    workspace.on_step(Step(101, 2, 4, 0.1, None, "none"))
+    submits.start()
+    submits.send(Step(101, 2, 4, 0.1, None, PreviewKind.NONE))
     assert "step 2 of 4" in workspace.status.text()
     _finish(workspace, submits, [_engine_like(submits.requests[0], (0, 0, 255))])
     view = workspace.view

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from studio.core.masks import effective_mask
+from studio.core.plan import plan
 from studio.core.request import GenerationRequest, InpaintArea, PreviewKind
 
 pytestmark = pytest.mark.slow
@@ -51,19 +52,11 @@ def real_workspace(qtbot: Any, tmp_path: Path, tiny_inpaint_model: Path) -> Iter
     image = np.random.default_rng(1).integers(0, 256, (80, 120, 3), dtype=np.uint8)
     ws = CanvasWorkspace(
         bridge.submit,
-        bridge.cancel,
         lambda: base,
         tmp_path / "autosave",
         document=Document(image),
         unsaved_choice=lambda parent: "discard",
     )
-    for signal, slot in (
-        (bridge.step, ws.on_step),
-        (bridge.finished, ws.on_finished),
-        (bridge.failed, ws.on_failed),
-        (bridge.cancelled, ws.on_cancelled),
-    ):
-        signal.connect(slot)
     qtbot.addWidget(ws)
     ws.show()
     previews: list = []
@@ -90,9 +83,13 @@ def test_only_masked_inpaint_pastes_back_in_place(real_workspace: Any, qtbot: An
     panel.area.setCurrentIndex(panel.area.findData(InpaintArea.ONLY_MASKED))
     panel.padding.setValue(4)
     panel.feather.setValue(2)
-    assert ws.inpaint() is not None
+    job = ws.inpaint()
+    assert job is not None
     _wait_candidates(qtbot, ws)
     assert len(ws.generation.candidates) == 2
+    the_plan = ws.generation.candidate_job.plan
+    assert the_plan == plan(job.request) and the_plan.region != (0, 0, 120, 80)  # what the engine ran
+    assert {t for t in ws.previews if t is not None} == {the_plan.region_in_source}
     eff = np.asarray(effective_mask(Image.fromarray(ws.doc.mask), 0, 2))
     for candidate in ws.generation.candidates:  # the engine itself composites exactly
         assert np.array_equal(candidate[eff == 0], original[eff == 0])

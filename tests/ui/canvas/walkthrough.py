@@ -194,22 +194,21 @@ def main(out_dir: str) -> int:
 
         def on_step(event: Any) -> None:
             steps_seen.append(event.step)
-            job = canvas.generation.job
-            if "grabbed" in state or job is None or event.job_id != job.job_id or event.preview is None:
+            if "grabbed" in state or not canvas.generation.busy or event.preview is None:
                 return
             if event.step >= event.total // 2:
                 state["grabbed"] = event.step
                 canvas.view.repaint()
                 window.grab().save(str(out / "screenshot-canvas-preview.png"))
 
-        window.bridge.step.connect(on_step)
         window.bridge.ensure_engine()
         before = canvas.doc.image.copy()
         mask = canvas.doc.mask.copy()
         opts = canvas.inpaint_panel.options()
-        assert canvas.inpaint() is not None, "inpaint was refused"
+        job = canvas.inpaint()
+        assert job is not None, "inpaint was refused"
+        job.step.connect(on_step)  # this job's steps only
         assert wait_until(lambda: not canvas.generation.busy, 300), "no result in 300 s"
-        window.bridge.step.disconnect(on_step)
         assert steps_seen, "no Step events"
         assert "grabbed" in state, "no mid-generation preview grabbed"
         assert canvas.generation.has_candidates, canvas.status.text()
