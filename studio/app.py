@@ -39,6 +39,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="print launch-to-shown time as JSON and exit (launch benchmark)",
     )
     parser.add_argument("--no-preload", action="store_true", help="do not load the built-in model at start")
+    parser.add_argument("files", nargs="*", type=Path, help="images to open in the canvas")
     return parser.parse_args(list(argv))
 
 
@@ -135,18 +136,32 @@ def start_engine(window: Any, preload: bool) -> None:
         window.banner.show_error(f"The engine could not start: {exc}")
 
 
-def after_shown(window: Any, dirs: Any, preload: bool) -> None:
-    """Work that can wait until the window is on screen: the canvas tab, then the engine."""
-    attach_canvas(window, dirs.autosave)
+def after_shown(window: Any, dirs: Any, preload: bool, files: Sequence[Path] = ()) -> Any | None:
+    """Work that can wait until the window is on screen: the canvas tab (with the files given on the
+    command line, e.g. by the desktop entry's `Exec=studio %F`), then the engine."""
+    canvas = attach_canvas(window, dirs.autosave)
+    open_files(window, canvas, files)
     start_engine(window, preload)
+    return canvas
 
 
-def smoke_report(t0: float) -> None:
-    report = {
+def open_files(window: Any, canvas: Any | None, files: Sequence[Path]) -> None:
+    """Open each file in the canvas; a file that cannot be read gets the canvas's own message."""
+    if canvas is None:
+        return
+    for path in files:
+        window.open_in_canvas_requested.emit(path)
+
+
+def smoke_report(t0: float, canvas: Any | None = None) -> None:
+    report: dict[str, object] = {
         "shown_ms": round((time.perf_counter() - t0) * 1000, 1),
         "torch_loaded": "torch" in sys.modules,
         "diffusers_loaded": "diffusers" in sys.modules,
     }
+    if canvas is not None:
+        report["canvas_path"] = str(canvas.doc.path) if canvas.doc.path else None
+        report["canvas_size"] = list(canvas.doc.size)
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
 
@@ -168,9 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = build_window(app, dirs)
     window.show()
     if smoke:  # report, then build the rest as a normal start would (checks it works), then quit
-        QTimer.singleShot(0, lambda: (smoke_report(t0), attach_canvas(window, dirs.autosave), app.quit()))
+        def smoke() -> None:
+            smoke_report(t0)
+            canvas = attach_canvas(window, dirs.autosave)
+            if args.files:
+                open_files(window, canvas, args.files)
+                smoke_report(t0, canvas)
+            app.quit()
+
+        QTimer.singleShot(0, smoke)
     else:
-        QTimer.singleShot(0, lambda: after_shown(window, dirs, preload=not args.no_preload))
+        QTimer.singleShot(0, lambda: after_shown(window, dirs, not args.no_preload, args.files))
         log.info("Window shown after %.0f ms", (time.perf_counter() - t0) * 1000)
     return int(app.exec())
 
