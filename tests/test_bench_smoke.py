@@ -1,4 +1,7 @@
-"""The benchmark scripts still run: their CPU smoke paths (tiny model, a few steps) exit 0 and print a table."""
+"""The benchmark scripts still run: their CPU smoke paths (tiny model, a few steps) exit 0 and print a table.
+
+Marked `bench`: not in the default run (see tests/conftest.py); run them with `pytest -m bench`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.bench
 
 
 def _run(script: str, *args: str, tmp_path: Path) -> str:

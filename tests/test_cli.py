@@ -16,11 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> str:
-    pytest.importorskip("torch")
-    from tests.tiny_model import save_tiny_diffusers
-
-    return str(save_tiny_diffusers(tmp_path_factory.mktemp("cli-model") / "tiny"))
+def tiny(tiny_dir) -> str:
+    return str(tiny_dir)
 
 
 def _fast(tiny: str) -> list[str]:
@@ -130,7 +127,6 @@ def test_info_without_parameters(tmp_path, capsys):
 
 
 def test_info_on_a_model_file(tmp_path, capsys):
-    pytest.importorskip("torch")
     from tests.single_file import export_original_layout
     from tests.tiny_model import build_tiny_pipeline
 

@@ -1,14 +1,19 @@
 """Presets: named subsets of a request, one JSON file each.
 
-File: `{"schema_version": 1, "name": "...", "settings": {"steps": 30, ...}}`. Built-in presets live
-in `resources/presets/` and are read-only; the user's live in the config dir. Every write is
-atomic; a file that cannot be read (corrupt JSON, wrong types, a newer schema) is set aside with
-`fileio.set_aside`, never overwritten, and a message is added to `PresetStore.problems`.
-A prompt containing `{prompt}` (as in A1111 styles) wraps the current prompt instead of replacing it.
+File: `{"schema_version": 1, "name": "...", "settings": {"steps": 30, ...}}`. Built-ins (read-only)
+live in `resources/presets/`, the user's in the config dir. Writes are atomic; a file that cannot be
+read (bad JSON, no schema_version, wrong types) is set aside with `fileio.set_aside`, never
+overwritten, and a message is added to `PresetStore.problems`.
+An older user preset is updated by the steps registered with `@migrator(from_version, to_version)`,
+after a backup copy (`NAME.json.v1-backup`) is kept next to it; a failing step leaves it unchanged.
+A preset from a newer Studio (higher schema_version; `Preset.newer`) is read as far as this version
+understands it and left in place untouched: saving over or renaming it is refused, duplicating works.
+A prompt with `{prompt}` (as in A1111 styles) wraps the current prompt instead of replacing it.
 """
 
 from __future__ import annotations
 
+import builtins
 import csv
 import dataclasses
 import json
@@ -20,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import request_io
-from studio.core.fileio import atomic_write_text, set_aside
+from studio.core.fileio import MigrationError, Migrations, atomic_write_text, set_aside, upgrade_file
 from studio.core.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+MIGRATIONS = Migrations("preset", SCHEMA_VERSION, key="schema_version")
+migrator = MIGRATIONS.migrator  # @migrator(1, 2) def _v1_to_v2(data: dict) -> dict: ...
 PROMPT_PLACEHOLDER = "{prompt}"
 MAX_NAME = 100
 # The request fields a preset may set, with the JSON types accepted for each.
@@ -72,29 +79,47 @@ class Preset:
         return request_io.apply_checked(request, changes, notes if notes is not None else [])
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "name": self.name, "settings": dict(self.fields)}
+        return {"schema_version": MIGRATIONS.current, "name": self.name, "settings": dict(self.fields)}
+
+    @property
+    def newer(self) -> bool:
+        """Whether the file was written by a newer Studio (read as far as this version can)."""
+        return self.schema_version > MIGRATIONS.current
 
     @classmethod
     def from_json(cls, data: Any, *, builtin: bool = False, path: Path | None = None) -> Preset:
-        """Parse a preset file's JSON; raises PresetError saying what is wrong."""
-        if not isinstance(data, dict):
-            raise PresetError("it is not a JSON object")
-        version = data.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise PresetError("it has no schema_version")
-        if version > SCHEMA_VERSION:
-            raise PresetError(f"it was made by a newer Studio (preset format {version})")
+        """Parse a preset file's JSON (older formats migrated in memory); PresetError says what is wrong.
+
+        A preset from a newer Studio is read leniently: fields this version does not know, or whose
+        values it cannot use, are left out instead of failing."""
+        version = schema_version(data)
+        if version < MIGRATIONS.current:
+            data = MIGRATIONS.migrate(data, version)  # MigrationError is a ValueError
+        newer = version > MIGRATIONS.current
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
             raise PresetError("it has no name")
         settings = data.get("settings", {})
-        if not isinstance(settings, dict):
+        if not isinstance(settings, dict) and not newer:
             raise PresetError("its settings are not a JSON object")
-        return cls(name=name.strip(), fields=check_fields(settings), builtin=builtin, path=path)
+        fields = check_fields(settings if isinstance(settings, dict) else {}, lenient=newer)
+        return cls(name=name.strip(), fields=fields, schema_version=version, builtin=builtin, path=path)
 
 
-def check_fields(settings: dict[str, Any]) -> dict[str, Any]:
-    """The known preset fields with accepted types (floats made float); PresetError on a bad type."""
+def schema_version(data: Any) -> int:
+    """The `schema_version` of a parsed preset file; PresetError if it is not a preset object."""
+    if not isinstance(data, dict):
+        raise PresetError("it is not a JSON object")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PresetError("it has no schema_version")
+    return version
+
+
+def check_fields(settings: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
+    """The known preset fields with accepted types (floats made float).
+
+    A value of the wrong type raises PresetError, or is left out (logged) when `lenient`."""
     out: dict[str, Any] = {}
     for key, value in settings.items():
         if key not in PRESET_FIELDS:
@@ -104,8 +129,11 @@ def check_fields(settings: dict[str, Any]) -> dict[str, Any]:
             continue
         types = PRESET_FIELDS[key]
         if isinstance(value, bool) or not isinstance(value, types):
+            if lenient:
+                log.info("Ignoring preset field %s = %r: not a value this version can use", key, value)
+                continue
             raise PresetError(f"{key} has the wrong type ({value!r})")
-        out[key] = float(value) if float in types else value
+        out[key] = float(value) if float in types and isinstance(value, int) else value
     return out
 
 
@@ -131,6 +159,7 @@ class PresetStore:
         self.user_dir = Path(user_dir)
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else None
         self.problems: list[str] = []  # messages for the artist; the UI shows and clears them
+        self._noted_newer: set[Path] = set()  # newer-format files already logged
 
     # ---- reading ----
 
@@ -158,6 +187,8 @@ class PresetStore:
         existing = self.get(name)
         if existing and existing.builtin:
             raise PresetError(f"“{existing.name}” is a built-in preset; choose another name.")
+        if existing:
+            _refuse_newer(existing, "overwritten")
         path = existing.path if existing and existing.path else self._free_path(name)
         saved = Preset(name=name, fields=fields, path=path)
         atomic_write_text(path, json.dumps(saved.to_json(), indent=2, ensure_ascii=False) + "\n")
@@ -166,6 +197,7 @@ class PresetStore:
 
     def rename(self, old_name: str, new_name: str) -> Preset:
         preset = self._require_user(old_name, "renamed")
+        _refuse_newer(preset, "renamed")
         new_name = _check_name(new_name)
         other = self.get(new_name)
         if other and other.path != preset.path:
@@ -204,12 +236,14 @@ class PresetStore:
             preset = Preset.from_json(data)
         except (OSError, UnicodeDecodeError) as exc:
             raise PresetError(f"Could not read {path.name}: {exc}") from exc
+        except MigrationError as exc:
+            raise PresetError(f"{path.name} could not be read: {exc}.") from exc
         except ValueError as exc:  # JSONDecodeError and PresetError
             raise PresetError(f"{path.name} is not a Studio preset: {exc}.") from exc
         name = self._unique_name(preset.name, " (imported)") if self.get(preset.name) else preset.name
         return self.save(Preset(name=name, fields=preset.fields))
 
-    def import_styles_csv(self, path: Path) -> list[Preset]:
+    def import_styles_csv(self, path: Path) -> builtins.list[Preset]:
         """Import A1111 `styles.csv` (name,prompt,negative_prompt); returns the presets created."""
         rows = _read_styles(Path(path))
         created: list[Preset] = []
@@ -229,13 +263,13 @@ class PresetStore:
 
     # ---- internals ----
 
-    def _builtins(self) -> list[Preset]:
+    def _builtins(self) -> builtins.list[Preset]:
         return self._scan(self.builtin_dir, builtin=True) if self.builtin_dir else []
 
-    def _user_presets(self) -> list[Preset]:
+    def _user_presets(self) -> builtins.list[Preset]:
         return self._scan(self.user_dir, builtin=False)
 
-    def _scan(self, folder: Path, builtin: bool) -> list[Preset]:
+    def _scan(self, folder: Path, builtin: bool) -> builtins.list[Preset]:
         if not folder.is_dir():
             return []
         presets = [p for p in (self._load(path, builtin) for path in sorted(folder.glob("*.json"))) if p]
@@ -244,20 +278,56 @@ class PresetStore:
     def _load(self, path: Path, builtin: bool) -> Preset | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Preset.from_json(data, builtin=builtin, path=path)
+            version = schema_version(data)
         except OSError as exc:
             self._problem(f"The preset file {path.name} could not be read: {exc}")
+            return None
         except ValueError as exc:  # bad JSON, bad UTF-8, or PresetError
             reason = str(exc) if isinstance(exc, PresetError) else f"it is not valid JSON ({exc})"
-            if builtin:
-                self._problem(f"The built-in preset {path.name} is damaged: {reason}.")
-            else:
-                moved = set_aside(path, reason)
+            self._unusable(path, builtin, reason)
+            return None
+        if version > MIGRATIONS.current:
+            return self._load_newer(path, data, version, builtin)
+        if version < MIGRATIONS.current and not builtin:  # updated in place, after a backup copy
+            try:
+                data = upgrade_file(path, data, version, MIGRATIONS).data
+            except (MigrationError, OSError) as exc:
                 self._problem(
-                    f"The preset file {path.name} could not be used ({reason}); "
-                    f"it was moved aside as {moved.name}."
+                    f"The preset file {path.name} could not be updated ({exc}); it was left unchanged."
                 )
-        return None
+                return None
+        try:
+            return Preset.from_json(data, builtin=builtin, path=path)
+        except ValueError as exc:  # PresetError, or MigrationError for an older built-in
+            self._unusable(path, builtin, str(exc))
+            return None
+
+    def _load_newer(self, path: Path, data: dict[str, Any], version: int, builtin: bool) -> Preset | None:
+        """A preset from a newer Studio: read as far as possible, never moved or rewritten."""
+        try:
+            preset = Preset.from_json(data, builtin=builtin, path=path)
+        except PresetError as exc:
+            self._problem(
+                f"The preset file {path.name} was made by a newer Studio (preset format {version}) and "
+                f"this version cannot use it ({exc}); it was left as it is."
+            )
+            return None
+        if path not in self._noted_newer:
+            self._noted_newer.add(path)
+            log.warning(
+                "Preset %s is from a newer Studio (format %d): read as far as possible", path, version
+            )
+        return preset
+
+    def _unusable(self, path: Path, builtin: bool, reason: str) -> None:
+        """Report a file this version cannot use; a user's file is moved aside, a built-in left."""
+        if builtin:
+            self._problem(f"The built-in preset {path.name} is damaged: {reason}.")
+            return
+        moved = set_aside(path, reason)
+        self._problem(
+            f"The preset file {path.name} could not be used ({reason}); it was moved aside as {moved.name}."
+        )
 
     def _problem(self, message: str) -> None:
         log.warning("%s", message)
@@ -288,6 +358,14 @@ class PresetStore:
         while self.get(candidate):
             candidate, n = f"{name}{suffix} {n}", n + 1
         return candidate
+
+
+def _refuse_newer(preset: Preset, action: str) -> None:
+    if preset.newer:
+        raise PresetError(
+            f"“{preset.name}” was saved by a newer version of Studio and cannot be {action} here without "
+            "losing what this version does not understand; duplicate it instead."
+        )
 
 
 def _check_name(name: str) -> str:

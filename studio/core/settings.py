@@ -3,6 +3,13 @@
 A file that cannot be parsed is set aside (never overwritten) and defaults are used; a single bad
 value falls back to its default. Either way the messages are in `Settings.problems` (not saved)
 and in the log. Keys this version does not know are kept in `extra` and written back.
+
+The file's `"version"` is read (a file without one is version 1, the first format). An older file
+is updated by the steps registered with `@migrator(from_version, to_version)` after a backup copy
+(`settings.json.v1-backup`) is kept next to it; a failing step leaves the file as it was. A file
+from a newer Studio is read as far as this version understands it and never downgraded: saving
+over it keeps its version, every key (also inside `last_request`) this version does not set, and
+values this version could not read unless the artist changed them here.
 """
 
 from __future__ import annotations
@@ -15,18 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import request_io
-from studio.core.fileio import atomic_write_text, set_aside
+from studio.core.fileio import MigrationError, Migrations, atomic_write_text, set_aside, upgrade_file
 from studio.core.request import MAX_STEPS, GenerationRequest
 
 log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
+MIGRATIONS = Migrations("settings", SETTINGS_VERSION, key="version")
+migrator = MIGRATIONS.migrator  # @migrator(1, 2) def _v1_to_v2(data: dict) -> dict: ...
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 PREVIEW_KINDS = ("x0", "latent", "none")
 THEMES = ("system", "dark", "light")
 _CHOICES = {"device": DEVICES, "precision": PRECISIONS, "preview_kind": PREVIEW_KINDS, "theme": THEMES}
-_NOT_SAVED = ("problems", "extra", "last_request")
+_NOT_SAVED = ("problems", "extra", "last_request", "file_version")
 
 
 @dataclass(frozen=True)
@@ -41,10 +50,14 @@ class Settings:
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # keys from newer versions
     problems: tuple[str, ...] = field(default=(), compare=False)  # what went wrong loading (not saved)
+    file_version: int = field(default=SETTINGS_VERSION, compare=False)  # the version the file had
 
     @property
     def previews_enabled(self) -> bool:
         return self.preview_interval > 0 and self.preview_kind != "none"
+
+
+_SAVED_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings) if f.name not in _NOT_SAVED)
 
 
 def load_settings(path: Path) -> Settings:
@@ -64,16 +77,93 @@ def load_settings(path: Path) -> Settings:
             f"The settings file was damaged ({exc}); it was moved aside as {moved.name} "
             "and the default settings are used."
         )
-    return settings_from_dict(data)
+    return _from_versioned(path, data)
 
 
 def save_settings(settings: Settings, path: Path) -> None:
-    atomic_write_text(Path(path), json.dumps(settings_to_dict(settings), indent=2, ensure_ascii=False) + "\n")
+    """Write `settings` atomically; over a file from a newer Studio, only the keys this version sets."""
+    path = Path(path)
+    data = settings_to_dict(settings)
+    newer = _newer_file_data(path)
+    if newer is not None:
+        data = _merged(newer, _unread_left_out(newer, data))
+        data["version"] = newer["version"]
+        log.info("Kept the newer settings format %s in %s when saving", newer["version"], path)
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_version(data: dict[str, Any]) -> int:
+    """The settings format of a parsed file: its `version`, or 1 (the first format) if it has none."""
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        log.warning("The settings file has an unusable version %r; reading it as version 1", version)
+        return 1
+    return version
+
+
+def _from_versioned(path: Path, data: dict[str, Any]) -> Settings:
+    version = read_version(data)
+    problems: list[str] = []
+    current = MIGRATIONS.current
+    if version > current:
+        log.warning(
+            "The settings file %s was written by a newer Studio (settings format %d, this version reads "
+            "%d); using the settings this version knows and keeping the rest.",
+            path,
+            version,
+            current,
+        )
+    elif version < current:
+        try:
+            data = upgrade_file(path, data, version, MIGRATIONS).data
+        except (MigrationError, OSError) as exc:
+            message = (
+                f"The settings file could not be updated from version {version} ({exc}); it was kept "
+                "unchanged (with a backup copy next to it) and read as far as possible."
+            )
+            log.warning("%s", message)
+            problems.append(message)
+    settings = settings_from_dict(data)
+    problems.extend(settings.problems)
+    return dataclasses.replace(settings, file_version=version, problems=tuple(problems))
+
+
+def _newer_file_data(path: Path) -> dict[str, Any] | None:
+    """The parsed file at `path` if it is a settings file from a newer Studio, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and read_version(data) > MIGRATIONS.current:
+        return data
+    return None
+
+
+def _unread_left_out(newer: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` less the settings that this version could not read in `newer` and left at their default:
+    a value only a newer Studio knows (a new device, say) survives a run of this one."""
+    defaults = Settings()
+
+    def unread_default(key: str) -> bool:
+        default = getattr(defaults, key)
+        unread = _check(key, newer[key], default) is None
+        return unread and data[key] == _plain(default)
+
+    return {k: v for k, v in data.items() if not (k in newer and k in _SAVED_FIELDS and unread_default(k))}
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` written over it; nested objects merged so their unknown keys survive."""
+    out = dict(base)
+    for key, value in changes.items():
+        old = out.get(key)
+        out[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = dict(settings.extra)
-    data["version"] = SETTINGS_VERSION
+    data["version"] = MIGRATIONS.current
     for f in dataclasses.fields(Settings):
         if f.name not in _NOT_SAVED:
             data[f.name] = _plain(getattr(settings, f.name))

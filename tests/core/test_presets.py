@@ -1,4 +1,5 @@
-"""Presets: CRUD, safe file names, damaged files set aside, built-ins read-only, styles.csv import."""
+"""Presets: CRUD, safe file names, damaged files set aside, built-ins read-only, styles.csv import,
+schema versions (older files migrated with a backup; newer files read as far as possible, kept)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from studio.core import paths
-from studio.core.presets import Preset, PresetError, PresetStore, merge_prompt, slugify
+from studio.core import presets as presets_module
+from studio.core.fileio import Migrations
+from studio.core.presets import SCHEMA_VERSION, Preset, PresetError, PresetStore, merge_prompt, slugify
 from studio.core.request import GenerationRequest
 
 
@@ -94,7 +97,6 @@ def test_builtins_are_read_only(store: PresetStore, builtin_dir: Path) -> None:
         ("{not json", "not valid JSON"),
         (json.dumps({"schema_version": 1, "name": "X", "settings": {"steps": "many"}}), "wrong type"),
         (json.dumps({"schema_version": 1, "name": "X", "settings": {"guidance": True}}), "wrong type"),
-        (json.dumps({"schema_version": 2, "name": "X", "settings": {}}), "newer Studio"),
         (json.dumps({"name": "X", "settings": {}}), "schema_version"),
         (json.dumps({"schema_version": 1, "name": "", "settings": {}}), "no name"),
         (json.dumps(["a list"]), "not a JSON object"),
@@ -219,3 +221,116 @@ def test_shipped_builtin_presets_load_and_apply(tmp_path: Path) -> None:
         assert not notes, (preset.name, notes)
     emoji = store.get("Emoji (studio-mini)").apply_to(GenerationRequest(prompt="red apple"))
     assert emoji.prompt == "an emoji of a red apple" and (emoji.width, emoji.height) == (64, 64)
+
+
+# ---- schema versions ----
+
+NEWER = SCHEMA_VERSION + 1
+NEWER_PRESET = {
+    "schema_version": NEWER,
+    "name": "Future",
+    "settings": {"steps": 9, "guidance": "dynamic", "loras": [{"name": "ink"}], "prompt": "a comet"},
+    "thumbnail": "future.png",
+}
+
+
+def _write(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def test_newer_preset_is_read_as_far_as_possible_and_left_in_place(store: PresetStore, caplog) -> None:
+    """Before: a schema-2 preset was renamed to *.broken-* and vanished after one launch."""
+    path = _write(store.user_dir / "future.json", NEWER_PRESET)
+    before = path.read_bytes()
+    store.save(Preset("Good", {"steps": 12}))
+    assert _names(store) == ["Draft", "Future", "Good"]
+    future = store.get("Future")
+    assert future is not None and future.newer and future.schema_version == NEWER
+    assert future.fields == {"steps": 9, "prompt": "a comet"}  # unknown fields, unusable values left out
+    assert not store.problems and "newer Studio" in caplog.text
+    assert future.apply_to(GenerationRequest()).steps == 9
+    _names(store)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in store.user_dir.iterdir()) == ["future.json", "good.json"]
+
+
+def test_newer_preset_is_never_overwritten(store: PresetStore) -> None:
+    path = _write(store.user_dir / "future.json", NEWER_PRESET)
+    before = path.read_bytes()
+    with pytest.raises(PresetError, match="newer version"):
+        store.save(Preset("future", {"steps": 3}))
+    with pytest.raises(PresetError, match="newer version"):
+        store.rename("Future", "Past")
+    copy = store.duplicate("Future")
+    assert copy.name == "Future copy" and copy.fields == {"steps": 9, "prompt": "a comet"} and not copy.newer
+    assert copy.path is not None
+    assert json.loads(copy.path.read_text(encoding="utf-8"))["schema_version"] == SCHEMA_VERSION
+    assert path.read_bytes() == before
+
+
+def test_unusable_newer_preset_is_reported_but_left_in_place(store: PresetStore) -> None:
+    path = _write(store.user_dir / "odd.json", {"schema_version": NEWER, "title": "no name here"})
+    store.save(Preset("Good", {"steps": 12}))
+    assert _names(store) == ["Draft", "Good"]
+    assert path.exists() and not list(store.user_dir.glob("*.broken-*"))
+    assert (
+        len(store.problems) == 1
+        and "newer Studio" in store.problems[0]
+        and "left as it is" in store.problems[0]
+    )
+
+
+def test_newer_preset_can_be_imported(store: PresetStore, tmp_path: Path) -> None:
+    source = _write(tmp_path / "shared.json", NEWER_PRESET)
+    imported = store.import_file(source)
+    assert imported.fields == {"steps": 9, "prompt": "a comet"} and not imported.newer
+    assert source.read_text(encoding="utf-8") == json.dumps(NEWER_PRESET, indent=2)
+
+
+def _next_format(monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> None:
+    """Pretend this version writes format NEWER, where `cfg` was renamed to `guidance`."""
+    migrations = Migrations("preset", NEWER, key="schema_version")
+
+    @migrations.migrator(SCHEMA_VERSION, NEWER)
+    def _cfg_to_guidance(data: dict) -> dict:
+        if "cfg" in data["settings"]:
+            data["settings"]["guidance"] = data["settings"].pop("cfg")
+        if fail:
+            raise KeyError("boom")
+        return data
+
+    monkeypatch.setattr(presets_module, "MIGRATIONS", migrations)
+
+
+OLD_PRESET = {"schema_version": SCHEMA_VERSION, "name": "Old", "settings": {"cfg": 4.5, "steps": 6}}
+
+
+def test_older_preset_is_migrated_with_a_backup(store: PresetStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    _next_format(monkeypatch)
+    path = _write(store.user_dir / "old.json", OLD_PRESET)
+    original = path.read_bytes()
+    old = store.get("Old")
+    assert old is not None and old.fields == {"guidance": 4.5, "steps": 6} and not old.newer
+    backup = store.user_dir / f"old.json.v{SCHEMA_VERSION}-backup"
+    assert backup.read_bytes() == original
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["schema_version"] == NEWER and data["settings"] == {"guidance": 4.5, "steps": 6}
+    draft = store.get("Draft")  # the older built-in: migrated in memory only
+    assert draft is not None and draft.fields == {"steps": 10} and not store.problems
+    assert sorted(p.name for p in store.user_dir.iterdir()) == ["old.json", backup.name]
+
+
+def test_failing_migration_keeps_the_original(
+    store: PresetStore, builtin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _next_format(monkeypatch, fail=True)
+    path = _write(store.user_dir / "old.json", OLD_PRESET)
+    original = path.read_bytes()
+    builtin_before = (builtin_dir / "draft.json").read_bytes()
+    assert _names(store) == []
+    assert path.read_bytes() == original and not list(store.user_dir.glob("*.broken-*"))
+    assert (builtin_dir / "draft.json").read_bytes() == builtin_before
+    assert any("old.json could not be updated" in p and "boom" in p for p in store.problems)
+    assert any("draft.json" in p and "boom" in p for p in store.problems)

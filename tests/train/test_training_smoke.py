@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("diffusers")
-pytest.importorskip("emoji")
+from studio_train.data import FONT_PATH  # a path only: importing works without the font
 
-from studio_train.data import FONT_PATH  # noqa: E402
-
-needs_font = pytest.mark.skipif(not FONT_PATH.exists(), reason="fonts-noto-color-emoji missing")
+FONT_PACKAGE = "fonts-noto-color-emoji"
+needs_font = pytest.mark.skipif(
+    not FONT_PATH.exists(),
+    reason=f"needs the Noto Color Emoji font ({FONT_PATH}): install the Debian/Ubuntu package "
+    f"{FONT_PACKAGE} (sudo apt-get install {FONT_PACKAGE})",
+)
+needs_emoji = pytest.mark.skipif(
+    importlib.util.find_spec("emoji") is None,
+    reason="needs the emoji package of the train extra: pip install -e '.[train]'",
+)
 
 
 def test_gender_variants_are_left_out_but_neutral_forms_kept() -> None:
@@ -27,6 +33,7 @@ def test_gender_variants_are_left_out_but_neutral_forms_kept() -> None:
 
 
 @needs_font
+@needs_emoji
 def test_reduced_tokenizer_matches_full(tmp_path: Path) -> None:
     from studio.core.paths import clip_tokenizer_dir
     from studio_train.data import all_captions, list_emoji
@@ -51,6 +58,7 @@ def test_reduced_tokenizer_matches_full(tmp_path: Path) -> None:
 
 
 @needs_font
+@needs_emoji
 def test_training_smoke_saves_loadable_pipeline(tmp_path: Path) -> None:
     import json
 

@@ -8,10 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("studio.core.settings")
-pytest.importorskip("studio.core.presets")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -58,13 +54,14 @@ def test_engine_starts_after_the_window_is_shown(qtbot, settings, preset_store, 
 
 
 def test_canvas_workspace_is_wired(qtbot, window, tmp_path) -> None:
-    pytest.importorskip("studio.ui.canvas.workspace")
     from PIL import Image
 
     from studio import app
+    from studio.ui.canvas.workspace import CanvasWorkspace
 
     canvas = app.attach_canvas(window, tmp_path / "autosave")
-    assert canvas is not None and window.tabs.count() == 2 and window.tabs.tabText(1).startswith("Canvas")
+    assert isinstance(canvas, CanvasWorkspace)
+    assert window.tabs.count() == 2 and window.tabs.tabText(1).startswith("Canvas")
     picture = tmp_path / "pic.png"
     Image.new("RGB", (48, 40), (10, 200, 30)).save(picture)
     window.open_in_canvas_requested.emit(picture)

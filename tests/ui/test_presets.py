@@ -7,10 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtGui import QAction
-
-pytest.importorskip("studio.core.presets")
 
 
 def _names(win: Any) -> list[str]:

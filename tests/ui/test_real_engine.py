@@ -12,12 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("studio.engine.engine")
-    from tests.tiny_model import save_tiny_diffusers
-
-    return Path(save_tiny_diffusers(tmp_path_factory.mktemp("tiny-ui") / "tiny"))
+def tiny_model_dir(tiny_dir: Path) -> Path:
+    return tiny_dir
 
 
 def test_generate_with_the_real_engine(

@@ -18,12 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_inpaint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("studio.engine.engine")
-    from tests.tiny_model import save_tiny_diffusers
-
-    return Path(save_tiny_diffusers(tmp_path_factory.mktemp("tiny-canvas") / "tiny", inpaint=True))
+def tiny_inpaint_model(tiny_inpaint_dir: Path) -> Path:
+    return tiny_inpaint_dir
 
 
 @pytest.fixture
