@@ -39,7 +39,7 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny txt2img pipeline saved once per session (~20 MB; tests/engine has its own copy)."""
+    """The tiny txt2img pipeline saved once per session (~20 MB), shared by every test."""
     from tests.tiny_model import save_tiny_diffusers
 
     return save_tiny_diffusers(tmp_path_factory.mktemp("tiny") / "tiny")

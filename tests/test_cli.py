@@ -12,8 +12,6 @@ from PIL import Image, ImageDraw
 
 from studio.cli import main
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
 
 @pytest.fixture(scope="module")
 def tiny(tiny_dir) -> str:

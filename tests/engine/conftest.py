@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from studio.core.events import TERMINAL_EVENTS, Event, JobHandle
 from studio.core.request import GenerationRequest, PreviewKind
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory) -> Path:
-    pytest.importorskip("torch")
-    from tests.tiny_model import save_tiny_diffusers
-
-    return save_tiny_diffusers(tmp_path_factory.mktemp("tiny") / "tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_inpaint_dir(tmp_path_factory) -> Path:
-    pytest.importorskip("torch")
-    from tests.tiny_model import save_tiny_diffusers
-
-    return save_tiny_diffusers(tmp_path_factory.mktemp("tiny-inpaint") / "tiny-inpaint", inpaint=True)
 
 
 def id_of(job: int | JobHandle) -> int:

@@ -10,10 +10,8 @@ from PIL import Image
 
 from studio.core.paths import builtin_model_dir
 
-pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 
 MAX_BYTES = 40 * 1000 * 1000
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import torch
 
 from studio.core.events import Failed, FailureKind, Finished, Loading
-
-pytestmark = pytest.mark.filterwarnings("ignore")
-torch = pytest.importorskip("torch")
 
 
 def _loaded_engine(engine, request_for):

@@ -10,8 +10,6 @@ from studio.core.events import Finished
 from studio.core.masks import effective_mask
 from studio.core.request import InpaintArea, MaskedContent, MaskOptions, Mode, OutpaintOptions
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
 
 def _run(shared_engine, request) -> Finished:
     eng, rec = shared_engine

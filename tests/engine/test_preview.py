@@ -8,12 +8,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from studio.core.events import Finished, Step
 from studio.core.request import PreviewKind
-
-pytestmark = pytest.mark.filterwarnings("ignore")
-torch = pytest.importorskip("torch")
 
 
 def _previews(rec, job):

@@ -10,8 +10,6 @@ from studio.core.request import Mode
 from studio.core.schedulers import SCHEDULER_NAMES
 from studio.engine.schedulers import SPECS, completed_step, create_scheduler, expected_steps
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
 
 def _steps(rec, job):
     return [e.step for e in rec.of(job) if isinstance(e, Step)]

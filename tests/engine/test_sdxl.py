@@ -10,9 +10,6 @@ from studio.core.events import Finished, Step
 from studio.core.masks import effective_mask
 from studio.core.request import MaskOptions, Mode, PreviewKind
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-pytest.importorskip("torch")
-
 
 @pytest.fixture(scope="module")
 def sdxl_dir(tmp_path_factory):
