@@ -15,7 +15,6 @@ if [ ! -x "$rootfs/usr/bin/python3" ]; then
     bookworm "$rootfs" http://deb.debian.org/debian
 fi
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-cp /etc/apt/sources.list.d/* "$rootfs/etc/apt/sources.list.d/" 2>/dev/null || true
 # This machine's pip finds the local torch wheel through PIP_FIND_LINKS=/opt/wheels: the same there.
 mkdir -p "$rootfs/opt/wheels" "$rootfs/proc" "$rootfs/dev"
 mountpoint -q "$rootfs/opt/wheels" || mount --bind /opt/wheels "$rootfs/opt/wheels"

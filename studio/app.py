@@ -19,13 +19,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the real types, imported lazily at run time (the window comes before torch)
+    from PySide6.QtWidgets import QApplication
+
     from studio.core.events import Event
+    from studio.core.paths import UserDirs
     from studio.core.settings import Settings
     from studio.engine.engine import Engine
-    from studio.ui.bridge import EngineFactory
+    from studio.ui.bridge import EngineBridge, EngineFactory
+    from studio.ui.canvas.workspace import CanvasWorkspace
+    from studio.ui.main_window import MainWindow
+
+    SettingsSource = Settings | Callable[[], Settings]
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "settings.json"
@@ -70,14 +77,16 @@ def setup_logging(log_dir: Path) -> None:
     core_setup(log_dir)
 
 
-def load_settings_for(config_dir: Path) -> tuple[Any, Callable[[Any], None]]:
+def load_settings_for(config_dir: Path) -> tuple[Settings, Callable[[Settings], None]]:
     from studio.core.settings import load_settings, save_settings
 
     path = config_dir / SETTINGS_FILE
     return load_settings(path), lambda s: save_settings(s, path)
 
 
-def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_factory) -> Any:
+def build_window(
+    app: QApplication, dirs: UserDirs, factory: Callable[[SettingsSource], EngineFactory] = engine_factory
+) -> MainWindow:
     """Settings, theme, preset store, bridge and main window (not shown, engine not started)."""
     from studio.core.paths import resource
     from studio.core.presets import PresetStore
@@ -86,18 +95,19 @@ def build_window(app: Any, dirs: Any, factory: Callable[[Any], Any] = engine_fac
     from studio.ui.theme import apply_theme
 
     settings, save = load_settings_for(dirs.config)
-    apply_theme(app, str(getattr(settings.theme, "value", settings.theme)))
-    holder: dict[str, Any] = {}
-    bridge = EngineBridge(factory(lambda: holder["window"].settings))
+    apply_theme(app, str(settings.theme))
+
+    def current_settings() -> Settings:  # read when the engine (re)starts: the window's, once it exists
+        return window.settings
+
+    bridge = EngineBridge(factory(current_settings))
     store = PresetStore(dirs.presets, resource("presets"))
-    base = getattr(settings, "last_request", None)
-    window = MainWindow(bridge, settings, store, save_settings=save, base_request=base)
-    holder["window"] = window
+    window = MainWindow(bridge, settings, store, save_settings=save, base_request=settings.last_request)
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
 
 
-def attach_canvas(window: Any, autosave_dir: Path) -> Any | None:
+def attach_canvas(window: MainWindow, autosave_dir: Path) -> CanvasWorkspace | None:
     """Add the canvas workspace (studio.ui.canvas) as a tab; None if absent."""
     try:
         from studio.ui.canvas.workspace import CanvasWorkspace
@@ -117,7 +127,7 @@ def attach_canvas(window: Any, autosave_dir: Path) -> Any | None:
     return canvas
 
 
-def _on_quit(window: Any, bridge: Any, save: Callable[[Any], None]) -> None:
+def _on_quit(window: MainWindow, bridge: EngineBridge, save: Callable[[Settings], None]) -> None:
     try:
         save(window.remember_request())
     except Exception:
@@ -125,7 +135,7 @@ def _on_quit(window: Any, bridge: Any, save: Callable[[Any], None]) -> None:
     bridge.shutdown(timeout=5.0)
 
 
-def start_engine(window: Any, preload: bool) -> None:
+def start_engine(window: MainWindow, preload: bool) -> None:
     try:
         window.bridge.ensure_engine()
         if preload:
@@ -136,7 +146,9 @@ def start_engine(window: Any, preload: bool) -> None:
         window.banner.show_error(f"The engine could not start: {exc}")
 
 
-def after_shown(window: Any, dirs: Any, preload: bool, files: Sequence[Path] = ()) -> Any | None:
+def after_shown(
+    window: MainWindow, dirs: UserDirs, preload: bool, files: Sequence[Path] = ()
+) -> CanvasWorkspace | None:
     """Work that can wait until the window is on screen: the canvas tab (with the files given on the
     command line, e.g. by the desktop entry's `Exec=studio %F`), then the engine."""
     canvas = attach_canvas(window, dirs.autosave)
@@ -145,7 +157,7 @@ def after_shown(window: Any, dirs: Any, preload: bool, files: Sequence[Path] = (
     return canvas
 
 
-def open_files(window: Any, canvas: Any | None, files: Sequence[Path]) -> None:
+def open_files(window: MainWindow, canvas: CanvasWorkspace | None, files: Sequence[Path]) -> None:
     """Open each file in the canvas; a file that cannot be read gets the canvas's own message."""
     if canvas is None:
         return
@@ -153,7 +165,7 @@ def open_files(window: Any, canvas: Any | None, files: Sequence[Path]) -> None:
         window.open_in_canvas_requested.emit(path)
 
 
-def smoke_report(t0: float, canvas: Any | None = None) -> None:
+def smoke_report(t0: float, canvas: CanvasWorkspace | None = None) -> None:
     report: dict[str, object] = {
         "shown_ms": round((time.perf_counter() - t0) * 1000, 1),
         "torch_loaded": "torch" in sys.modules,
@@ -175,7 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from studio.core.paths import user_dirs
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "studio"])
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication([sys.argv[0] if sys.argv else "studio"])
+    )
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     dirs = user_dirs().ensure()
@@ -183,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = build_window(app, dirs)
     window.show()
     if smoke:  # report, then build the rest as a normal start would (checks it works), then quit
+
         def smoke() -> None:
             smoke_report(t0)
             canvas = attach_canvas(window, dirs.autosave)

@@ -31,9 +31,9 @@ def qimage_to_pil(image: QImage) -> Image.Image:
     image = image.convertToFormat(QImage.Format.Format_RGBA8888)
     width, height = image.width(), image.height()
     buffer = bytes(image.constBits())[: image.bytesPerLine() * height]
-    array = np.frombuffer(buffer, dtype=np.uint8).reshape(height, image.bytesPerLine())
-    array = array[:, : width * 4].reshape(height, width, 4)
-    return Image.fromarray(array.copy(), "RGBA").convert("RGB")
+    rows = np.frombuffer(buffer, dtype=np.uint8).reshape(height, image.bytesPerLine())
+    pixels = rows[:, : width * 4].reshape(height, width, 4)
+    return Image.fromarray(pixels.copy(), "RGBA").convert("RGB")
 
 
 def load_thumbnail(path: Path, size: int) -> QImage:

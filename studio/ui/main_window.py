@@ -11,15 +11,24 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QPushButton, QTabWidget, QToolButton, QWidget
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+)
+from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMenu, QPushButton, QTabWidget, QToolButton, QWidget
 
 from studio.core.events import Failed
 from studio.core.paths import user_dirs
+from studio.core.presets import Preset, PresetStore
 from studio.core.request import GenerationRequest, PreviewKind
+from studio.core.settings import Settings
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
 from studio.ui.dialogs.settings_dialog import SettingsDialog
@@ -47,10 +56,10 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         bridge: EngineBridge,
-        settings: Any,
-        preset_store: Any,
+        settings: Settings,
+        preset_store: PresetStore,
         *,
-        save_settings: Callable[[Any], None] | None = None,
+        save_settings: Callable[[Settings], None] | None = None,
         base_request: GenerationRequest | None = None,
     ) -> None:
         super().__init__()
@@ -61,24 +70,24 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.settings = settings
         self._save_settings = save_settings
-        self._prompts: Any = Prompts(self)
+        self._prompts: Prompts = Prompts(self)
         self.vm = RequestViewModel(base_request or GenerationRequest(), self)
         self._build(preset_store)
         self._apply_settings_to_request(settings)
         self._build_menus()
         self.refresh_models()
         self.history.add_recent(recent_images(self.output_dir()))
-        problems = list(getattr(settings, "problems", ()))
+        problems = list(settings.problems)
         if problems:
             self.banner.show_error(problems[0], "\n".join(problems))
 
     @property
-    def prompts(self) -> Any:
+    def prompts(self) -> Prompts:
         """Where questions to the artist go (dialogs; tests put canned answers here)."""
         return self._prompts
 
     @prompts.setter
-    def prompts(self, prompts: Any) -> None:
+    def prompts(self, prompts: Prompts) -> None:
         self._prompts = prompts
         self.presets_panel.prompts = prompts
 
@@ -109,7 +118,7 @@ class MainWindow(QMainWindow):
         return Path(self.settings.output_dir) if str(self.settings.output_dir or "") else user_dirs().output
 
     # -- construction -----------------------------------------------------------------------------
-    def _build(self, preset_store: Any) -> None:
+    def _build(self, preset_store: PresetStore) -> None:
         self.model_picker = ModelPicker(
             lambda: self.prompts.open_file("Open model file", MODEL_FILTER),
             lambda: self.prompts.open_folder("Open a diffusers model folder"),
@@ -205,10 +214,10 @@ class MainWindow(QMainWindow):
 
     def _action(
         self,
-        menu: Any,
+        menu: QMenu,
         text: str,
-        slot: Callable[[], Any],
-        keys: Any = None,
+        slot: Callable[[], object],
+        keys: str | QKeySequence | QKeySequence.StandardKey | None = None,
         icon_name: str = "",
         scope: QWidget | None = None,
     ) -> QAction:
@@ -228,13 +237,13 @@ class MainWindow(QMainWindow):
         return action
 
     # -- settings, presets, models ----------------------------------------------------------------
-    def _apply_settings_to_request(self, settings: Any) -> None:
-        interval = int(getattr(settings, "preview_interval", 1))
+    def _apply_settings_to_request(self, settings: Settings) -> None:
+        interval = settings.preview_interval
         self.generation.preview_interval = interval
         self.vm.set("preview", _preview_kind(settings.preview_kind))
         self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
 
-    def apply_settings(self, settings: Any) -> None:
+    def apply_settings(self, settings: Settings) -> None:
         old = self.settings
         self.settings = settings
         self._apply_settings_to_request(settings)
@@ -282,10 +291,10 @@ class MainWindow(QMainWindow):
         return dialog
 
     def refresh_models(self) -> None:
-        dirs = [Path(d) for d in getattr(self.settings, "model_dirs", ())] + [user_dirs().models]
+        dirs = [Path(d) for d in self.settings.model_dirs] + [user_dirs().models]
         self.model_picker.set_entries(discover_models(dirs))
 
-    def _apply_preset(self, preset: Any) -> None:
+    def _apply_preset(self, preset: Preset) -> None:
         """Apply a preset's fields (a `{prompt}` template wraps the current prompt)."""
         notes: list[str] = []
         self.vm.set_request(preset.apply_to(self.vm.request(), notes), keep_seed_mode=True)
@@ -322,20 +331,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.history_actions.offer_dropped(Path(urls[0].toLocalFile()))
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
         self.shown.emit()
 
-    def remember_request(self) -> Any:
-        """The settings object with the current request fields (saved on close when supported)."""
-        fields = (
-            {f.name for f in dataclasses.fields(self.settings)}
-            if dataclasses.is_dataclass(self.settings)
-            else set()
-        )
-        if "last_request" in fields:
-            return dataclasses.replace(self.settings, last_request=self.vm.request().replace(init_image=None))
-        return self.settings
+    def remember_request(self) -> Settings:
+        """The settings with the current request fields (saved on close)."""
+        return dataclasses.replace(self.settings, last_request=self.vm.request().replace(init_image=None))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         """Ask each workspace with unsaved work (a `maybe_close()` method) before closing."""

@@ -54,7 +54,7 @@ def test_reuse_parameters_and_seed(window: Any, qtbot: Any) -> None:
 def test_click_shows_image_large(window: Any, qtbot: Any) -> None:
     first = _generate(window, qtbot)
     _generate(window, qtbot)
-    item = window.history.find(first)
+    item = window.history.item_for(first)
     rect = window.history.visualItemRect(item)
     qtbot.mouseClick(window.history.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.preview.caption() == first.name
@@ -78,10 +78,10 @@ def test_delete_asks_first(window: Any, qtbot: Any, answers: Any) -> None:
     path = _generate(window, qtbot)
     answers.confirm_answer = False
     window.history.action_requested.emit("delete", path)
-    assert path.exists() and window.history.find(path) is not None
+    assert path.exists() and window.history.item_for(path) is not None
     answers.confirm_answer = True
     window.history.action_requested.emit("delete", path)
-    assert not path.exists() and window.history.find(path) is None
+    assert not path.exists() and window.history.item_for(path) is None
 
 
 def test_recent_files_from_the_output_folder_are_listed(qtbot: Any, settings: Any, preset_store: Any) -> None:

@@ -90,11 +90,11 @@ class HistoryStrip(QListWidget):
             self.pool.start(_ThumbJob(path, self._signals))
 
     def remove_path(self, path: Path) -> None:
-        item = self.find(path)
+        item = self.item_for(path)
         if item is not None:
             self.takeItem(self.row(item))
 
-    def find(self, path: Path) -> QListWidgetItem | None:
+    def item_for(self, path: Path) -> QListWidgetItem | None:
         for i in range(self.count()):
             if self.path_of(self.item(i)) == Path(path):
                 return self.item(i)
@@ -122,7 +122,7 @@ class HistoryStrip(QListWidget):
         )
 
     def _thumb_loaded(self, path: str, image: QImage) -> None:
-        item = self.find(Path(path))
+        item = self.item_for(Path(path))
         if item is not None and not image.isNull():
             item.setIcon(QIcon(self._thumb_pixmap(image)))
 

@@ -59,8 +59,8 @@ class ProgressPanel(QWidget):
         group.addButton(self.x0_button)
         group.addButton(self.xt_button)
         self.x0_button.setChecked(True)
-        self.x0_button.toggled.connect(lambda on: on and self.preview_kind_selected.emit(PreviewKind.X0))
-        self.xt_button.toggled.connect(lambda on: on and self.preview_kind_selected.emit(PreviewKind.LATENT))
+        self.x0_button.toggled.connect(self._x0_toggled)
+        self.xt_button.toggled.connect(self._xt_toggled)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(QLabel("Preview"))
@@ -70,6 +70,14 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.bar, 1)
         layout.addWidget(self.label)
         layout.addWidget(self.cancel_button)
+
+    def _x0_toggled(self, on: bool) -> None:
+        if on:
+            self.preview_kind_selected.emit(PreviewKind.X0)
+
+    def _xt_toggled(self, on: bool) -> None:
+        if on:
+            self.preview_kind_selected.emit(PreviewKind.LATENT)
 
     def _toggle(self, text: str, tip: str) -> QToolButton:
         button = QToolButton()
