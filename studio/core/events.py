@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.core.request import PreviewKind
 
@@ -91,7 +91,7 @@ class Finished(Event):
     seeds: list[int]
     request: GenerationRequest = field(compare=False, repr=False)
     elapsed: float
-    parameters: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    parameters: list[dict[str, object]] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def build_parameters(
     model_name: str,
     model_hash: str,
     size: tuple[int, int] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The parameters for one image: "prompt", "negative_prompt", A1111 keys, and "studio" (JSON)."""
     try:
         info = scheduler_info(request.scheduler)
@@ -85,7 +86,7 @@ def build_parameters(
     except KeyError:
         sampler, schedule = request.scheduler, None
     w, h = size or (request.width, request.height)
-    params: dict[str, Any] = {
+    params: dict[str, object] = {
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
         "Steps": request.steps,
@@ -113,7 +114,7 @@ def build_parameters(
     return {k: v for k, v in params.items() if v is not None}
 
 
-def format_a1111(params: dict[str, Any]) -> str:
+def format_a1111(params: Mapping[str, object]) -> str:
     """The A1111 `parameters` text: prompt lines, `Negative prompt: ...`, then `Key: value, ...`."""
     lines = [str(params.get("prompt") or "")]
     negative = str(params.get("negative_prompt") or "")
@@ -160,7 +161,7 @@ def _settings_line_index(lines: list[str]) -> int | None:
     return None
 
 
-def _format_value(value: Any) -> str:
+def _format_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -184,7 +185,7 @@ def _unquote(text: str) -> str:
 # ---- files ------------------------------------------------------------------------------------
 
 
-def save_png(image: Image.Image, path: Path | str, params: dict[str, Any]) -> Path:
+def save_png(image: Image.Image, path: Path | str, params: Mapping[str, object]) -> Path:
     """Write `image` as PNG with `parameters` text and `studio` JSON chunks, atomically."""
     path = Path(path)
     info = PngInfo()

@@ -8,7 +8,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ def cpu_has_native_bf16(cpuinfo: str = CPU_INFO) -> bool:
     return True
 
 
-def _mps_available(torch: Any) -> bool:
+def _mps_available(torch: ModuleType) -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
 
@@ -60,7 +64,7 @@ def choose_device(pref: str = "auto") -> str:
     return "cpu"
 
 
-def choose_dtype(device: str, precision: str = "auto") -> Any:
+def choose_dtype(device: str, precision: str = "auto") -> torch.dtype:
     """torch dtype for ``device``: CUDA fp16 (bf16 if asked and supported), MPS fp16, CPU fp32 (bf16 if asked)."""
     import torch
 

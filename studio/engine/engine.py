@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.core.events import (
     Cancelled,
@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from studio.engine.latent_rgb import LatentRGB
-    from studio.engine.models import ModelManager
+    from studio.engine.loading import LoadedModel
+    from studio.engine.models import Loader, ModelManager
     from studio.engine.runner import CallContext
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Engine:
         device: str = "auto",
         precision: str = "auto",
         torch_threads: int | None = None,
-        loader: Callable[..., Any] | None = None,
+        loader: Loader | None = None,
         cache_dir: Path | None = None,
     ) -> None:
         self._publish = publish
@@ -262,7 +263,7 @@ class Engine:
             log.warning("No cache folder for preview colours", exc_info=True)
             return None
 
-    def _ensure_model(self, ref: str, job_id: int, handle: JobHandle | None) -> Any:
+    def _ensure_model(self, ref: str, job_id: int, handle: JobHandle | None) -> LoadedModel:
         """The resident ``LoadedModel`` for ``ref`` (loading it, with Loading/ModelReady events)."""
         models = self._manager()
         if models.resident_ref == ref and models.loaded is not None:
@@ -370,7 +371,9 @@ class Engine:
             log.exception("Unloading the model failed")
 
 
-def _parameters(request: GenerationRequest, loaded: Any, images: list[Image.Image]) -> list[dict[str, Any]]:
+def _parameters(
+    request: GenerationRequest, loaded: LoadedModel, images: list[Image.Image]
+) -> list[dict[str, object]]:
     """A1111-style parameters per image (``studio.core.metadata.build_parameters``)."""
     from studio.core.metadata import build_parameters
 

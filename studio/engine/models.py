@@ -10,16 +10,25 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.request import Mode
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.schedulers import create_scheduler
 
+if TYPE_CHECKING:
+    import torch
+
+    from studio.engine.loading import LoadedModel
+
 log = logging.getLogger(__name__)
 
+# A diffusers StableDiffusion(XL)(Img2Img|Inpaint)Pipeline: its components (unet, vae, scheduler) are
+# registered at run time, so diffusers' own types do not declare them.
+Pipeline = Any
+
 Progress = Callable[[str], None]
-Loader = Callable[..., Any]  # (ref, *, device, dtype, progress) -> studio.engine.loading.LoadedModel
+Loader = Callable[..., "LoadedModel"]  # (ref, *, device, dtype, progress)
 
 # (family is sdxl, mode) -> diffusers pipeline class name
 _CLASSES = {
@@ -32,7 +41,9 @@ _CLASSES = {
 }
 
 
-def _default_loader(ref: str, *, device: str, dtype: Any, progress: Progress | None = None) -> Any:
+def _default_loader(
+    ref: str, *, device: str, dtype: torch.dtype, progress: Progress | None = None
+) -> LoadedModel:
     from studio.engine.loading import load_pipeline
 
     return load_pipeline(ref, device=device, dtype=dtype, progress=progress)
@@ -42,22 +53,22 @@ class ModelManager:
     """Holds exactly one loaded model (``studio.engine.loading.LoadedModel``) and its mode pipelines."""
 
     def __init__(
-        self, device: str, dtype: Any, *, loader: Loader | None = None, cache_dir: Path | None = None
+        self, device: str, dtype: torch.dtype, *, loader: Loader | None = None, cache_dir: Path | None = None
     ) -> None:
         self.device = device
         self.dtype = dtype
         self._loader = loader or _default_loader
         self._cache_dir = cache_dir
-        self.loaded: Any = None
-        self._pipes: dict[str, Any] = {}
-        self._base_scheduler_config: dict[str, Any] = {}
+        self.loaded: LoadedModel | None = None
+        self._pipes: dict[str, Pipeline] = {}
+        self._base_scheduler_config: dict[str, object] = {}
         self._latent_rgb: LatentRGB | None = None
 
     @property
     def resident_ref(self) -> str | None:
         return None if self.loaded is None else self.loaded.ref
 
-    def ensure(self, ref: str, progress: Progress | None = None) -> tuple[Any, float]:
+    def ensure(self, ref: str, progress: Progress | None = None) -> tuple[LoadedModel, float]:
         """Make ``ref`` the resident model; returns (LoadedModel, seconds spent loading, 0 if resident)."""
         if self.loaded is not None and self.loaded.ref == ref:
             return self.loaded, 0.0
@@ -71,7 +82,7 @@ class ModelManager:
         self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
         return loaded, time.monotonic() - start
 
-    def _fast_path(self, loaded: Any, progress: Progress | None) -> None:
+    def _fast_path(self, loaded: LoadedModel, progress: Progress | None) -> None:
         """CUDA only (``studio.engine.fastpath``): channels_last, fused QKV, compiled UNet + warm-up.
 
         A failure here never fails the load: the plain, uncompiled UNet is kept.
@@ -113,7 +124,7 @@ class ModelManager:
     def is_inpaint_model(self) -> bool:
         return bool(self.loaded is not None and self.loaded.inpaint)
 
-    def pipeline_for(self, mode: Mode, scheduler: str, seeds: Sequence[int] = ()) -> Any:
+    def pipeline_for(self, mode: Mode, scheduler: str, seeds: Sequence[int] = ()) -> Pipeline:
         """The pipeline for ``mode`` (outpaint uses inpaint) with a fresh ``scheduler`` of its own.
 
         Derived with ``from_pipe``, which shares the weights (and the scheduler object, which is why
@@ -126,18 +137,23 @@ class ModelManager:
         class_name = _CLASSES[(self.family == "sdxl", mode)]
         pipe = self._pipes.get(class_name)
         if pipe is None:
-            import diffusers
-
-            cls = getattr(diffusers, class_name)
-            pipe = cls.from_pipe(self.loaded.pipe)
-            pipe.set_progress_bar_config(disable=True)  # from_pipe does not keep it
-            self._pipes[class_name] = pipe
-            log.debug("Derived %s from %s", class_name, type(self.loaded.pipe).__name__)
+            pipe = self._derive(class_name, self.loaded)
         pipe.scheduler = create_scheduler(scheduler, self._base_scheduler_config, seeds)
+        return pipe
+
+    def _derive(self, class_name: str, loaded: LoadedModel) -> Pipeline:
+        import diffusers
+
+        pipe: Pipeline = getattr(diffusers, class_name).from_pipe(loaded.pipe)
+        pipe.set_progress_bar_config(disable=True)  # from_pipe does not keep it
+        self._pipes[class_name] = pipe
+        log.debug("Derived %s from %s", class_name, type(loaded.pipe).__name__)
         return pipe
 
     def native_size(self) -> int:
         """The side in pixels the model was trained at (512 SD1, 768 SD2-v, 1024 SDXL, 64 tiny)."""
+        if self.loaded is None:
+            raise RuntimeError("no model is loaded")
         pipe = self.loaded.pipe
         return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
 
@@ -145,6 +161,8 @@ class ModelManager:
         """Latent -> RGB factors for previews (computed once per resident model)."""
         if self._latent_rgb is None:
             loaded = self.loaded
+            if loaded is None:
+                raise RuntimeError("no model is loaded")
             self._latent_rgb = latent_rgb_for(
                 loaded.pipe.vae, folder=loaded.folder, model_hash=loaded.model_hash, cache_dir=self._cache_dir
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
@@ -17,10 +17,13 @@ from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
 
+if TYPE_CHECKING:
+    from studio.core.metadata import ImageMetadata
+
 log = logging.getLogger(__name__)
 
 
-def read_metadata(path: Path) -> Any | None:
+def read_metadata(path: Path) -> ImageMetadata | None:
     from studio.core.metadata import read_png_metadata
 
     try:

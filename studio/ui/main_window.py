@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import (
@@ -46,6 +47,20 @@ from studio.ui.widgets.model_picker import ModelPicker, discover_models
 from studio.ui.widgets.presets_panel import PresetsPanel
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ClosableWorkspace(Protocol):
+    """A workspace with unsaved work: asked before the window closes (the canvas)."""
+
+    def maybe_close(self) -> bool: ...
+
+
+@runtime_checkable
+class WorkspaceWithShortcuts(Protocol):
+    """A workspace listing its own shortcuts [(keys, action)] in the shortcuts dialog."""
+
+    def shortcuts(self) -> list[tuple[str, str]]: ...
 
 
 class MainWindow(QMainWindow):
@@ -282,10 +297,10 @@ class MainWindow(QMainWindow):
         """Shortcuts of the window, plus each workspace's `shortcuts()` [(keys, action)] if it has one."""
         extra: list[tuple[str, str]] = []
         for index in range(1, self.tabs.count()):
-            shortcuts = getattr(self.tabs.widget(index), "shortcuts", None)
-            if callable(shortcuts):
+            workspace = self.tabs.widget(index)
+            if isinstance(workspace, WorkspaceWithShortcuts):
                 title = self.tabs.tabText(index)
-                extra += [(keys, f"{title}: {action}") for keys, action in shortcuts()]
+                extra += [(keys, f"{title}: {action}") for keys, action in workspace.shortcuts()]
         dialog = ShortcutsDialog(extra, parent=self)
         dialog.open()
         return dialog
@@ -343,8 +358,7 @@ class MainWindow(QMainWindow):
         """Ask each workspace with unsaved work (a `maybe_close()` method) before closing."""
         for index in range(1, self.tabs.count()):
             workspace = self.tabs.widget(index)
-            maybe_close = getattr(workspace, "maybe_close", None)
-            if callable(maybe_close) and not maybe_close():
+            if isinstance(workspace, ClosableWorkspace) and not workspace.maybe_close():
                 event.ignore()
                 return
         self.generation.saver.wait()  # results still being written

@@ -11,7 +11,6 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
@@ -49,7 +48,7 @@ def model_name(ref: str) -> str:
     return Path(ref).stem if ref else BUILTIN_MODEL_ID
 
 
-def parameters_for(event: Finished, index: int) -> dict[str, Any]:
+def parameters_for(event: Finished, index: int) -> dict[str, object]:
     """The engine's parameters for image `index`, or ones built from the request."""
     if index < len(event.parameters) and event.parameters[index]:
         return dict(event.parameters[index])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.paths import user_dirs
 from studio.core.request import MAX_STEPS
+from studio.core.settings import Settings
 from studio.ui.dialogs.prompts import Prompts
 
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"))
@@ -40,28 +39,24 @@ def _combo(items: tuple[tuple[str, str], ...], value: str, tip: str) -> QComboBo
     return combo
 
 
-def _value(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Any, prompts: Prompts, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, prompts: Prompts, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(520)
         self._settings = settings
         self._prompts = prompts
         self.device = _combo(
-            DEVICES, _value(settings.device), "Where the model runs. Automatic picks a GPU when there is one."
+            DEVICES, settings.device, "Where the model runs. Automatic picks a GPU when there is one."
         )
         self.precision = _combo(
             PRECISIONS,
-            _value(settings.precision),
+            settings.precision,
             "Number format for the model. Automatic: 16-bit on GPUs, 32-bit on CPU.",
         )
         self.preview_kind = _combo(
             PREVIEW_KINDS,
-            _value(settings.preview_kind),
+            settings.preview_kind,
             "What the live preview shows while the image is denoised",
         )
         self.preview_interval = QSpinBox()
@@ -79,7 +74,7 @@ class SettingsDialog(QDialog):
         self.model_dirs.setToolTip("Folders searched for models (.safetensors, .ckpt, diffusers folders)")
         self.model_dirs.setMaximumHeight(100)
         self.model_dirs.addItems([str(d) for d in settings.model_dirs])
-        self.theme = _combo(THEMES, _value(settings.theme), "Colour theme; dark unless the system is light")
+        self.theme = _combo(THEMES, settings.theme, "Colour theme; dark unless the system is light")
         self._layout(browse)
 
     def _layout(self, browse: QPushButton) -> None:
@@ -126,29 +121,15 @@ class SettingsDialog(QDialog):
         if folder:
             self.model_dirs.addItem(folder)
 
-    def values(self) -> dict[str, Any]:
-        dirs = [self.model_dirs.item(i).text() for i in range(self.model_dirs.count())]
-        return {
-            "device": self.device.currentData(),
-            "precision": self.precision.currentData(),
-            "preview_kind": self.preview_kind.currentData(),
-            "preview_interval": self.preview_interval.value(),
-            "output_dir": self.output_dir.text().strip(),
-            "model_dirs": dirs,
-            "theme": self.theme.currentData(),
-        }
-
-    def result_settings(self) -> Any:
-        """A new settings object with the dialog's values (types follow the original's)."""
-        values = self.values()
-        old = self._settings
-        if isinstance(old.output_dir, Path):
-            values["output_dir"] = Path(values["output_dir"])
-        if old.model_dirs and isinstance(next(iter(old.model_dirs)), Path):
-            values["model_dirs"] = [Path(d) for d in values["model_dirs"]]
-        if isinstance(old.model_dirs, tuple):
-            values["model_dirs"] = tuple(values["model_dirs"])
-        kind_type = type(old.preview_kind)
-        if kind_type is not str:
-            values["preview_kind"] = kind_type(values["preview_kind"])
-        return dataclasses.replace(old, **values)
+    def result_settings(self) -> Settings:
+        """A new settings object with the dialog's values."""
+        return dataclasses.replace(
+            self._settings,
+            device=str(self.device.currentData()),
+            precision=str(self.precision.currentData()),
+            preview_kind=str(self.preview_kind.currentData()),
+            preview_interval=self.preview_interval.value(),
+            output_dir=self.output_dir.text().strip(),
+            model_dirs=tuple(self.model_dirs.item(i).text() for i in range(self.model_dirs.count())),
+            theme=str(self.theme.currentData()),
+        )

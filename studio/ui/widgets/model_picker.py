@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QMenu, QToolButton, QWidget
 
+from studio.core.model_catalog import find_models
 from studio.ui.icons import icon
 
 log = logging.getLogger(__name__)
@@ -19,18 +20,11 @@ BUILTIN_LABEL = "Built-in (studio-mini)"
 def discover_models(dirs: Sequence[Path]) -> list[tuple[str, str]]:
     """(label, ref) pairs from `studio.core.model_catalog.find_models`, built-in first.
 
-    Guarded: when the catalog is missing or fails, only the built-in model is offered."""
+    Guarded: when a model folder cannot be read, only the built-in model is offered."""
     entries: list[tuple[str, str]] = []
     try:
-        from studio.core.model_catalog import find_models
-    except ImportError:
-        log.info("Model catalog not available; offering the built-in model only")
-        return [(BUILTIN_LABEL, "")]
-    try:
         for entry in find_models([Path(d) for d in dirs]):
-            ref = str(getattr(entry, "ref", ""))
-            name = str(getattr(entry, "name", ref))
-            entries.append((BUILTIN_LABEL if ref == "" else name, ref))
+            entries.append((BUILTIN_LABEL if entry.ref == "" else entry.name, entry.ref))
     except Exception:  # a folder it cannot read
         log.warning("Could not list models; offering the built-in model only", exc_info=True)
     if not any(ref == "" for _, ref in entries):

@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
+from studio.core.presets import Preset, PresetStore
 from studio.core.request import GenerationRequest
 from studio.ui.dialogs.prompts import Prompts
 from studio.ui.icons import icon
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PRESET_FILTER = "Studio presets (*.json)"
 STYLES_FILTER = "A1111 styles (*.csv)"
 
@@ -27,7 +29,7 @@ class PresetsPanel(QWidget):
     problems_found = Signal(list)  # human messages
 
     def __init__(
-        self, store: Any, prompts: Prompts, current_request: Callable[[], GenerationRequest]
+        self, store: PresetStore, prompts: Prompts, current_request: Callable[[], GenerationRequest]
     ) -> None:
         super().__init__()
         self.store = store
@@ -75,7 +77,7 @@ class PresetsPanel(QWidget):
     def build_menu(self, parent: QWidget) -> QMenu:
         """The preset actions (also used for the window's Presets menu)."""
         menu = QMenu("&Presets", parent)
-        entries: list[tuple[str, str, Callable[[], Any]]] = [
+        entries: list[tuple[str, str, Callable[[], None]]] = [
             ("save", "Save current settings as preset…", self.save_current),
             ("rename", "Rename…", self.rename_selected),
             ("duplicate", "Duplicate…", self.duplicate_selected),
@@ -96,7 +98,7 @@ class PresetsPanel(QWidget):
         return menu
 
     # -- list -------------------------------------------------------------------------------------
-    def presets(self) -> list[Any]:
+    def presets(self) -> list[Preset]:
         try:
             return list(self.store.list())
         except Exception:
@@ -117,9 +119,8 @@ class PresetsPanel(QWidget):
 
     def _update_problems(self) -> None:
         """Move the store's new problems (files set aside) into the panel's warning, shown until dismissed."""
-        new = [p for p in getattr(self.store, "problems", []) if p not in self.shown_problems]
-        if hasattr(self.store, "problems"):
-            self.store.problems.clear()
+        new = [p for p in self.store.problems if p not in self.shown_problems]
+        self.store.problems.clear()
         if not new:
             return
         self.shown_problems.extend(new)
@@ -140,7 +141,7 @@ class PresetsPanel(QWidget):
         if index >= 0:
             self.combo.setCurrentIndex(index)
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> Preset | None:
         name = self.selected_name()
         return next((p for p in self.presets() if p.name == name), None)
 
@@ -153,8 +154,6 @@ class PresetsPanel(QWidget):
     def save_current(self) -> None:
         name = self.prompts.ask_text("Save preset", "Name for the current settings:")
         if name:
-            from studio.core.presets import Preset
-
             existing = self.store.get(name)
             replace = f"Replace the preset “{name}”?"
             if (
@@ -193,7 +192,7 @@ class PresetsPanel(QWidget):
         path = self.prompts.open_file("Import preset", PRESET_FILTER)
         if path:
             result = self._run(lambda: self.store.import_file(Path(path)))
-            if result is not None and getattr(result, "name", None):
+            if result is not None and result.name:
                 self.refresh(select=result.name)
 
     def export_selected(self) -> None:
@@ -217,13 +216,13 @@ class PresetsPanel(QWidget):
             if names:
                 self.refresh(select=names[0])
 
-    def _refuse_builtin(self, preset: Any, verb: str) -> bool:
+    def _refuse_builtin(self, preset: Preset, verb: str) -> bool:
         if preset.builtin:
             self.prompts.info("Built-in preset", f"Built-in presets cannot be {verb}; duplicate it first.")
             return True
         return False
 
-    def _run(self, action: Callable[[], Any], select: str | None = None) -> Any:
+    def _run(self, action: Callable[[], T], select: str | None = None) -> T | None:
         try:
             result = action()
         except (OSError, ValueError, KeyError) as exc:
