@@ -78,3 +78,27 @@ def test_a_second_run_installs_nothing_and_needs_no_network() -> None:
     done = _install(["--extras", extras, "--no-desktop"], PIP_NO_INDEX="1", PIP_FIND_LINKS="")
     assert done.returncode == 0, done.stderr
     assert "already installed" in done.stdout
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".venv" / ".studio-installed").exists(), reason="the project was not installed by install.sh"
+)
+def test_the_desktop_entry_and_the_studio_command_are_installed(tmp_path: Path) -> None:
+    installed = (ROOT / ".venv" / ".studio-installed").read_text()
+    extras = installed.split("extras=")[1].split()[0]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--extras", extras],
+        env={**env, "HOME": str(tmp_path), "PIP_NO_INDEX": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    launcher = tmp_path / ".local" / "bin" / "studio"
+    assert launcher.resolve() == (ROOT / ".venv" / "bin" / "studio").resolve()
+    entry = (tmp_path / ".local" / "share" / "applications" / "studio.desktop").read_text()
+    assert "Exec=studio %F" in entry and "Icon=studio" in entry
+    assert (
+        tmp_path / ".local" / "share" / "icons" / "hicolor" / "scalable" / "apps" / "studio.svg"
+    ).is_file()
