@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger(__name__)
+
+JSONDict = dict[str, object]
+"""A parsed JSON object (settings, presets, request fields, PNG metadata): narrow values with isinstance."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -58,7 +60,7 @@ def set_aside(path: Path, reason: str) -> Path:
 
 # ---- versioned JSON files: schema migrations (napari style) ----
 
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
+Migration = Callable[[JSONDict], JSONDict]
 
 
 class MigrationError(ValueError):
@@ -69,7 +71,7 @@ class MigrationError(ValueError):
 class Upgrade:
     """An older file brought up to the current version (and written back, next to a backup copy)."""
 
-    data: dict[str, Any]
+    data: JSONDict
     from_version: int
     backup: Path
 
@@ -103,7 +105,7 @@ class Migrations:
 
         return register
 
-    def migrate(self, data: dict[str, Any], from_version: int) -> dict[str, Any]:
+    def migrate(self, data: JSONDict, from_version: int) -> JSONDict:
         """`data` (version `from_version`) updated to `current`; MigrationError if a step is missing or fails."""
         version, result = from_version, copy.deepcopy(data)
         while version < self.current:
@@ -124,7 +126,7 @@ class Migrations:
         return result
 
 
-def upgrade_file(path: Path, data: dict[str, Any], version: int, migrations: Migrations) -> Upgrade:
+def upgrade_file(path: Path, data: JSONDict, version: int, migrations: Migrations) -> Upgrade:
     """Migrate an older file: a backup copy first, then the steps, then the result written atomically.
 
     On MigrationError the file is left exactly as it was (its backup copy stays next to it).

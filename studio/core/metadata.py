@@ -14,14 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
 from studio.core import request_io
-from studio.core.fileio import atomic_write_bytes
+from studio.core.fileio import JSONDict, atomic_write_bytes
 from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
 from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
 
@@ -60,7 +59,7 @@ class ImageMetadata:
     prompt: str = ""
     negative_prompt: str = ""
     settings: dict[str, str] = field(default_factory=dict)  # A1111 keys as written: "Steps", ...
-    studio: dict[str, Any] | None = None  # Studio's JSON when present and readable
+    studio: JSONDict | None = None  # Studio's JSON when present and readable
     raw: str | None = None  # the A1111 `parameters` text as stored
     notes: list[str] = field(default_factory=list)  # what could not be read, for the artist
 
@@ -219,13 +218,19 @@ def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:
     if studio_text is not None:
         meta.studio = _read_studio_json(studio_text, meta.notes)
     if meta.studio is not None:
-        request = meta.studio.get("request") or {}
+        request = _studio_request(meta.studio)
         meta.prompt = str(request.get("prompt", meta.prompt))
         meta.negative_prompt = str(request.get("negative_prompt", meta.negative_prompt))
     return meta
 
 
-def _read_studio_json(text: str, notes: list[str]) -> dict[str, Any] | None:
+def _studio_request(studio: JSONDict) -> JSONDict:
+    """The `request` object of Studio's JSON ({} when absent; _read_studio_json refused other shapes)."""
+    request = studio.get("request")
+    return request if isinstance(request, dict) else {}
+
+
+def _read_studio_json(text: str, notes: list[str]) -> JSONDict | None:
     try:
         data = json.loads(text)
     except ValueError:
@@ -286,18 +291,19 @@ def request_from_metadata(
     notes = notes if notes is not None else []
     notes.extend(meta.notes)
     if meta.studio is not None:
-        data = dict(meta.studio.get("request") or {})
-        if isinstance(meta.studio.get("seed"), int):
-            data["seed"] = meta.studio["seed"]
+        data = dict(_studio_request(meta.studio))
+        seed = meta.studio.get("seed")
+        if isinstance(seed, int):
+            data["seed"] = seed
         changes = {k: v for k, v in data.items() if k not in _SESSION_FIELDS}
         return request_io.apply_dict(base, changes, notes)
     changes = _changes_from_a1111(meta, notes)
     return request_io.apply_checked(base, changes, notes)
 
 
-def _changes_from_a1111(meta: ImageMetadata, notes: list[str]) -> dict[str, Any]:
+def _changes_from_a1111(meta: ImageMetadata, notes: list[str]) -> JSONDict:
     s = meta.settings
-    changes: dict[str, Any] = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt}
+    changes: JSONDict = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt}
     for key, name, convert in (
         ("Steps", "steps", int),
         ("CFG scale", "guidance", float),

@@ -22,10 +22,16 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from studio.core import request_io
-from studio.core.fileio import MigrationError, Migrations, atomic_write_text, set_aside, upgrade_file
+from studio.core.fileio import (
+    JSONDict,
+    MigrationError,
+    Migrations,
+    atomic_write_text,
+    set_aside,
+    upgrade_file,
+)
 from studio.core.request import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -59,7 +65,7 @@ class PresetError(ValueError):
 @dataclass(frozen=True)
 class Preset:
     name: str
-    fields: dict[str, Any] = field(default_factory=dict)  # subset of PRESET_FIELDS
+    fields: JSONDict = field(default_factory=dict)  # subset of PRESET_FIELDS
     schema_version: int = SCHEMA_VERSION
     builtin: bool = False
     path: Path | None = field(default=None, compare=False)
@@ -74,11 +80,12 @@ class Preset:
         """`request` with this preset's fields; values that would not validate are skipped (noted)."""
         changes = dict(self.fields)
         for key in ("prompt", "negative_prompt"):
-            if isinstance(changes.get(key), str) and PROMPT_PLACEHOLDER in changes[key]:
-                changes[key] = merge_prompt(changes[key], getattr(request, key))
+            value = changes.get(key)
+            if isinstance(value, str) and PROMPT_PLACEHOLDER in value:
+                changes[key] = merge_prompt(value, getattr(request, key))
         return request_io.apply_checked(request, changes, notes if notes is not None else [])
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"schema_version": MIGRATIONS.current, "name": self.name, "settings": dict(self.fields)}
 
     @property
@@ -87,12 +94,14 @@ class Preset:
         return self.schema_version > MIGRATIONS.current
 
     @classmethod
-    def from_json(cls, data: Any, *, builtin: bool = False, path: Path | None = None) -> Preset:
+    def from_json(cls, data: object, *, builtin: bool = False, path: Path | None = None) -> Preset:
         """Parse a preset file's JSON (older formats migrated in memory); PresetError says what is wrong.
 
         A preset from a newer Studio is read leniently: fields this version does not know, or whose
         values it cannot use, are left out instead of failing."""
         version = schema_version(data)
+        if not isinstance(data, dict):  # schema_version has refused it already
+            raise PresetError("it is not a JSON object")
         if version < MIGRATIONS.current:
             data = MIGRATIONS.migrate(data, version)  # MigrationError is a ValueError
         newer = version > MIGRATIONS.current
@@ -106,7 +115,7 @@ class Preset:
         return cls(name=name.strip(), fields=fields, schema_version=version, builtin=builtin, path=path)
 
 
-def schema_version(data: Any) -> int:
+def schema_version(data: object) -> int:
     """The `schema_version` of a parsed preset file; PresetError if it is not a preset object."""
     if not isinstance(data, dict):
         raise PresetError("it is not a JSON object")
@@ -116,11 +125,11 @@ def schema_version(data: Any) -> int:
     return version
 
 
-def check_fields(settings: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
+def check_fields(settings: JSONDict, lenient: bool = False) -> JSONDict:
     """The known preset fields with accepted types (floats made float).
 
     A value of the wrong type raises PresetError, or is left out (logged) when `lenient`."""
-    out: dict[str, Any] = {}
+    out: JSONDict = {}
     for key, value in settings.items():
         if key not in PRESET_FIELDS:
             log.debug("Ignoring unknown preset field %r", key)
@@ -252,7 +261,7 @@ class PresetStore:
             if not name:
                 self._problem(f"{Path(path).name}, line {line}: a style without a name was skipped.")
                 continue
-            fields = {
+            fields: JSONDict = {
                 key: _style_template(row.get(key) or "")
                 for key in ("prompt", "negative_prompt")
                 if (row.get(key) or "").strip()
@@ -302,7 +311,7 @@ class PresetStore:
             self._unusable(path, builtin, str(exc))
             return None
 
-    def _load_newer(self, path: Path, data: dict[str, Any], version: int, builtin: bool) -> Preset | None:
+    def _load_newer(self, path: Path, data: JSONDict, version: int, builtin: bool) -> Preset | None:
         """A preset from a newer Studio: read as far as possible, never moved or rewritten."""
         try:
             preset = Preset.from_json(data, builtin=builtin, path=path)

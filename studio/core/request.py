@@ -133,7 +133,7 @@ def check_request(request: GenerationRequest) -> GenerationRequest:
 
 
 def _normalized(request: GenerationRequest) -> GenerationRequest:
-    changes: dict[str, Any] = {}
+    changes: dict[str, object] = {}
     if not isinstance(request.mode, Mode):
         changes["mode"] = Mode(request.mode)
     if not isinstance(request.preview, PreviewKind):

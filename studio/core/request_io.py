@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from enum import Enum
-from typing import Any
 
+from studio.core.fileio import JSONDict
 from studio.core.request import GenerationRequest, Mode
 
 log = logging.getLogger(__name__)
@@ -22,14 +22,14 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-def request_to_dict(request: GenerationRequest) -> dict[str, Any]:
+def request_to_dict(request: GenerationRequest) -> JSONDict:
     """Every request field except the images, as JSON-ready values (enums as their values)."""
     return {name: _jsonable(getattr(request, name)) for name in REQUEST_FIELDS}
 
 
-def coerce_fields(data: dict[str, Any], base: GenerationRequest, notes: list[str]) -> dict[str, Any]:
+def coerce_fields(data: JSONDict, base: GenerationRequest, notes: list[str]) -> JSONDict:
     """JSON values -> typed request field values (by the type of `base`'s value); bad ones noted."""
-    out: dict[str, Any] = {}
+    out: JSONDict = {}
     for key, value in data.items():
         if key not in REQUEST_FIELDS:
             log.debug("Ignoring unknown request field %r", key)
@@ -42,14 +42,14 @@ def coerce_fields(data: dict[str, Any], base: GenerationRequest, notes: list[str
     return out
 
 
-def apply_checked(base: GenerationRequest, changes: dict[str, Any], notes: list[str]) -> GenerationRequest:
+def apply_checked(base: GenerationRequest, changes: JSONDict, notes: list[str]) -> GenerationRequest:
     """`base` with each change that passes validation; a rejected change keeps the base value."""
     probe = base.replace(mode=Mode.TXT2IMG, init_image=None, mask=None)
     try:
         probe.validate()
     except ValueError:
         return base.replace(**changes)  # base itself is not valid: nothing to check against
-    accepted: dict[str, Any] = {}
+    accepted: JSONDict = {}
     for key, value in changes.items():
         if key in _UNCHECKED:  # checked against the images when the job is submitted
             accepted[key] = value
@@ -66,12 +66,12 @@ def apply_checked(base: GenerationRequest, changes: dict[str, Any], notes: list[
     return base.replace(**accepted)
 
 
-def apply_dict(base: GenerationRequest, data: dict[str, Any], notes: list[str]) -> GenerationRequest:
+def apply_dict(base: GenerationRequest, data: JSONDict, notes: list[str]) -> GenerationRequest:
     """Coerce a JSON dict and apply it with `apply_checked`."""
     return apply_checked(base, coerce_fields(data, base, notes), notes)
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -79,7 +79,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _coerce(current: Any, value: Any) -> tuple[bool, Any]:
+def _coerce(current: object, value: object) -> tuple[bool, object]:
     if isinstance(current, Enum):
         try:
             return True, type(current)(value)
@@ -88,7 +88,7 @@ def _coerce(current: Any, value: Any) -> tuple[bool, Any]:
     if dataclasses.is_dataclass(current) and not isinstance(current, type):
         if not isinstance(value, dict):
             return False, None
-        sub: dict[str, Any] = {}
+        sub: JSONDict = {}
         for f in dataclasses.fields(current):
             if f.name in value:
                 ok, converted = _coerce(getattr(current, f.name), value[f.name])
@@ -99,7 +99,7 @@ def _coerce(current: Any, value: Any) -> tuple[bool, Any]:
     return _coerce_scalar(current, value)
 
 
-def _coerce_scalar(current: Any, value: Any) -> tuple[bool, Any]:
+def _coerce_scalar(current: object, value: object) -> tuple[bool, object]:
     if isinstance(value, bool) or value is None:
         return (isinstance(current, bool) and isinstance(value, bool)), value
     if isinstance(current, int) and not isinstance(current, bool):

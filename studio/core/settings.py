@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import request_io
-from studio.core.fileio import MigrationError, Migrations, atomic_write_text, set_aside, upgrade_file
+from studio.core.fileio import (
+    JSONDict,
+    MigrationError,
+    Migrations,
+    atomic_write_text,
+    set_aside,
+    upgrade_file,
+)
 from studio.core.request import MAX_STEPS, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -48,7 +55,7 @@ class Settings:
     model_dirs: tuple[str, ...] = ()  # extra folders searched for models
     theme: str = "system"
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # keys from newer versions
+    extra: JSONDict = field(default_factory=dict, compare=False)  # keys from newer versions
     problems: tuple[str, ...] = field(default=(), compare=False)  # what went wrong loading (not saved)
     file_version: int = field(default=SETTINGS_VERSION, compare=False)  # the version the file had
 
@@ -92,7 +99,7 @@ def save_settings(settings: Settings, path: Path) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_version(data: dict[str, Any]) -> int:
+def read_version(data: JSONDict) -> int:
     """The settings format of a parsed file: its `version`, or 1 (the first format) if it has none."""
     version = data.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int):
@@ -101,7 +108,7 @@ def read_version(data: dict[str, Any]) -> int:
     return version
 
 
-def _from_versioned(path: Path, data: dict[str, Any]) -> Settings:
+def _from_versioned(path: Path, data: JSONDict) -> Settings:
     version = read_version(data)
     problems: list[str] = []
     current = MIGRATIONS.current
@@ -128,7 +135,7 @@ def _from_versioned(path: Path, data: dict[str, Any]) -> Settings:
     return dataclasses.replace(settings, file_version=version, problems=tuple(problems))
 
 
-def _newer_file_data(path: Path) -> dict[str, Any] | None:
+def _newer_file_data(path: Path) -> JSONDict | None:
     """The parsed file at `path` if it is a settings file from a newer Studio, else None."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -139,7 +146,7 @@ def _newer_file_data(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def _unread_left_out(newer: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+def _unread_left_out(newer: JSONDict, data: JSONDict) -> JSONDict:
     """`data` less the settings that this version could not read in `newer` and left at their default:
     a value only a newer Studio knows (a new device, say) survives a run of this one."""
     defaults = Settings()
@@ -152,7 +159,7 @@ def _unread_left_out(newer: dict[str, Any], data: dict[str, Any]) -> dict[str, A
     return {k: v for k, v in data.items() if not (k in newer and k in _SAVED_FIELDS and unread_default(k))}
 
 
-def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def _merged(base: JSONDict, changes: JSONDict) -> JSONDict:
     """`base` with `changes` written over it; nested objects merged so their unknown keys survive."""
     out = dict(base)
     for key, value in changes.items():
@@ -161,8 +168,8 @@ def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def settings_to_dict(settings: Settings) -> dict[str, Any]:
-    data: dict[str, Any] = dict(settings.extra)
+def settings_to_dict(settings: Settings) -> JSONDict:
+    data: JSONDict = dict(settings.extra)
     data["version"] = MIGRATIONS.current
     for f in dataclasses.fields(Settings):
         if f.name not in _NOT_SAVED:
@@ -172,11 +179,11 @@ def settings_to_dict(settings: Settings) -> dict[str, Any]:
     return data
 
 
-def settings_from_dict(data: dict[str, Any]) -> Settings:
+def settings_from_dict(data: JSONDict) -> Settings:
     """Build Settings from a parsed file; bad values fall back to defaults and are reported."""
     problems: list[str] = []
     defaults = Settings()
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # each value checked against its field by _check
     known = {f.name for f in dataclasses.fields(Settings)} | {"version"}
     for name in known - set(_NOT_SAVED) - {"version"}:
         if name in data:
@@ -194,20 +201,21 @@ def settings_from_dict(data: dict[str, Any]) -> Settings:
     return Settings(**values, last_request=request, extra=extra, problems=tuple(problems))
 
 
-def _check(name: str, value: Any, default: Any) -> Any:
+def _check(name: str, value: object, default: object) -> object:
     """The value if it has the right type/choice (model_dirs as a tuple of str), else None."""
     if name in _CHOICES:
         return value if value in _CHOICES[name] else None
     if name == "model_dirs":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return tuple(value) if ok else None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return None
     if name == "preview_interval":
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_STEPS
         return value if ok else None
     return value if isinstance(value, type(default)) else None
 
 
-def _last_request(data: Any, problems: list[str]) -> GenerationRequest | None:
+def _last_request(data: object, problems: list[str]) -> GenerationRequest | None:
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -224,7 +232,7 @@ def _defaults_because(message: str) -> Settings:
     return Settings(problems=(message,))
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):

@@ -7,7 +7,7 @@ back). `request()` builds the frozen `GenerationRequest` the engine receives.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 from PySide6.QtCore import QObject, Signal
 
@@ -21,6 +21,9 @@ from studio.core.request import (
     PreviewKind,
     round_to_multiple_of_8,
 )
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MIN_SIDE_UI, MAX_SIDE_UI = 64, 2048
 
@@ -45,6 +48,24 @@ _FIELDS: dict[str, tuple[type, float | None, float | None]] = {
 
 REQUEST_FIELDS = tuple(f for f in _FIELDS if f not in ("randomize_seed", "init_image"))
 
+T = TypeVar("T")
+
+
+class _Field(Generic[T]):
+    """A field read as an attribute, typed: `vm.steps` is `vm.get("steps")` (set it with `vm.set`)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, vm: None, owner: type) -> _Field[T]: ...
+    @overload
+    def __get__(self, vm: RequestViewModel, owner: type) -> T: ...
+    def __get__(self, vm: RequestViewModel | None, owner: type) -> _Field[T] | T:
+        if vm is None:
+            return self
+        return cast(T, vm.get(self.name))
+
 
 class RequestViewModel(QObject):
     prompt_changed = Signal(str)
@@ -65,19 +86,35 @@ class RequestViewModel(QObject):
     last_seed_changed = Signal(object)
     changed = Signal()  # any field
 
+    prompt: _Field[str] = _Field()
+    negative_prompt: _Field[str] = _Field()
+    model: _Field[str] = _Field()
+    steps: _Field[int] = _Field()
+    guidance: _Field[float] = _Field()
+    scheduler: _Field[str] = _Field()
+    seed: _Field[int] = _Field()
+    randomize_seed: _Field[bool] = _Field()
+    width: _Field[int] = _Field()
+    height: _Field[int] = _Field()
+    batch: _Field[int] = _Field()
+    strength: _Field[float] = _Field()
+    preview: _Field[PreviewKind] = _Field()
+    preview_interval: _Field[int] = _Field()
+    init_image: _Field[Image.Image | None] = _Field()
+
     def __init__(self, base: GenerationRequest | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         base = base or GenerationRequest()
-        self._values: dict[str, Any] = {name: getattr(base, name, None) for name in _FIELDS}
+        self._values: dict[str, object] = {name: getattr(base, name, None) for name in _FIELDS}
         self._values["randomize_seed"] = True
         self._values["init_image"] = base.init_image
         self.last_seed: int | None = None
 
     # -- generic access ---------------------------------------------------------------------------
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> object:
         return self._values[name]
 
-    def set(self, name: str, value: Any) -> None:
+    def set(self, name: str, value: object) -> None:
         value = self._coerce(name, value)
         if name != "init_image" and self._values[name] == value:
             return
@@ -87,25 +124,19 @@ class RequestViewModel(QObject):
         getattr(self, f"{name}_changed").emit(value)
         self.changed.emit()
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("_values")
-        if values is not None and name in values:
-            return values[name]
-        raise AttributeError(name)
-
     @staticmethod
-    def _coerce(name: str, value: Any) -> Any:
+    def _coerce(name: str, value: object) -> object:
         kind, low, high = _FIELDS[name]
         if kind is object:
             return value
         if kind is PreviewKind:
             return PreviewKind(value)
-        value = kind(value)
+        coerced = kind(value)
         if name in ("width", "height"):
-            value = round_to_multiple_of_8(int(value))
+            coerced = round_to_multiple_of_8(int(coerced))
         if low is not None and high is not None:
-            value = min(max(value, kind(low)), kind(high))
-        return value
+            coerced = min(max(coerced, kind(low)), kind(high))
+        return coerced
 
     # -- request in / out -------------------------------------------------------------------------
     @property
@@ -117,7 +148,7 @@ class RequestViewModel(QObject):
         fields = {name: self._values[name] for name in REQUEST_FIELDS}
         if seed is not None:
             fields["seed"] = seed
-        return GenerationRequest(mode=self.mode, init_image=self._values["init_image"], **fields)
+        return GenerationRequest(mode=self.mode, init_image=self.init_image).replace(**fields)
 
     def next_request(self) -> GenerationRequest:
         """The request for the next generation: draws a fresh seed when randomising."""
