@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from studio.engine.aliases import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,9 @@ def compile_mode() -> str | None:
     return os.environ.get("STUDIO_COMPILE_MODE", DEFAULT_COMPILE_MODE)
 
 
-def apply_fast_path(pipe: Any, device: str, *, use_compile: bool = True, mode: str | None = None) -> bool:
+def apply_fast_path(
+    pipe: Pipeline, device: str, *, use_compile: bool = True, mode: str | None = None
+) -> bool:
     """Prepare ``pipe`` for fast GPU inference in place; returns True if anything was applied.
 
     ``use_compile=False`` keeps only channels_last and fused QKV; ``mode`` overrides the
@@ -70,7 +75,7 @@ def _set_inductor_flags() -> None:
         log.debug("inductor flags not available", exc_info=True)
 
 
-def to_channels_last(pipe: Any) -> None:
+def to_channels_last(pipe: Pipeline) -> None:
     """UNet and VAE weights in channels_last (NHWC) layout: faster convolutions on tensor cores."""
     import torch
 
@@ -80,7 +85,7 @@ def to_channels_last(pipe: Any) -> None:
             module.to(memory_format=torch.channels_last)
 
 
-def fuse_qkv(pipe: Any) -> None:
+def fuse_qkv(pipe: Pipeline) -> None:
     """One matmul for the attention projections (diffusers' fuse_qkv_projections), if offered."""
     fuse = getattr(pipe, "fuse_qkv_projections", None)
     if fuse is None:
@@ -91,7 +96,7 @@ def fuse_qkv(pipe: Any) -> None:
         log.warning("Could not fuse QKV projections; continuing without", exc_info=True)
 
 
-def compile_unet(pipe: Any, mode: str) -> bool:
+def compile_unet(pipe: Pipeline, mode: str) -> bool:
     """Wrap the UNet in torch.compile (compiled lazily at its first call); False without Triton."""
     import torch
 
@@ -109,11 +114,11 @@ def _triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def is_compiled(pipe: Any) -> bool:
+def is_compiled(pipe: Pipeline) -> bool:
     return hasattr(getattr(pipe, "unet", None), "_orig_mod")
 
 
-def warm_up(pipe: Any, *, width: int, height: int, steps: int = 2, guidance: float = 7.0) -> float:
+def warm_up(pipe: Pipeline, *, width: int, height: int, steps: int = 2, guidance: float = 7.0) -> float:
     """Run a short call (UNet with guidance, no VAE decode) so compilation happens now; returns seconds."""
     import time
 
@@ -122,7 +127,7 @@ def warm_up(pipe: Any, *, width: int, height: int, steps: int = 2, guidance: flo
     if not is_compiled(pipe):
         return 0.0
     start = time.perf_counter()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, object] = {}
     if int(getattr(pipe.unet.config, "in_channels", 4)) == 9:  # an inpainting model needs its inputs
         from PIL import Image
 

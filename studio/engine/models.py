@@ -10,9 +10,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.core.request import Mode
+from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.schedulers import create_scheduler
 
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A diffusers StableDiffusion(XL)(Img2Img|Inpaint)Pipeline: its components (unet, vae, scheduler) are
-# registered at run time, so diffusers' own types do not declare them.
-Pipeline = Any
 
 Progress = Callable[[str], None]
 Loader = Callable[..., "LoadedModel"]  # (ref, *, device, dtype, progress)

@@ -14,7 +14,7 @@ Batch image i uses seed + i, with its own CPU generator (same latents on every d
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -22,6 +22,9 @@ from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, Mode
 from studio.engine.models import ModelManager
 from studio.engine.runner import CallContext, run_pipeline, to_pil
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,13 @@ def generate(
     return _inpaint(request, plan, models, ctx)
 
 
-def _generators(seeds: list[int]) -> list[Any]:
+def _generators(seeds: list[int]) -> list[torch.Generator]:
     import torch
 
     return [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
 
 
-def _common(request: GenerationRequest) -> dict[str, Any]:
+def _common(request: GenerationRequest) -> dict[str, object]:
     seeds = request.seeds()
     return {
         "prompt": request.prompt,
@@ -61,7 +64,7 @@ def _common(request: GenerationRequest) -> dict[str, Any]:
 
 
 def _call(
-    models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: Any
+    models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: object
 ) -> list[Image.Image]:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
     images = run_pipeline(pipe, {**_common(request), **kw}, ctx)

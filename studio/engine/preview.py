@@ -20,14 +20,27 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from studio.core.request import PreviewKind
 from studio.engine.latent_rgb import LatentRGB
 
+if TYPE_CHECKING:
+    import torch
+    from diffusers.utils import BaseOutput
+
 log = logging.getLogger(__name__)
+
+
+class Scheduler(Protocol):
+    """What previews use of a diffusers scheduler (``SchedulerMixin`` declares neither member)."""
+
+    config: Mapping[str, object]
+    step: Callable[..., object]
 
 
 class X0Capture:
@@ -40,26 +53,29 @@ class X0Capture:
 
     _ARGS = ("model_output", "timestep", "sample")
 
-    def __init__(self, scheduler: Any) -> None:
+    def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
-        self.model_output: Any = None
-        self.timestep: Any = None
-        self.sample: Any = None
-        self.pred_x0: Any = None
+        self.model_output: torch.Tensor | None = None
+        self.timestep: torch.Tensor | float | None = None
+        self.sample: torch.Tensor | None = None
+        self.pred_x0: torch.Tensor | None = None
         self._original = scheduler.step
         self._had_own_step = "step" in vars(scheduler)
 
         @functools.wraps(self._original)
-        def step(*args: Any, **kwargs: Any) -> Any:
+        def step(*args: object, **kwargs: object) -> object:
             return self._step(*args, **kwargs)
 
         scheduler.step = step
 
-    def _step(self, *args: Any, **kwargs: Any) -> Any:
+    def _step(self, *args: object, **kwargs: object) -> object:
         return_dict = kwargs.pop("return_dict", True)
-        out = self._original(*args, return_dict=True, **kwargs)
+        out = cast("BaseOutput", self._original(*args, return_dict=True, **kwargs))  # as return_dict asks
         given = dict(zip(self._ARGS, args, strict=False))
-        self.model_output, self.timestep, self.sample = (given.get(k, kwargs.get(k)) for k in self._ARGS)
+        seen = [given.get(k, kwargs.get(k)) for k in self._ARGS]  # what diffusers passes: tensors, a timestep
+        self.model_output = cast("torch.Tensor | None", seen[0])
+        self.timestep = cast("torch.Tensor | float | None", seen[1])
+        self.sample = cast("torch.Tensor | None", seen[2])
         self.pred_x0 = getattr(out, "pred_original_sample", None)
         if self.pred_x0 is None:
             self.pred_x0 = getattr(out, "denoised", None)
@@ -73,16 +89,21 @@ class X0Capture:
         else:
             del self.scheduler.step
 
-    def x0(self) -> Any:
+    def x0(self) -> torch.Tensor | None:
         """The predicted clean latents of the last step (None before the first step)."""
         if self.pred_x0 is not None:
             return self.pred_x0
-        if self.model_output is None:
-            return None
+        if self.model_output is None or self.timestep is None or self.sample is None:
+            return None  # no step seen yet (a step sets all three)
         return x0_from_model_output(self.scheduler, self.model_output, self.timestep, self.sample)
 
 
-def x0_from_model_output(scheduler: Any, model_output: Any, timestep: Any, sample: Any) -> Any:
+def x0_from_model_output(
+    scheduler: Scheduler,
+    model_output: torch.Tensor,
+    timestep: torch.Tensor | float,
+    sample: torch.Tensor,
+) -> torch.Tensor:
     """x0 for variance-preserving schedulers from alphas_cumprod at ``timestep``."""
     import torch
 
@@ -100,7 +121,7 @@ def x0_from_model_output(scheduler: Any, model_output: Any, timestep: Any, sampl
     return (sample - math.sqrt(1 - a) * eps) / math.sqrt(a)
 
 
-def normalized_latent(scheduler: Any, latents: Any) -> Any:
+def normalized_latent(scheduler: Scheduler, latents: torch.Tensor) -> torch.Tensor:
     """x_t scaled into the variance-preserving range (sigma-scaled schedulers start at sigma ~ 14)."""
     if float(getattr(scheduler, "init_noise_sigma", 1.0)) <= 1.0:
         return latents
@@ -126,7 +147,7 @@ class PreviewMaker:
     def due(self, step: int, total: int) -> bool:
         return self.kind is not PreviewKind.NONE and (step % self.interval == 0 or step == total)
 
-    def make(self, latents: Any) -> np.ndarray | None:
+    def make(self, latents: torch.Tensor) -> npt.NDArray[np.uint8] | None:
         """Preview of the first image in the batch, or None when there is nothing to show."""
         if self.rgb is None:
             return None

@@ -14,14 +14,21 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from studio.core.request import PreviewKind
 from studio.engine.latent_rgb import LatentRGB
 from studio.engine.preview import PreviewMaker, X0Capture
 from studio.engine.schedulers import completed_step, scheduler_order
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from studio.engine.aliases import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +68,7 @@ class CallContext:
     started: float = 0.0  # time.monotonic() when the job started running
 
 
-def run_pipeline(pipe: Any, kwargs: dict[str, Any], ctx: CallContext) -> np.ndarray:
+def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> npt.NDArray[np.float32]:
     """Call ``pipe(**kwargs)`` and return the images as float32 NHWC in [0, 1]."""
     import torch
 
@@ -70,7 +77,9 @@ def run_pipeline(pipe: Any, kwargs: dict[str, Any], ctx: CallContext) -> np.ndar
     capture = X0Capture(pipe.scheduler)
     maker = PreviewMaker(ctx.preview_kind, ctx.preview_interval, ctx.latent_rgb, capture)
 
-    def callback(p: Any, i: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+    def callback(
+        p: Pipeline, i: int, _t: torch.Tensor, tensors: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         latents = tensors["latents"]
         total = ctx.total_steps
         step = completed_step(i, p.num_timesteps, total, scheduler_order(p.scheduler))
@@ -96,7 +105,7 @@ def run_pipeline(pipe: Any, kwargs: dict[str, Any], ctx: CallContext) -> np.ndar
     return images
 
 
-def _release(pipe: Any) -> None:
+def _release(pipe: Pipeline) -> None:
     """Undo what an interrupted call may have left behind (offload hooks)."""
     try:
         pipe.maybe_free_model_hooks()
@@ -104,7 +113,7 @@ def _release(pipe: Any) -> None:
         log.debug("maybe_free_model_hooks failed", exc_info=True)
 
 
-def to_pil(images: np.ndarray) -> list[Any]:
+def to_pil(images: npt.NDArray[np.float32]) -> list[Image.Image]:
     """float NHWC [0, 1] -> list of RGB PIL images (rounded like diffusers' numpy_to_pil)."""
     from PIL import Image
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from studio.core.request import denoising_steps
 from studio.core.schedulers import SCHEDULER_NAMES
+
+if TYPE_CHECKING:
+    from diffusers import SchedulerMixin
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SchedulerSpec:
     class_name: str  # diffusers class
-    overrides: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, object] = field(default_factory=dict)
     needs: str = ""  # an optional Python package the class needs ("scipy", "torchsde")
 
 
@@ -71,7 +74,9 @@ def spec_for(name: str) -> SchedulerSpec:
         ) from None
 
 
-def create_scheduler(name: str, base_config: Mapping[str, Any], seeds: Sequence[int] | None = None) -> Any:
+def create_scheduler(
+    name: str, base_config: Mapping[str, object], seeds: Sequence[int] | None = None
+) -> SchedulerMixin:
     """A fresh scheduler instance for ``name`` built from the model's scheduler config.
 
     ``seeds`` (one per batch image) seed the Brownian-tree noise of the SDE schedulers, which would
@@ -102,7 +107,7 @@ def _check_dependency(name: str, spec: SchedulerSpec) -> None:
         )
 
 
-def scheduler_order(scheduler: Any) -> int:
+def scheduler_order(scheduler: SchedulerMixin) -> int:
     """Model calls per denoising step (2 for Heun / DPM2 / DPM++ SDE, else 1)."""
     return max(1, int(getattr(scheduler, "order", 1) or 1))
 
