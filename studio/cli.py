@@ -161,8 +161,7 @@ def _info(path: Path) -> int:
 
 def _model_info(path: Path) -> int:
     """What a checkpoint file is (family, inpainting, prediction type), from its header."""
-    from studio.engine.checkpoint import inspect_checkpoint
-    from studio.engine.loading import ModelLoadError
+    from studio.engine.loading import ModelLoadError, inspect_checkpoint
 
     if not path.is_file():
         raise CliError(f"model file not found: {path}")

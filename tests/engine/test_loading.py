@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import pytest
 
@@ -47,6 +48,16 @@ def test_diffusers_folder_loads_and_generates(tiny_folder):
     assert model.pipe.safety_checker is None
     images = _generate(model)
     assert images.shape == (1, 64, 64, 3)
+
+
+def test_folder_loads_in_dtype_without_deprecation_warnings(tiny_folder):
+    """diffusers 0.42 deprecates ``torch_dtype=`` (a FutureWarning): the loader passes ``dtype=``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        model = load_pipeline(str(tiny_folder), device="cpu", dtype=torch.bfloat16)
+    assert model.pipe.unet.dtype == torch.bfloat16
+    assert model.pipe.text_encoder.dtype == torch.bfloat16 and model.pipe.vae.dtype == torch.bfloat16
 
 
 def test_folder_hash_is_cached(tiny_folder, tmp_path):

@@ -11,9 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from studio.engine.checkpoint import CheckpointFile  # noqa: E402
-from studio.engine.load_detect import detect  # noqa: E402
-from studio.engine.load_infer import read_config, text_configs, unet_config, vae_config  # noqa: E402
+from studio.engine.loading.checkpoint import CheckpointFile  # noqa: E402
+from studio.engine.loading.detect import detect  # noqa: E402
+from studio.engine.loading.infer import read_config, text_configs, unet_config, vae_config  # noqa: E402
 from tests.single_file import original_state_dict  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -279,7 +279,7 @@ def test_garbage_ckpt_is_damaged_not_code(tmp_path):
 
 def test_out_of_memory_is_not_disguised(tmp_path, tiny_file, monkeypatch):
     """The engine recognises OOM (unloads, tells the artist): it must not become a 'bad file' error."""
-    import studio.engine.load_build as build
+    import studio.engine.loading.build as build
 
     def no_memory(*_a, **_k):
         raise MemoryError()
@@ -290,7 +290,7 @@ def test_out_of_memory_is_not_disguised(tmp_path, tiny_file, monkeypatch):
 
 
 def test_inspect_checkpoint_reads_only_the_header(tiny_file):
-    from studio.engine.checkpoint import inspect_checkpoint
+    from studio.engine.loading import inspect_checkpoint
 
     info = inspect_checkpoint(tiny_file)
     assert (info.family, info.inpaint, info.prediction_type, info.config_name) == (

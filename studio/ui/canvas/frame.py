@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 
 if TYPE_CHECKING:
-    from studio.ui.canvas.view import CanvasView
+    from PySide6.QtCore import SignalInstance
+
+    from studio.core.document import Document
+    from studio.ui.canvas.tools import MaskTools
 
 GRAB_PX = 10.0  # how close (widget px) to an edge a press must be to grab it
 SNAP = 8
 MAX_EXTEND = 2048
+
+
+class FrameView(Protocol):
+    """What the frame uses of the canvas view (``CanvasView``; the view imports this module, not back)."""
+
+    @property
+    def doc(self) -> Document: ...
+    @property
+    def tools(self) -> MaskTools: ...
+    @property
+    def scale(self) -> float: ...
+    @property
+    def extend(self) -> tuple[int, int, int, int]: ...
+    @property
+    def extend_changed(self) -> SignalInstance: ...
+    def doc_to_widget(self, x: float, y: float) -> QPointF: ...
+    def set_extend(self, left: int, top: int, right: int, bottom: int) -> None: ...
 
 
 @dataclass
@@ -23,13 +43,13 @@ class FrameDrag:
     start_extend: tuple[int, int, int, int]
 
 
-def frame_rect(view: CanvasView) -> QRectF:
+def frame_rect(view: FrameView) -> QRectF:
     left, top, right, bottom = view.extend
     w, h = view.doc.width, view.doc.height
     return QRectF(view.doc_to_widget(-left, -top), view.doc_to_widget(w + right, h + bottom))
 
 
-def draw_extension(p: QPainter, view: CanvasView) -> None:
+def draw_extension(p: QPainter, view: FrameView) -> None:
     if not any(view.extend) and view.tools.tool.value != "frame":
         return
     outer = frame_rect(view)
@@ -40,7 +60,7 @@ def draw_extension(p: QPainter, view: CanvasView) -> None:
     p.restore()
 
 
-def cursor_for(view: CanvasView, pos: QPointF) -> Qt.CursorShape:
+def cursor_for(view: FrameView, pos: QPointF) -> Qt.CursorShape:
     """A resize cursor over a draggable edge or corner of the frame."""
     drag = start_drag(view, pos)
     sides = set(drag.sides) if drag else set()
@@ -56,7 +76,7 @@ def cursor_for(view: CanvasView, pos: QPointF) -> Qt.CursorShape:
     return shapes.CrossCursor
 
 
-def start_drag(view: CanvasView, pos: QPointF) -> FrameDrag | None:
+def start_drag(view: FrameView, pos: QPointF) -> FrameDrag | None:
     r = frame_rect(view)
     sides = []
     if abs(pos.x() - r.left()) <= GRAB_PX:
@@ -72,7 +92,7 @@ def start_drag(view: CanvasView, pos: QPointF) -> FrameDrag | None:
     return FrameDrag(tuple(sides), QPointF(pos), view.extend)
 
 
-def drag_to(view: CanvasView, drag: FrameDrag, pos: QPointF) -> None:
+def drag_to(view: FrameView, drag: FrameDrag, pos: QPointF) -> None:
     dx = (pos.x() - drag.start.x()) / view.scale
     dy = (pos.y() - drag.start.y()) / view.scale
     left, top, right, bottom = drag.start_extend

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeyEvent, QKeySequence
@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 from studio.ui.canvas.tools import MAX_SIZE, MIN_SIZE, Tool
 
 if TYPE_CHECKING:
-    from studio.ui.canvas.workspace import CanvasWorkspace
+    from studio.core.document import Document
+    from studio.ui.canvas.view import CanvasView
 
 TOOL_LABELS = (
     (Tool.BRUSH, "Brush", "B"),
@@ -33,10 +34,48 @@ TOOL_LABELS = (
 )
 
 
-class CanvasActions:
-    """Every action of the canvas, created once and added to the workspace (for its shortcuts)."""
+class CandidateCommands(Protocol):
+    """What the actions use of the generation controller: the pending results."""
 
-    def __init__(self, ws: CanvasWorkspace) -> None:
+    @property
+    def has_candidates(self) -> bool: ...
+    def cancel(self) -> None: ...
+    def show(self, step: int) -> None: ...
+    def discard(self) -> None: ...
+
+
+class CanvasCommands(Protocol):
+    """What the actions and the tool bar trigger and read: the workspace (which imports this module)."""
+
+    @property
+    def doc(self) -> Document: ...
+    @property
+    def view(self) -> CanvasView: ...
+    @property
+    def generation(self) -> CandidateCommands: ...
+    def undo(self) -> None: ...
+    def redo(self) -> None: ...
+    def open_file(self) -> bool: ...
+    def new_canvas(self) -> bool: ...
+    def paste(self) -> bool: ...
+    def save_image(self, *, ask: bool = False) -> bool: ...
+    def copy_image(self) -> None: ...
+    def save_mask(self) -> bool: ...
+    def load_mask(self) -> bool: ...
+    def inpaint(self) -> object: ...  # the job started, if any (unused here)
+    def outpaint(self) -> object: ...
+    def accept_candidate(self) -> bool: ...
+    def set_effective_preview(self, on: bool) -> None: ...
+
+
+class CanvasActions:
+    """Every action of the canvas, created once and added to ``widget`` (for its shortcuts).
+
+    ``widget`` owns the actions; ``ws`` is what they act on. Both are the workspace.
+    """
+
+    def __init__(self, widget: QWidget, ws: CanvasCommands) -> None:
+        self.widget = widget
         self.ws = ws
         self.all: dict[str, QAction] = {}
         add = self._add
@@ -67,7 +106,7 @@ class CanvasActions:
         self.effective = add(
             "effective", "Preview effective mask", ws.set_effective_preview, (), checkable=True
         )
-        self.tools = QActionGroup(ws)
+        self.tools = QActionGroup(widget)
         for tool, label, key in TOOL_LABELS:
             a = add(f"tool_{tool.value}", f"{label} ({key})", lambda t=tool: ws.view.set_tool(t), ())
             a.setCheckable(True)  # triggered (a click), not toggled: unchecking must not pick a tool
@@ -77,7 +116,7 @@ class CanvasActions:
         self.set_candidates(False)
 
     def _add(self, name: str, text: str, slot: Callable, keys: tuple, *, checkable: bool = False) -> QAction:
-        a = QAction(text, self.ws)
+        a = QAction(text, self.widget)
         a.setShortcuts([QKeySequence(k) for k in keys])
         a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         a.setCheckable(checkable)
@@ -85,7 +124,7 @@ class CanvasActions:
             a.toggled.connect(slot)
         else:
             a.triggered.connect(lambda _=False: slot())
-        self.ws.addAction(a)
+        self.widget.addAction(a)
         self.all[name] = a
         return a
 
@@ -115,7 +154,7 @@ class CanvasActions:
         self.all["redo"].setText(f"Redo {stack.redo_label()}".strip())
 
 
-def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QWidget:
+def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:
     """Two rows: file, tools and brush settings; then mask operations, undo and zoom."""
     top, bottom = QToolBar("Canvas tools"), QToolBar("Canvas mask")
     file_button = QToolButton()
@@ -156,7 +195,7 @@ def build_toolbar(ws: CanvasWorkspace, actions: CanvasActions) -> QWidget:
     return box
 
 
-def _size_spin(ws: CanvasWorkspace) -> QSpinBox:
+def _size_spin(ws: CanvasCommands) -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(MIN_SIZE, MAX_SIZE)
     spin.setSuffix(" px")
@@ -167,7 +206,7 @@ def _size_spin(ws: CanvasWorkspace) -> QSpinBox:
     return spin
 
 
-def _hardness_slider(ws: CanvasWorkspace) -> QSlider:
+def _hardness_slider(ws: CanvasCommands) -> QSlider:
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(0, 100)
     slider.setFixedWidth(90)

@@ -74,7 +74,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self._effective_timer = _single_shot(self, 300, self._update_effective)
         self._autosaved_version = self.doc.version
         self._shown_dirty = self.doc.dirty
-        self.actions_ = CanvasActions(self)
+        self.actions_ = CanvasActions(self, self)
         self._layout(build_toolbar(self, self.actions_))
         self._connect()
         self.setAcceptDrops(True)

@@ -1,4 +1,4 @@
-"""The one exception the model loaders raise (kept apart so every loader module can import it)."""
+"""The one exception the model loaders raise (the bottom layer: every loader module may import it)."""
 
 from __future__ import annotations
 

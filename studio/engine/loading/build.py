@@ -7,7 +7,7 @@ legacy paths look up Hub repos by name. Instead each component is created empty 
 the shipped config + the checkpoint's own shapes, its weights are converted with diffusers' LDM
 conversion functions (``convert_ldm_unet_checkpoint``, ``convert_ldm_vae_checkpoint``,
 ``convert_ldm_clip_checkpoint``, ``convert_open_clip_checkpoint``) and assigned in place: no
-random init, no second copy of the weights, no file other than ``resources/`` is read.
+random init, no second copy of the weights, no file other than ``studio/resources/`` is read.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import logging
 from typing import Any
 
 from studio.core.paths import clip_tokenizer_dir
-from studio.engine import load_infer
 from studio.engine.device import is_out_of_memory
-from studio.engine.load_detect import SD1_TEXT, SD2_TEXT, UNET, VAE, XL_TEXT_1, XL_TEXT_2, CheckpointInfo
-from studio.engine.load_errors import ModelLoadError, short
+from studio.engine.loading import infer
+from studio.engine.loading.detect import SD1_TEXT, SD2_TEXT, UNET, VAE, XL_TEXT_1, XL_TEXT_2, CheckpointInfo
+from studio.engine.loading.errors import ModelLoadError, short
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,11 @@ def build_pipeline(info: CheckpointInfo, weights: dict[str, Any], dtype: Any) ->
     """
     shapes = {k: tuple(v.shape) for k, v in weights.items()}
     try:
-        texts = load_infer.text_configs(info, shapes)
+        texts = infer.text_configs(info, shapes)
         proj = texts.get("text_encoder_2", {}).get("projection_dim")
-        unet_cfg = load_infer.unet_config(info, shapes, proj)
-        load_infer.check_text_width(shapes, unet_cfg, texts)
-        vae_cfg = load_infer.vae_config(info, shapes)
+        unet_cfg = infer.unet_config(info, shapes, proj)
+        infer.check_text_width(shapes, unet_cfg, texts)
+        vae_cfg = infer.vae_config(info, shapes)
         components: dict[str, Any] = {"scheduler": _scheduler(info)}
         components.update(_text_encoders(info, texts, weights, dtype))
         _release(weights, "cond_stage_model.", "conditioner.")
@@ -120,7 +120,7 @@ def _clip(cfg: dict[str, Any], weights: dict[str, Any], prefix: str, dtype: Any)
     from transformers import CLIPTextConfig, CLIPTextModel
 
     model = _empty(lambda: CLIPTextModel(CLIPTextConfig(**_hf_config(cfg))))
-    p = load_infer.clip_text_prefix(weights, prefix)
+    p = infer.clip_text_prefix(weights, prefix)
     state = {"text_model." + k[len(p) :]: v for k, v in weights.items() if k.startswith(p)}
     return assign_weights(model, _fit_text_keys(model, state), dtype, "text encoder")
 
@@ -171,7 +171,7 @@ def _text_encoders(
 def _tokenizer(info: CheckpointInfo, component: str) -> Any:
     from transformers import CLIPTokenizer
 
-    cfg = load_infer.read_config(info.config_name, component)
+    cfg = infer.read_config(info.config_name, component)
     folder = clip_tokenizer_dir()
     kwargs = {k: cfg[k] for k in _TOKENIZER_KEYS if k in cfg}
     # transformers 5: the arguments are `vocab` / `merges` (a `vocab_file=` keyword is silently ignored).
@@ -186,7 +186,7 @@ def _tokenizer(info: CheckpointInfo, component: str) -> Any:
 def _scheduler(info: CheckpointInfo) -> Any:
     import diffusers
 
-    cfg = load_infer.read_config(info.config_name, "scheduler")
+    cfg = infer.read_config(info.config_name, "scheduler")
     cls = getattr(diffusers, cfg["_class_name"])
     return cls.from_config({**cfg, "prediction_type": info.prediction_type})
 

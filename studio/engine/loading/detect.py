@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from studio.engine.load_errors import ModelLoadError
-
-if TYPE_CHECKING:
-    from studio.engine.checkpoint import CheckpointFile
+from studio.engine.loading.checkpoint import CheckpointFile, read_checkpoint
+from studio.engine.loading.errors import ModelLoadError
 
 UNET = "model.diffusion_model."
 CONV_IN = UNET + "input_blocks.0.0.weight"
@@ -58,7 +56,7 @@ class CheckpointInfo:
     family: str  # "sd1" | "sd2" | "sdxl"
     inpaint: bool
     prediction_type: str  # "epsilon" | "v_prediction"
-    config_name: str  # folder under resources/configs
+    config_name: str  # folder under studio/resources/configs
     hint: str  # where the prediction type came from
 
     def describe(self) -> str:
@@ -89,6 +87,11 @@ def detect(ckpt: CheckpointFile) -> CheckpointInfo:
     inpaint = in_channels == 9
     prediction, hint = _prediction_type(ckpt, family, inpaint)
     return CheckpointInfo(family, inpaint, prediction, _config_name(family, inpaint, prediction), hint)
+
+
+def inspect_checkpoint(path: Path) -> CheckpointInfo:
+    """Family / inpaint / prediction type of a checkpoint without building it (safetensors: header only)."""
+    return detect(read_checkpoint(Path(path)))
 
 
 def _family(name: str, shapes: dict[str, tuple[int, ...]]) -> str:

@@ -1,7 +1,7 @@
 """Component configs for a single-file checkpoint: the family's shipped config + dimensions read off
 the checkpoint's tensor shapes (pure Python).
 
-The shipped configs (``resources/configs/<name>/``) give what weights cannot tell (activation
+The shipped configs (``studio/resources/configs/<name>/``) give what weights cannot tell (activation
 functions, scheduler, tokenizer, sample size, ...). Shapes give block channels, layers per block,
 attention placement and depth, cross-attention size, in/out channels, VAE channels, text encoder
 width/depth/vocabulary. So fine-tunes of every size load, including tiny test checkpoints.
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import resource
-from studio.engine.load_detect import SD1_TEXT, SD2_TEXT, UNET, VAE, XL_TEXT_1, XL_TEXT_2, CheckpointInfo
-from studio.engine.load_errors import ModelLoadError
+from studio.engine.loading.detect import SD1_TEXT, SD2_TEXT, UNET, VAE, XL_TEXT_1, XL_TEXT_2, CheckpointInfo
+from studio.engine.loading.errors import ModelLoadError
 
 Shapes = dict[str, tuple[int, ...]]
 HEAD_WIDTH = 64

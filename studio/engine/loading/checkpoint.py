@@ -1,17 +1,16 @@
 """Single-file checkpoints in the original LDM / A1111 / Civitai layout.
 
-Reading is split in two so that a bad file is refused before any big allocation:
+Reading goes in steps so that a bad file is refused before any big allocation:
 1. :func:`read_header` parses a ``.safetensors`` header by hand (8-byte length + JSON), which
    tells empty, truncated and corrupt files apart and yields every tensor's shape without loading it;
-2. :mod:`studio.engine.load_detect` decides what the file is from those shapes;
-3. only then are the tensors loaded and :mod:`studio.engine.load_build` assembles the pipeline.
+2. :mod:`studio.engine.loading.detect` decides what the file is from those shapes;
+3. only then are the tensors loaded (:func:`load_tensors`) and :mod:`studio.engine.loading.build`
+   assembles the pipeline (:mod:`studio.engine.loading.single_file` runs the three steps).
 
 Pickled ``.ckpt`` files are only opened with ``torch.load(weights_only=True)``: a file that needs
 arbitrary code to unpickle is refused.
 
-Network: none. Components are built from the configs shipped in ``resources/configs`` with the
-dimensions read off the checkpoint, and weights are converted with diffusers' own LDM conversion
-functions; ``from_single_file`` is not used (see ``load_build``'s docstring for why).
+Network: none. This module only reads files; it imports nothing else of the loader but its errors.
 """
 
 from __future__ import annotations
@@ -19,15 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from studio.engine.load_errors import ModelLoadError, short
-
-if TYPE_CHECKING:
-    from studio.engine.load_detect import CheckpointInfo
+from studio.engine.loading.errors import ModelLoadError, short
 
 log = logging.getLogger(__name__)
 
@@ -209,43 +204,4 @@ def read_checkpoint(path: Path) -> CheckpointFile:
     raise ModelLoadError(
         f"{path.name} is not a model file Studio can open. Use a .safetensors (or .ckpt) checkpoint or a "
         "diffusers model folder."
-    )
-
-
-def inspect_checkpoint(path: Path) -> CheckpointInfo:
-    """Family / inpaint / prediction type of a checkpoint without building it (safetensors: header only)."""
-    from studio.engine.load_detect import detect
-
-    return detect(read_checkpoint(Path(path)))
-
-
-def load_single_file(
-    path: Path, *, ref: str, dtype: Any, progress: Callable[[str], None] | None = None
-) -> Any:
-    """Load an LDM-layout checkpoint into a pipeline; returns a ``LoadedModel`` (not yet on device)."""
-    from studio.engine.load_build import build_pipeline
-    from studio.engine.load_detect import detect
-    from studio.engine.load_hash import is_hash_cached, model_hash_for
-    from studio.engine.loading import LoadedModel
-
-    report = progress or (lambda _msg: None)
-    ckpt = read_checkpoint(path)
-    info = detect(ckpt)
-    log.info("%s: %s", path.name, info.describe())
-    report(f"Reading weights of {path.name} ({info.describe()})")
-    if ckpt.tensors is None:
-        ckpt.tensors = load_tensors(ckpt)
-    report(f"Building {info.describe()}")
-    pipe = build_pipeline(info, ckpt.tensors, dtype)
-    ckpt.tensors = None
-    if not is_hash_cached(path):
-        report(f"Computing the model hash of {path.name} (first load only)")
-    return LoadedModel(
-        pipe=pipe,
-        ref=ref,
-        name=path.stem,
-        family=info.family,
-        inpaint=info.inpaint,
-        model_hash=model_hash_for(path),
-        folder=None,
     )

@@ -1,0 +1,42 @@
+"""Load a Stable Diffusion pipeline from a model reference, never touching the network.
+
+A reference is one of:
+- ``""``: the built-in model (``studio.core.paths.builtin_model_dir()``);
+- a diffusers folder (``model_index.json``): SD 1.x/2.x, their inpaint variants, SDXL;
+- a single ``.safetensors`` / ``.ckpt`` checkpoint in the original LDM/A1111 layout;
+- a Hub id (``"runwayml/stable-diffusion-v1-5"``) that is already in the local Hugging Face cache.
+
+torch / diffusers / transformers are imported inside functions: importing this package is cheap.
+Every failure is a :class:`ModelLoadError` whose message says what to do.
+
+Modules, each importing only those below it (an import-linter ``layers`` contract checks it):
+
+- ``loader``: :func:`load_pipeline` (resolve, load, move to the device);
+- ``resolve`` (reference -> folder or file), ``folder`` (diffusers folders),
+  ``single_file`` (checkpoint files: read, detect, build, hash);
+- ``build``: a pipeline from LDM-layout weights;
+- ``infer``: component configs from the shipped configs + the checkpoint's tensor shapes;
+- ``detect``: what a checkpoint is (family, inpaint, prediction type), :func:`inspect_checkpoint`;
+- ``checkpoint`` (reading checkpoint files), ``model_hash`` (A1111 model hash), ``loaded``
+  (:class:`LoadedModel`);
+- ``errors``: :class:`ModelLoadError`.
+
+Modules of this package never import the package itself (this file), only their siblings.
+"""
+
+from __future__ import annotations
+
+from studio.engine.loading.detect import CheckpointInfo, inspect_checkpoint
+from studio.engine.loading.errors import ModelLoadError
+from studio.engine.loading.loaded import LoadedModel, Progress
+from studio.engine.loading.loader import finish_pipeline, load_pipeline
+
+__all__ = [
+    "CheckpointInfo",
+    "LoadedModel",
+    "ModelLoadError",
+    "Progress",
+    "finish_pipeline",
+    "inspect_checkpoint",
+    "load_pipeline",
+]

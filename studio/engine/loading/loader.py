@@ -1,0 +1,53 @@
+"""``load_pipeline``: a model reference -> a pipeline on its device (the loader's top layer)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from studio.core.model_catalog import BUILTIN_NAME
+from studio.engine.device import is_out_of_memory
+from studio.engine.loading.errors import ModelLoadError, short
+from studio.engine.loading.folder import load_folder
+from studio.engine.loading.loaded import LoadedModel, Progress, no_progress
+from studio.engine.loading.resolve import resolve_ref
+from studio.engine.loading.single_file import load_single_file
+
+log = logging.getLogger(__name__)
+
+
+def load_pipeline(ref: str, *, device: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
+    """Load ``ref`` onto ``device`` in ``dtype`` (a torch dtype). Raises :class:`ModelLoadError`."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = progress or no_progress
+    kind, path = resolve_ref(ref)
+    if kind == "file":
+        report(f"Reading {path.name}")
+        loaded = load_single_file(path, ref=ref, dtype=dtype, progress=report)
+    else:
+        report(f"Loading {path.name}")
+        loaded = load_folder(path, ref=ref, dtype=dtype, progress=report)
+        if ref == "":
+            loaded.name = BUILTIN_NAME
+    report(f"Moving {loaded.name} to {device}")
+    finish_pipeline(loaded.pipe, device=device)
+    log.info(
+        "Loaded %s (%s%s) on %s", loaded.name, loaded.family, ", inpaint" if loaded.inpaint else "", device
+    )
+    return loaded
+
+
+def finish_pipeline(pipe: Any, *, device: str) -> None:
+    """Move a pipeline (built in its final dtype) to ``device``, silence its progress bar, no safety checker."""
+    try:
+        pipe.to(device)
+    except RuntimeError as exc:
+        if is_out_of_memory(exc):
+            raise
+        raise ModelLoadError(f"Could not move the model to {device}: {short(exc)}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    if getattr(pipe, "safety_checker", None) is not None:
+        pipe.safety_checker = None
+    if hasattr(pipe, "register_to_config") and "requires_safety_checker" in getattr(pipe, "config", {}):
+        pipe.register_to_config(requires_safety_checker=False)
