@@ -142,19 +142,27 @@ MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
 def _info(path: Path) -> int:
-    from studio.core.metadata import format_a1111, read_png_metadata
+    from studio.core.images import ImageReadError
+    from studio.core.metadata import format_a1111, read_png_metadata, readable_fields
 
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give an image (PNG) or a model file")
     if path.suffix.lower() in MODEL_SUFFIXES:
         return _model_info(path)
     try:
         meta = read_png_metadata(path)
+    except ImageReadError as exc:
+        raise CliError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot read {path}: {_one_line(exc)}") from exc
     if meta is None:
         raise CliError(f"{path} has no generation parameters")
-    text = meta.raw or format_a1111(
-        {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt, **meta.settings}
-    )
+    if meta.newer_format is not None:
+        sys.stderr.write(
+            f"warning: {path.name} was saved by a newer Studio (format {meta.newer_format}); "
+            "showing what this version can read\n"
+        )
+    text = meta.raw or format_a1111(readable_fields(meta))
     sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 
@@ -199,6 +207,8 @@ def _generate(args: argparse.Namespace) -> int:
     from studio.core.events import FailureKind
     from studio.engine.headless import JobFailed, run_job, save_results
 
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads must be 1 or more, not {args.threads}")
     request = request_from_args(args)
     try:  # the engine checks the request when it is submitted: a bad one fails as "input"
         outcome = run_job(request, device=args.device, precision=args.precision, threads=args.threads)
@@ -257,16 +267,15 @@ def _model_ref(model: str) -> str:
 
 
 def _open_image(path: Path, mode: str) -> Any:
-    from PIL import Image, UnidentifiedImageError
+    from studio.core.images import ImageReadError, open_image
 
+    if not path.exists():
+        raise CliError(f"image not found: {path}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.convert(mode) if mode == "L" or im.mode not in ("RGB", "RGBA") else im.copy()
-    except FileNotFoundError as exc:
-        raise CliError(f"image not found: {path}") from exc
-    except (OSError, UnidentifiedImageError) as exc:
-        raise CliError(f"cannot open image {path}: {_one_line(exc)}") from exc
+        im = open_image(path)  # 16-bit greyscale scaled to 8-bit
+    except ImageReadError as exc:
+        raise CliError(f"cannot open image {path}: {exc}") from exc
+    return im.convert(mode) if mode == "L" or im.mode not in ("RGB", "RGBA") else im
 
 
 def _size(args: argparse.Namespace, mode: Mode, image: Any) -> tuple[int, int]:
@@ -295,7 +304,7 @@ def native_size(ref: str) -> int:
         unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
         vae = json.loads((folder / "vae" / "config.json").read_text("utf-8"))
         return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return 1024 if "xl" in Path(ref).name.lower() else 512
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from studio.core.fileio import atomic_write_bytes
+from studio.core.images import open_image, to_8bit
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +144,14 @@ class Document:
 
     @classmethod
     def from_pil(cls, img: Image.Image, path: Path | None = None) -> Document:
-        return cls(np.asarray(img.convert("RGB")).copy(), path=path)
+        return cls(np.asarray(to_8bit(img).convert("RGB")).copy(), path=path)
 
     @classmethod
     def open(cls, path: Path) -> Document:
-        with Image.open(path) as img:
-            img.load()
-            upright = ImageOps.exif_transpose(img)  # photos: the way the camera held them
-            return cls.from_pil(_flatten_alpha(upright), Path(path))
+        """The image in `path`; ImageReadError (a ValueError) with a message when it is unusable."""
+        img = open_image(path)
+        upright = ImageOps.exif_transpose(img)  # photos: the way the camera held them
+        return cls.from_pil(_flatten_alpha(upright), Path(path))
 
     # properties -----------------------------------------------------------------------------------
     @property
@@ -353,8 +354,8 @@ class Document:
         return Path(path)
 
     def load_mask(self, path: Path) -> None:
-        with Image.open(path) as img:
-            mask = img.convert("L")
+        with open_image(path) as img:
+            mask = to_8bit(img).convert("L")
             if mask.size != self.size:
                 mw, mh = mask.size
                 raise ValueError(f"The mask is {mw}x{mh} but the canvas is {self.width}x{self.height}.")

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 from PIL import Image, ImageFilter
 
+from studio.core.images import to_8bit
 from studio.core.request import MaskedContent
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def prefill_masked(
 
 
 def _as_l(img: Image.Image) -> Image.Image:
+    img = to_8bit(img)  # 16-bit greyscale scaled, not clipped to white
     if img.mode == "L":
         return img
     if img.mode in ("RGBA", "LA"):

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from PIL.PngImagePlugin import PngInfo
 from studio import __version__
 from studio.core import request_io
 from studio.core.fileio import JSONDict, atomic_write_bytes
+from studio.core.images import ImageReadError, too_large_message
+from studio.core.jsontext import parse_json
 from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
 from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
 
@@ -62,6 +65,8 @@ class ImageMetadata:
     studio: JSONDict | None = None  # Studio's JSON when present and readable
     raw: str | None = None  # the A1111 `parameters` text as stored
     notes: list[str] = field(default_factory=list)  # what could not be read, for the artist
+    newer: JSONDict | None = None  # Studio's JSON from a newer Studio (not used for requests)
+    newer_format: int | None = None  # its format version
 
     @property
     def source(self) -> str:
@@ -202,11 +207,8 @@ def save_png(image: Image.Image, path: Path | str, params: Mapping[str, object])
 
 def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:
     """Read Studio JSON and/or A1111 text from a PNG (or A1111 EXIF from JPEG/WebP); None if none."""
-    if isinstance(source, Image.Image):
-        chunks = _text_chunks(source)
-    else:
-        with Image.open(source) as im:
-            chunks = _text_chunks(im)
+    image = source if isinstance(source, Image.Image) else None
+    chunks = _text_chunks(image) if image is not None else _file_text_chunks(Path(str(source)))
     raw, studio_text = chunks.get(PARAMETERS_KEY), chunks.get(STUDIO_KEY)
     if raw is None and studio_text is None:
         return None
@@ -217,11 +219,27 @@ def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:
         meta.settings = parsed
     if studio_text is not None:
         meta.studio = _read_studio_json(studio_text, meta.notes)
-    if meta.studio is not None:
-        request = _studio_request(meta.studio)
+        if meta.studio is None:
+            _keep_newer(meta, studio_text)
+    readable = meta.studio if meta.studio is not None else (meta.newer if raw is None else None)
+    if readable is not None:
+        request = _studio_request(readable)
         meta.prompt = str(request.get("prompt", meta.prompt))
         meta.negative_prompt = str(request.get("negative_prompt", meta.negative_prompt))
     return meta
+
+
+def _file_text_chunks(path: Path) -> dict[str, str]:
+    """The text chunks of an image file; ImageReadError for a folder or an image too large to open."""
+    if path.is_dir():
+        raise ImageReadError(f"{path.name or path} is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return _text_chunks(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(too_large_message(path.name, exc)) from exc
 
 
 def _studio_request(studio: JSONDict) -> JSONDict:
@@ -232,8 +250,8 @@ def _studio_request(studio: JSONDict) -> JSONDict:
 
 def _read_studio_json(text: str, notes: list[str]) -> JSONDict | None:
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = parse_json(text)
+    except ValueError:  # bad or too deeply nested JSON
         notes.append("Studio's own settings in this image are damaged; using the A1111 text instead.")
         return None
     if not isinstance(data, dict) or not isinstance(data.get("request", {}), dict):
@@ -244,6 +262,35 @@ def _read_studio_json(text: str, notes: list[str]) -> JSONDict | None:
         notes.append(f"This image was saved by a newer Studio (format {version}); using the A1111 text.")
         return None
     return data
+
+
+def _keep_newer(meta: ImageMetadata, text: str) -> None:
+    """Keep Studio JSON of a newer format, so what it says can still be shown (and its prompts used)."""
+    try:
+        data = parse_json(text)
+    except ValueError:
+        return
+    if isinstance(data, dict) and isinstance(data.get("request", {}), dict):
+        version = data.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > STUDIO_JSON_VERSION:
+            meta.newer, meta.newer_format = data, version
+
+
+def readable_fields(meta: ImageMetadata) -> dict[str, object]:
+    """Prompt, negative prompt and the plain (text/number) fields Studio's JSON holds, for showing."""
+    studio = meta.studio if meta.studio is not None else meta.newer
+    shown: dict[str, object] = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt}
+    if studio is None:
+        return {**shown, **meta.settings}
+    request = _studio_request(studio)
+    for key, value in request.items():
+        if key not in shown and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            shown[key] = value
+    for key in ("seed", "model"):
+        value = studio.get(key)
+        if isinstance(value, (str, int)) and value != "":
+            shown[key] = value
+    return shown
 
 
 def _text_chunks(im: Image.Image) -> dict[str, str]:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import struct
@@ -21,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.jsontext import parse_json
 from studio.core.paths import builtin_model_dir
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,9 @@ def _entry_for(path: Path, *, nested_dirs: bool) -> list[ModelEntry]:
         )
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         return []
+    if not path.is_file():  # a FIFO, socket or device named *.safetensors: never opened (it would block)
+        log.info("Skipped %s: not a regular file", path)
+        return []
     if path.suffix.lower() == ".safetensors" and not looks_like_full_checkpoint(path):
         return []
     return [ModelEntry(path.stem, str(path), "checkpoint")]
@@ -112,7 +115,7 @@ def safetensors_keys(path: Path) -> list[str] | None:
             (length,) = struct.unpack("<Q", raw_len)
             if length > _MAX_HEADER:
                 return None
-            header = json.loads(fh.read(length).decode("utf-8"))
+            header = parse_json(fh.read(length).decode("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     return [k for k in header if k != "__metadata__"] if isinstance(header, dict) else None

@@ -32,6 +32,7 @@ from studio.core.fileio import (
     set_aside,
     upgrade_file,
 )
+from studio.core.jsontext import parse_json
 from studio.core.request import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ class PresetStore:
         """Add a preset file from elsewhere (renamed if its name is taken); the file is left as is."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = parse_json(path.read_text(encoding="utf-8-sig"))
             preset = Preset.from_json(data)
         except (OSError, UnicodeDecodeError) as exc:
             raise PresetError(f"Could not read {path.name}: {exc}") from exc
@@ -286,8 +287,9 @@ class PresetStore:
 
     def _load(self, path: Path, builtin: bool) -> Preset | None:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            version = schema_version(data)
+            parsed = parse_json(path.read_text(encoding="utf-8-sig"))
+            version = schema_version(parsed)
+            data: JSONDict = parsed if isinstance(parsed, dict) else {}
         except OSError as exc:
             self._problem(f"The preset file {path.name} could not be read: {exc}")
             return None

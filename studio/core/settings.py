@@ -30,6 +30,7 @@ from studio.core.fileio import (
     set_aside,
     upgrade_file,
 )
+from studio.core.jsontext import parse_json
 from studio.core.request import MAX_STEPS, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,12 @@ def load_settings(path: Path) -> Settings:
     if not path.exists():
         return Settings()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
         if not isinstance(data, dict):
             raise ValueError("it is not a JSON object")
     except OSError as exc:
         return _defaults_because(f"The settings file could not be read ({exc}); using defaults.")
-    except ValueError as exc:  # bad JSON or bad UTF-8
+    except ValueError as exc:  # bad or too deeply nested JSON, or bad UTF-8
         moved = set_aside(path, str(exc))
         return _defaults_because(
             f"The settings file was damaged ({exc}); it was moved aside as {moved.name} "
@@ -138,7 +139,7 @@ def _from_versioned(path: Path, data: JSONDict) -> Settings:
 def _newer_file_data(path: Path) -> JSONDict | None:
     """The parsed file at `path` if it is a settings file from a newer Studio, else None."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return None
     if isinstance(data, dict) and read_version(data) > MIGRATIONS.current:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
+from studio.core.images import ImageReadError
 from studio.core.request import GenerationRequest
 from studio.ui.dialogs.prompts import Prompts
 from studio.ui.viewmodel import RequestViewModel
@@ -24,10 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def read_metadata(path: Path) -> ImageMetadata | None:
+    """The image's metadata, None when it has none; ImageReadError when the file cannot be opened."""
+    from studio.core.images import ImageReadError
     from studio.core.metadata import read_png_metadata
 
     try:
         return read_png_metadata(path)
+    except ImageReadError:  # a folder, an image too large to open: the artist is told why
+        raise
     except (OSError, ValueError) as exc:
         log.warning("Cannot read metadata of %s: %s", path, exc)
         return None
@@ -88,7 +93,11 @@ class HistoryActions(QObject):
         self.view.set_image(image, path.name)
 
     def reuse_parameters(self, path: Path) -> bool:
-        request = request_from_file(path, self.vm.request())
+        try:
+            request = request_from_file(path, self.vm.request())
+        except ImageReadError as exc:
+            self._prompts().info("Cannot read the image", f"{exc}.")
+            return False
         if request is None:
             self._prompts().info(
                 "No parameters", f"{path.name} has no generation parameters Studio can read."
@@ -99,7 +108,11 @@ class HistoryActions(QObject):
         return True
 
     def reuse_seed(self, path: Path) -> bool:
-        request = request_from_file(path, self.vm.request())
+        try:
+            request = request_from_file(path, self.vm.request())
+        except ImageReadError as exc:
+            self.status_message.emit(f"{exc}.")
+            return False
         if request is None:
             self.status_message.emit(f"{path.name} has no seed to reuse")
             return False
@@ -116,8 +129,12 @@ class HistoryActions(QObject):
             QGuiApplication.clipboard().setImage(image)
             self.status_message.emit(f"Copied {path.name}")
 
-    def show_in_folder(self, path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+    def show_in_folder(self, path: Path) -> bool:
+        """Open the file's folder in the file manager; without one, the status bar says where it is."""
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))):
+            return True
+        self.status_message.emit(f"No file manager to open; the file is {path}")
+        return False
 
     def delete(self, path: Path) -> bool:
         if not self._prompts().confirm(
@@ -135,7 +152,11 @@ class HistoryActions(QObject):
 
     def offer_dropped(self, path: Path) -> bool:
         """A PNG dropped on the window: offer to load its parameters."""
-        request = request_from_file(path, self.vm.request())
+        try:
+            request = request_from_file(path, self.vm.request())
+        except ImageReadError as exc:
+            self._prompts().info("Cannot read the image", f"{exc}.")
+            return False
         if request is None:
             self._prompts().info("No parameters", f"{path.name} has no A1111 or Studio parameters.")
             return False

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from studio.core.images import open_image
 from studio.ui.icons import icon
 from studio.ui.images import pil_to_qimage
 
@@ -74,8 +75,7 @@ class InitImageSlot(QWidget):
 
     def load_path(self, path: str | Path) -> None:
         try:
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
+            image = open_image(path).convert("RGB")  # ImageReadError: too large, not an image, ...
         except (OSError, ValueError) as exc:
             log.warning("Cannot open init image %s: %s", path, exc)
             self.load_failed.emit(f"Could not open {Path(path).name}: {exc}")
