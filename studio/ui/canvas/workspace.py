@@ -223,7 +223,11 @@ class CanvasWorkspace(FileCommands, QWidget):
 
     # keys: the canvas's shortcuts win over the main window's while focus is inside the canvas --------
     def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and self.actions_.for_key(event) is not None:
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.ShortcutOverride
+            and self.actions_.for_key(event) is not None
+        ):
             event.accept()  # the key press then comes to keyPressEvent instead of the shortcut map
             return True
         return super().event(event)
