@@ -184,7 +184,7 @@ def refine_saved_decoder(args: argparse.Namespace, device: str, progress: Progre
 
     t0 = time.monotonic()
     _, images = emoji_data.build_dataset(limit=args.limit)
-    vae = AutoencoderKL.from_pretrained(args.out / "vae", torch_dtype=torch.float32).to(device)
+    vae = AutoencoderKL.from_pretrained(args.out / "vae", dtype=torch.float32).to(device)
     scale = float(vae.config.scaling_factor)
     seconds = args.minutes * 60.0 - min(60.0, 0.1 * args.minutes * 60.0)
     stats = refine_decoder(
