@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the real types, imported lazily at run time (the window com
 
     from studio.core.events import Event
     from studio.core.paths import UserDirs
+    from studio.core.presets import Preset
     from studio.core.settings import Settings
     from studio.engine.engine import Engine
     from studio.ui.bridge import EngineBridge, EngineFactory
@@ -124,7 +125,15 @@ def attach_canvas(window: MainWindow, autosave_dir: Path) -> CanvasWorkspace | N
         canvas.open_file(Path(path))
 
     window.open_in_canvas_requested.connect(open_in_canvas)
+    window.preset_applied.connect(lambda preset: apply_preset_to_canvas(canvas, preset))
     return canvas
+
+
+def apply_preset_to_canvas(canvas: CanvasWorkspace, preset: Preset) -> None:
+    """A preset's canvas fields (inpaint strength) go to the canvas's own controls."""
+    strength = preset.fields.get("strength")
+    if isinstance(strength, int | float):
+        canvas.inpaint_panel.strength.setValue(float(strength))
 
 
 def _on_quit(window: MainWindow, bridge: EngineBridge, save: Callable[[Settings], None]) -> None:

@@ -59,6 +59,8 @@ class ModelReady(Event):
     device: str
     dtype: str
     seconds: float
+    native_size: int = 0  # the side in pixels the model was trained at (0: unknown)
+    ref: str = ""  # what was asked for ("" = built-in; `model` is its display name)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Step(Event):
     elapsed: float  # seconds since the job started running
     preview: np.ndarray | None = field(default=None, compare=False, repr=False)  # HxWx3 uint8
     preview_kind: PreviewKind = PreviewKind.NONE  # NONE when `preview` is None
+    # every image of the batch (previews[0] is `preview`); empty when there is no preview
+    previews: tuple[np.ndarray, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class JobHandle:
         self._outcome: Outcome | None = None
         self._plan: GenerationPlan | None = None
         self._rejection: Failed | None = None
+        self._preview_kind = request.preview
 
     def __repr__(self) -> str:
         return f"<JobHandle {self.id} {'done' if self.done else 'open'}>"
@@ -140,6 +145,17 @@ class JobHandle:
         """Cancel the job: a queued one is removed (`Cancelled(at_step=0)`), a running one stops
         within a step without decoding. False if it had already ended."""
         return not self.done and bool(self._cancel(self.id))
+
+    def set_preview_kind(self, kind: PreviewKind) -> None:
+        """Switch the kind of the live previews; a running job uses it from its next preview on."""
+        with self._cond:
+            self._preview_kind = PreviewKind(kind)
+
+    @property
+    def preview_kind(self) -> PreviewKind:
+        """The preview kind the job shows now (the request's until `set_preview_kind`)."""
+        with self._cond:
+            return self._preview_kind
 
     def subscribe(self, callback: Subscriber) -> None:
         """Replay this job's events so far to `callback`, then pass it each new one, in order."""

@@ -101,6 +101,7 @@ def build_parameters(
         "Size": f"{w}x{h}",
         "Model hash": model_hash or None,
         "Model": model_name or None,
+        "Styles": request.styles or None,  # the prompts above already contain them (as A1111 writes)
     }
     if request.mode is not Mode.TXT2IMG:
         params["Denoising strength"] = request.strength

@@ -88,6 +88,7 @@ class GenerationRequest:
     outpaint: OutpaintOptions = field(default_factory=OutpaintOptions)
     preview: PreviewKind = PreviewKind.X0
     preview_interval: int = 1  # a preview every N steps (ignored when preview is NONE)
+    styles: str = ""  # names of the styles already merged into the prompts ("a, b"), for the metadata
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)

@@ -275,7 +275,10 @@ class Engine:
             self._emit(Loading(job_id, label, message), handle)
 
         loaded, seconds = models.ensure(ref, progress)
-        self._emit(ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds), handle)
+        side = models.native_size()
+        self._emit(
+            ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds, side, ref), handle
+        )
         return loaded
 
     def _run_preload(self, ref: str) -> None:
@@ -283,7 +286,7 @@ class Engine:
         try:
             self._ensure_model(ref, PRELOAD_JOB, None)
         except Exception as exc:
-            outcome = self._failure(PRELOAD_JOB, exc)
+            outcome = self._failure(PRELOAD_JOB, exc, "loading the model")
         if outcome is not None:
             self._finish(outcome, None)
 
@@ -291,6 +294,7 @@ class Engine:
         from studio.engine.pipelines import RequestError, generate
         from studio.engine.runner import JobCancelled
 
+        doing = "loading the model"
         try:
             if job.cancel.is_set():
                 raise JobCancelled(0)
@@ -299,6 +303,7 @@ class Engine:
             except ValueError as exc:
                 raise RequestError(str(exc)) from exc
             loaded = self._ensure_model(job.request.model, job.id, job.handle)
+            doing = "generating"
             if job.cancel.is_set():
                 raise JobCancelled(0)
             ctx = self._context(job, the_plan)
@@ -310,7 +315,7 @@ class Engine:
         except JobCancelled as exc:
             outcome = Cancelled(job.id, exc.at_step)
         except Exception as exc:
-            outcome = self._failure(job.id, exc)
+            outcome = self._failure(job.id, exc, doing)
         # Outside the except block: the traceback (whose frames hold the pipeline and its tensors)
         # is gone, so unloading after an out-of-memory error really frees the memory.
         with self._cond:
@@ -330,8 +335,10 @@ class Engine:
         rgb = self._latent_rgb() if kind is not PreviewKind.NONE else None
         started = time.monotonic()
 
-        def on_step(step: int, total: int, preview: np.ndarray | None, preview_kind: PreviewKind) -> None:
-            event = Step(job.id, step, total, time.monotonic() - started, preview, preview_kind)
+        def on_step(step: int, total: int, previews: list[np.ndarray], preview_kind: PreviewKind) -> None:
+            first = previews[0] if previews else None
+            elapsed = time.monotonic() - started
+            event = Step(job.id, step, total, elapsed, first, preview_kind, tuple(previews))
             self._emit(event, job.handle)
 
         return CallContext(
@@ -342,6 +349,7 @@ class Engine:
             preview_interval=request.preview_interval,
             latent_rgb=rgb,
             started=started,
+            current_kind=lambda: job.handle.preview_kind,  # the live toggle (JobHandle.set_preview_kind)
         )
 
     def _latent_rgb(self) -> LatentRGB | None:
@@ -351,8 +359,8 @@ class Engine:
             log.warning("Previews are off: no latent colour map for this model", exc_info=True)
             return None
 
-    def _failure(self, job_id: int, exc: BaseException) -> Failed:
-        kind, message, detail = failure_for(exc)
+    def _failure(self, job_id: int, exc: BaseException, doing: str = "generating") -> Failed:
+        kind, message, detail = failure_for(exc, doing)
         log.log(
             logging.ERROR if kind is FailureKind.INTERNAL else logging.WARNING,
             "Job %d failed: %s",

@@ -12,7 +12,8 @@ OOM_MESSAGE = (
 )
 
 
-def failure_for(exc: BaseException) -> tuple[FailureKind, str, str]:
+def failure_for(exc: BaseException, doing: str = "generating") -> tuple[FailureKind, str, str]:
+    """`doing` ("generating", "loading the model") says what failed in the message for a bug."""
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     from studio.engine.device import is_out_of_memory
     from studio.engine.pipelines import RequestError
@@ -27,7 +28,7 @@ def failure_for(exc: BaseException) -> tuple[FailureKind, str, str]:
         return FailureKind.NAN, str(exc), detail
     if is_out_of_memory(exc):
         return FailureKind.OUT_OF_MEMORY, OOM_MESSAGE, detail
-    return FailureKind.INTERNAL, _internal_message(exc), detail
+    return FailureKind.INTERNAL, _internal_message(exc, doing), detail
 
 
 def _is_model_load_error(exc: BaseException) -> bool:
@@ -38,9 +39,11 @@ def _is_model_load_error(exc: BaseException) -> bool:
     return isinstance(exc, ModelLoadError)
 
 
-def _internal_message(exc: BaseException) -> str:
+def _internal_message(exc: BaseException, doing: str = "generating") -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if len(text) > 300:
         text = text[:299] + "…"
     what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return f"Something went wrong while generating ({what}). The details show what happened; the log has them too."
+    return (
+        f"Something went wrong while {doing} ({what}). The details show what happened; the log has them too."
+    )

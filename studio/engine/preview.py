@@ -147,10 +147,21 @@ class PreviewMaker:
     def due(self, step: int, total: int) -> bool:
         return self.kind is not PreviewKind.NONE and (step % self.interval == 0 or step == total)
 
+    def set_kind(self, kind: PreviewKind) -> None:
+        """Switch kinds between steps (the job's live toggle); stays NONE without a colour map."""
+        self.kind = PreviewKind(kind) if self.rgb is not None else PreviewKind.NONE
+
     def make(self, latents: torch.Tensor) -> npt.NDArray[np.uint8] | None:
         """Preview of the first image in the batch, or None when there is nothing to show."""
+        previews = self.make_batch(latents, limit=1)
+        return previews[0] if previews else None
+
+    def make_batch(self, latents: torch.Tensor, limit: int | None = None) -> list[npt.NDArray[np.uint8]]:
+        """A preview of every image in the batch (the first `limit`), or [] when there is none.
+
+        Each is the same small latent -> RGB map as for one image (latent resolution, ~0.2 ms)."""
         if self.rgb is None:
-            return None
+            return []
         source = None
         if self.kind is PreviewKind.X0 and self.capture is not None:
             source = self.capture.x0()
@@ -158,4 +169,5 @@ class PreviewMaker:
             source = normalized_latent(self.capture.scheduler, latents)
         if source is None:
             source = latents
-        return self.rgb.to_rgb(source[0])
+        count = len(source) if limit is None else min(limit, len(source))
+        return [self.rgb.to_rgb(source[i]) for i in range(count)]

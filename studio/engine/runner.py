@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# (step 1..n, total n, preview HxWx3 uint8 or None, preview kind)
-StepHook = Callable[[int, int, "np.ndarray | None", PreviewKind], None]
+# (step 1..n, total n, a HxWx3 uint8 preview per batch image (empty: none this step), preview kind)
+StepHook = Callable[[int, int, "list[np.ndarray]", PreviewKind], None]
 
 
 class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -66,6 +66,8 @@ class CallContext:
     latent_rgb: LatentRGB | None = None
     last_step: int = 0  # updated as steps complete (read by the engine when a call is cancelled)
     started: float = 0.0  # time.monotonic() when the job started running
+    # the kind to preview now, read at every step (the job's live x0 / x_t toggle); None: preview_kind
+    current_kind: Callable[[], PreviewKind] | None = None
 
 
 def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> npt.NDArray[np.float32]:
@@ -86,9 +88,11 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
         if step is not None:
             if not bool(torch.isfinite(latents).all()):
                 raise NonFiniteOutput(NAN_MESSAGE)
-            preview = maker.make(latents) if maker.due(step, total) else None
+            if ctx.current_kind is not None:
+                maker.set_kind(ctx.current_kind())
+            previews = maker.make_batch(latents) if maker.due(step, total) else []
             ctx.last_step = step
-            ctx.on_step(step, total, preview, maker.kind if preview is not None else PreviewKind.NONE)
+            ctx.on_step(step, total, previews, maker.kind if previews else PreviewKind.NONE)
         if ctx.cancel.is_set():
             raise JobCancelled(ctx.last_step)
         return tensors

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.events import Cancelled, Failed, Finished, Loading, ModelReady, Queued, Started, Step
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.images import array_to_qimage, pil_to_qimage
+from studio.ui.job_queue import JobQueue, excerpt
+from studio.ui.preview_grid import grid
 from studio.ui.results import SavedResult
 from studio.ui.saver import ResultSaver
 from studio.ui.viewmodel import RequestViewModel
@@ -20,6 +23,7 @@ from studio.ui.widgets.banner import ErrorBanner
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.progress_panel import ProgressPanel, format_seconds
+from studio.ui.widgets.queue_panel import RUNNING, QueuePanel
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,8 @@ _PREVIEW_LABELS = {PreviewKind.X0: "x0", PreviewKind.LATENT: "x_t", PreviewKind.
 
 
 class GenerateTabController(QObject):
-    """The Generate tab's one job at a time: submits, follows that job's `QtJob` signals, saves."""
+    """The Generate tab's jobs: one runs (its `QtJob` signals followed, results saved), the others
+    wait in `queue` (UI-side: cancel and reorder are list edits) and run in turn."""
 
     busy_changed = Signal(bool)
     results_saved = Signal(list)  # list[SavedResult]
@@ -46,6 +51,9 @@ class GenerateTabController(QObject):
         self.view, self.progress, self.banner, self.history = views
         self._output_dir = output_dir
         self.job: QtJob | None = None  # the running job
+        self.queue = JobQueue(self)
+        self.queue_panel: QueuePanel | None = None
+        self._running_status = ""
         self.preview_interval = 1  # from settings; 0 = previews off
         self.last_results: list[SavedResult] = []
         bridge.model_ready.connect(self._on_model_ready)  # any model, also preloads: worth a status line
@@ -58,21 +66,34 @@ class GenerateTabController(QObject):
     def busy(self) -> bool:
         return self.job is not None
 
+    def attach_queue_panel(self, panel: QueuePanel) -> None:
+        """Show the running and waiting jobs in `panel`; its buttons cancel and reorder them."""
+        self.queue_panel = panel
+        panel.cancel_requested.connect(self.cancel_job)
+        panel.move_requested.connect(self.queue.move)
+        self.queue.changed.connect(self._show_queue)
+        self._show_queue()
+
     # -- commands ---------------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
-        request = self.vm.next_request()
+        request = self.vm.styled_request(self.vm.next_request())
         if self.preview_interval <= 0:
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)
         return request.replace(preview_interval=self.preview_interval)
 
     def generate(self) -> QtJob | None:
-        """Submit the current settings; returns the job, or None when the engine refused the request
-        (the banner says why) or could not start."""
+        """Submit the current settings; returns the job, or None when it was queued behind the
+        running one, when the engine refused the request (the banner says why) or could not start."""
+        request = self.build_request()
         if self.busy:
-            self.status_message.emit("A generation is already running: cancel it first (Esc).")
+            self.queue.add(request)
+            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
             return None
+        return self._submit(request)
+
+    def _submit(self, request: GenerationRequest) -> QtJob | None:
         try:
-            job = self.bridge.submit(self.build_request())
+            job = self.bridge.submit(request)
         except Exception as exc:  # engine could not start: report, stay usable
             log.exception("Submitting failed")
             self.banner.show_error(f"The engine could not start: {exc}", _traceback())
@@ -90,14 +111,42 @@ class GenerateTabController(QObject):
         job.cancelled.connect(self._on_cancelled)
         job.failed.connect(self._on_failed)
         job.ended.connect(self._end_job)
+        self._set_running_status("waiting for the engine")
         self.progress.job_waiting("Waiting for the engine…")
         self.busy_changed.emit(True)
         return job
 
     def cancel(self) -> None:
+        """Cancel the running job (Esc); the waiting ones then run in turn."""
         if self.job is not None:
             self.progress.job_waiting("Cancelling…")
+            self._set_running_status("cancelling")
             self.job.cancel()
+
+    def cancel_job(self, key: int) -> None:
+        """Cancel the running job (`RUNNING`) or remove a waiting one (its queue id)."""
+        if key == RUNNING:
+            self.cancel()
+        elif self.queue.remove(key):
+            self.status_message.emit("Removed from the queue")
+
+    def set_preview_kind(self, kind: PreviewKind) -> None:
+        """The x0 / x_t toggle: the running job shows it from its next preview on."""
+        if self.job is not None:
+            self.job.handle.set_preview_kind(kind)
+
+    def _set_running_status(self, status: str) -> None:
+        self._running_status = status
+        self._show_queue()
+
+    def _show_queue(self) -> None:
+        if self.queue_panel is None:
+            return
+        running = None
+        if self.job is not None:
+            running = f"▶ {excerpt(self.job.request.prompt)} · {self._running_status}"
+        waiting = [(p.id, f"{n}. {p.label} · waiting") for n, p in enumerate(self.queue.items(), start=1)]
+        self.queue_panel.show_jobs(running, waiting)
 
     # -- the job's events -------------------------------------------------------------------------
     def _on_queued(self, event: Queued) -> None:
@@ -105,6 +154,7 @@ class GenerateTabController(QObject):
             self.progress.job_waiting(f"Queued (position {event.position})")
 
     def _on_loading(self, event: Loading) -> None:
+        self._set_running_status("loading the model")
         self.progress.job_waiting(event.message or "Loading model…")
 
     def _on_model_ready(self, event: ModelReady) -> None:
@@ -114,22 +164,31 @@ class GenerateTabController(QObject):
         )
 
     def _on_started(self, event: Started) -> None:
+        self._set_running_status("running")
         self.progress.job_started(event.total_steps)
 
     def _on_step(self, event: Step) -> None:
         self.progress.job_step(event.step, event.total, event.elapsed)
-        if event.preview is not None:
+        if self._running_status != f"step {event.step}/{event.total}":
+            self._set_running_status(f"step {event.step}/{event.total}")
+        previews = list(event.previews) or ([event.preview] if event.preview is not None else [])
+        if previews:
             label = _PREVIEW_LABELS[event.preview_kind]
+            count = f" · {len(previews)} images" if len(previews) > 1 else ""
             self.view.set_image(
-                array_to_qimage(event.preview),
-                f"Preview {label} · step {event.step}/{event.total}".replace("  ", " "),
+                array_to_qimage(grid(previews)),
+                f"Preview {label} · step {event.step}/{event.total}{count}".replace("  ", " "),
                 smooth=True,
             )
 
     def _on_finished(self, event: Finished) -> None:
         n = len(event.images)
         self.progress.job_ended(f"Done · {n} image{'s' if n != 1 else ''} in {format_seconds(event.elapsed)}")
-        if event.images:
+        if len(event.images) > 1:  # the batch as the grid its previews were
+            cells = [np.asarray(image.convert("RGB")) for image in event.images]
+            seeds = ", ".join(str(s) for s in event.seeds)
+            self.view.set_image(array_to_qimage(grid(cells)), f"Seeds {seeds}")
+        elif event.images:
             seed = event.seeds[0] if event.seeds else event.request.seed
             self.view.set_image(pil_to_qimage(event.images[0]), f"Seed {seed}")
         self._save(event)
@@ -159,8 +218,13 @@ class GenerateTabController(QObject):
         self.banner.show_error(event.message, event.detail)
 
     def _end_job(self, _event: Finished | Cancelled | Failed) -> None:
-        """After the job's terminal event: forget it (its QtJob emits nothing more)."""
+        """After the job's terminal event: forget it (its QtJob emits nothing more) and submit the
+        next waiting job, if any."""
         self.job = None
+        while (waiting := self.queue.pop_next()) is not None:
+            if self._submit(waiting.request) is not None:
+                return
+        self._show_queue()
         self.busy_changed.emit(False)
 
 

@@ -22,12 +22,14 @@ from studio.ui.widgets.banner import ErrorBanner
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.progress_panel import ProgressPanel, format_seconds
+from studio.ui.widgets.queue_panel import QueuePanel
 
 LEFT_WIDTH = 370
 
 
 class GenerateTab(QWidget):
-    """Left: presets, controls (scrollable), Generate button. Right: banner, preview, progress, history."""
+    """Left: presets, controls (scrollable), Generate button. Right: banner, preview, progress, the
+    job queue, history."""
 
     def __init__(self, controls: QWidget, presets: QWidget, generate_button: QPushButton) -> None:
         super().__init__()
@@ -35,6 +37,7 @@ class GenerateTab(QWidget):
         self.progress = ProgressPanel()
         self.banner = ErrorBanner()
         self.history = HistoryStrip()
+        self.queue = QueuePanel()
         controls.setObjectName("controlsPanel")
         scroll = QScrollArea()
         scroll.setObjectName("controlsScroll")
@@ -69,6 +72,7 @@ class GenerateTab(QWidget):
         right_layout.addWidget(self.banner)
         right_layout.addWidget(self.preview, 1)
         right_layout.addWidget(self.progress)
+        right_layout.addWidget(self.queue)
         right_layout.addWidget(self.history)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)

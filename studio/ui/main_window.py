@@ -25,11 +25,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QMenu, QPushButton, QTabWidget, QToolButton, QWidget
 
-from studio.core.events import Failed
+from studio.core.events import Failed, ModelReady
+from studio.core.native_size import native_size
 from studio.core.paths import user_dirs
 from studio.core.presets import Preset, PresetStore
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.core.settings import Settings
+from studio.core.styles import style_of, without_style
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
 from studio.ui.dialogs.settings_dialog import SettingsDialog
@@ -65,6 +67,7 @@ class WorkspaceWithShortcuts(Protocol):
 
 class MainWindow(QMainWindow):
     open_in_canvas_requested = Signal(object)  # pathlib.Path of an image to open in the canvas
+    preset_applied = Signal(object)  # the Preset: workspaces take the fields they have (canvas strength)
     settings_changed = Signal(object)  # the new settings object
     shown = Signal()
 
@@ -87,6 +90,7 @@ class MainWindow(QMainWindow):
         self._save_settings = save_settings
         self._prompts: Prompts = Prompts(self)
         self.vm = RequestViewModel(base_request or GenerationRequest(), self)
+        self.vm.set_native_size(native_size(self.vm.model))  # the size follows the model from the start
         self._build(preset_store)
         self._apply_settings_to_request(settings)
         self._build_menus()
@@ -163,18 +167,36 @@ class MainWindow(QMainWindow):
             self.output_dir,
             self,
         )
-        self.generation.busy_changed.connect(lambda busy: self.generate_button.setEnabled(not busy))
+        self.generation.attach_queue_panel(self.page.queue)
+        self.generation.busy_changed.connect(self._show_busy)
         self.generation.status_message.connect(self.show_message)
         self.history_actions = HistoryActions(self.vm, self.history, self.preview, lambda: self.prompts, self)
         self.history_actions.open_in_canvas_requested.connect(self.open_in_canvas_requested)
         self.history_actions.status_message.connect(self.show_message)
         self.init_slot.load_failed.connect(lambda msg: self.banner.show_error(msg))
         self.progress.preview_kind_selected.connect(lambda kind: self.vm.set("preview", kind))
+        self.progress.preview_kind_selected.connect(self.generation.set_preview_kind)  # the running job too
         self.vm.preview_changed.connect(self.progress.set_preview_kind)
         self.bridge.loading.connect(self.status.on_loading)
         self.bridge.model_ready.connect(self.status.on_model_ready)
         self.bridge.failed.connect(self._on_any_failure)
+        self.vm.model_changed.connect(lambda ref: self.vm.set_native_size(native_size(ref)))
         self.vm.model_changed.connect(self._preload_selected)
+        self.bridge.model_ready.connect(self._on_model_ready)
+
+    def _show_busy(self, busy: bool) -> None:
+        """While a job runs, Generate adds to the queue."""
+        self.generate_button.setText("  Add to queue" if busy else "  Generate")
+        self.generate_button.setToolTip(
+            "Queue another image with these settings (Ctrl+Enter)"
+            if busy
+            else "Generate an image with these settings (Ctrl+Enter)"
+        )
+
+    def _on_model_ready(self, event: ModelReady) -> None:
+        """The loaded model knows its native size (single files): use it unless a size was typed."""
+        if event.native_size and event.ref == self.vm.model:
+            self.vm.set_native_size(event.native_size, only_if_unedited=True)
 
     def _corner_buttons(self) -> QWidget:
         box = QWidget()
@@ -310,11 +332,16 @@ class MainWindow(QMainWindow):
         self.model_picker.set_entries(discover_models(dirs))
 
     def _apply_preset(self, preset: Preset) -> None:
-        """Apply a preset's fields (a `{prompt}` template wraps the current prompt)."""
+        """Apply a preset's settings; its prompt texts become the active style (applied when
+        generating, not pasted into the prompt box), and workspaces take their fields."""
         notes: list[str] = []
-        self.vm.set_request(preset.apply_to(self.vm.request(), notes), keep_seed_mode=True)
+        self.vm.set_request(without_style(preset).apply_to(self.vm.request(), notes), keep_seed_mode=True)
+        style = style_of(preset)
+        if style is not None:
+            self.vm.add_style(style)
         if "seed" in preset.fields:
             self.vm.set("randomize_seed", False)
+        self.preset_applied.emit(preset)
         self.show_message(f"Preset applied: {preset.name}" + (f" ({'; '.join(notes)})" if notes else ""))
 
     def _on_any_failure(self, event: Failed) -> None:

@@ -21,6 +21,7 @@ from studio.core.request import (
     PreviewKind,
     round_to_multiple_of_8,
 )
+from studio.core.styles import Style, apply_styles
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -84,6 +85,7 @@ class RequestViewModel(QObject):
     preview_interval_changed = Signal(int)
     init_image_changed = Signal(object)  # PIL image or None
     last_seed_changed = Signal(object)
+    styles_changed = Signal(object)  # tuple[Style, ...]: the active styles, applied at generation
     changed = Signal()  # any field
 
     prompt: _Field[str] = _Field()
@@ -109,6 +111,8 @@ class RequestViewModel(QObject):
         self._values["randomize_seed"] = True
         self._values["init_image"] = base.init_image
         self.last_seed: int | None = None
+        self.styles: tuple[Style, ...] = ()  # applied to the prompts by `styled_request`
+        self._auto_size: tuple[int, int] | None = None  # the size set for the model, until edited
 
     # -- generic access ---------------------------------------------------------------------------
     def get(self, name: str) -> object:
@@ -164,6 +168,40 @@ class RequestViewModel(QObject):
             self.set(name, getattr(request, name))
         if not keep_seed_mode:
             self.set("randomize_seed", False)
+
+    # -- styles ---------------------------------------------------------------------------------
+    def add_style(self, style: Style) -> None:
+        """Activate `style` (a style of the same name is replaced in place: never applied twice)."""
+        names = [s.name for s in self.styles]
+        if style.name in names:
+            styles = list(self.styles)
+            styles[names.index(style.name)] = style
+            self._set_styles(tuple(styles))
+        else:
+            self._set_styles((*self.styles, style))
+
+    def remove_style(self, name: str) -> None:
+        self._set_styles(tuple(s for s in self.styles if s.name != name))
+
+    def _set_styles(self, styles: tuple[Style, ...]) -> None:
+        if styles != self.styles:
+            self.styles = styles
+            self.styles_changed.emit(styles)
+            self.changed.emit()
+
+    def styled_request(self, request: GenerationRequest) -> GenerationRequest:
+        """`request` as the engine runs it: the active styles applied to its prompts."""
+        return apply_styles(request, self.styles)
+
+    # -- size that follows the model ----------------------------------------------------------------
+    def set_native_size(self, side: int, *, only_if_unedited: bool = False) -> None:
+        """Width and height = the model's native `side`. With `only_if_unedited`, only while the size
+        is still the one set for the model (a size the artist typed since is kept)."""
+        if only_if_unedited and (self._auto_size is None or self._auto_size != (self.width, self.height)):
+            return
+        self.set("width", side)
+        self.set("height", side)
+        self._auto_size = (self.width, self.height)
 
     def reuse_seed(self, seed: int) -> None:
         self.set("seed", seed)

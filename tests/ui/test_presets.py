@@ -33,7 +33,10 @@ def test_save_apply_rename_duplicate_delete(window: Any, answers: Any) -> None:
     vm.set("prompt", "other")
     vm.set("steps", 40)
     window.presets_panel.apply_button.click()
-    assert (vm.prompt, vm.steps, vm.scheduler) == ("ink drawing of a heron", 17, "Euler a")
+    # the preset's prompt is a style: applied when generating, the prompt box keeps the artist's text
+    assert (vm.prompt, vm.steps, vm.scheduler) == ("other", 17, "Euler a")
+    assert [s.name for s in vm.styles] == ["Herons"]
+    assert window.generation.build_request().prompt == "other, ink drawing of a heron"
     assert window.controls.steps.value() == 17
 
     answers.texts = ["Heron studies"]
@@ -100,8 +103,9 @@ def test_styles_csv_import(window: Any, answers: Any, tmp_path: Path) -> None:
     window.vm.set("prompt", "a cat")
     window.presets_panel.select("Watercolor")
     window.presets_panel.apply_selected()
-    assert window.vm.prompt == "a cat, watercolor, soft edges"
-    assert window.vm.negative_prompt == "photo, 3d"
+    assert window.vm.prompt == "a cat"  # the style applies at generation time
+    assert window.generation.build_request().prompt == "a cat, watercolor, soft edges"
+    assert window.generation.build_request().negative_prompt == "photo, 3d"
 
 
 def test_corrupt_preset_is_reported(window: Any, preset_store: Any) -> None:

@@ -30,6 +30,7 @@ from studio.ui.viewmodel import MAX_SIDE_UI, MIN_SIDE_UI, RequestViewModel
 from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.inputs import Multiple8SpinBox, PromptEdit, SliderSpin, set_quietly
 from studio.ui.widgets.model_picker import ModelPicker
+from studio.ui.widgets.style_chips import PromptIdeasButton, StyleChips
 
 ASPECTS: tuple[tuple[str, float], ...] = (
     ("1:1", 1.0),
@@ -89,9 +90,13 @@ class ControlsPanel(QWidget):
         self.negative = PromptEdit("What to avoid (negative prompt)")
         self.negative.setToolTip("Things the image should not contain. Ctrl+Enter generates.")
         self.negative.setFixedHeight(58)
+        self.style_chips = StyleChips(self.vm)
+        self.prompt_ideas = PromptIdeasButton(self.vm)
         lay = QVBoxLayout(box)
+        lay.addWidget(self.prompt_ideas)
         lay.addWidget(self.prompt)
         lay.addWidget(self.negative)
+        lay.addWidget(self.style_chips)
         return box
 
     def _sampling_group(self) -> QGroupBox:

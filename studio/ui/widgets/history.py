@@ -9,9 +9,28 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPaintEvent, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QMenu, QWidget
+from PySide6.QtCore import (
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    Signal,
+)
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPaintEvent, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from studio.ui.icons import icon
 from studio.ui.images import load_thumbnail
@@ -28,6 +47,28 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("show_in_folder", "Show in folder", "folder"),
     ("delete", "Delete…", "trash"),
 )
+
+
+class ThumbDelegate(QStyledItemDelegate):
+    """Thumbnails in their true colours: the selection is a border around the image, never a tint
+    or a fill over it."""
+
+    BORDER = 2
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        rect = option.rect.adjusted(3, 3, -3, -3)
+        icon_ = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(icon_, QIcon) and not icon_.isNull():
+            icon_.paint(painter, rect, Qt.AlignmentFlag.AlignCenter, QIcon.Mode.Normal, QIcon.State.Off)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.save()
+            color = option.palette.color(QPalette.ColorRole.Highlight)
+            painter.setPen(QPen(color, self.BORDER))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(option.rect.adjusted(1, 1, -1, -1), 4, 4)
+            painter.restore()
 
 
 class _ThumbSignals(QObject):
@@ -56,6 +97,7 @@ class HistoryStrip(QListWidget):
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(THUMB, THUMB))
+        self.setItemDelegate(ThumbDelegate(self))
         self.setGridSize(QSize(THUMB + 12, THUMB + 12))
         self.setFixedHeight(THUMB + 34)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
