@@ -67,10 +67,43 @@ class ModelManager:
         return None if self.loaded is None else self.loaded.ref
 
     def ensure(self, ref: str, progress: Progress | None = None) -> tuple[LoadedModel, float]:
-        """Make ``ref`` the resident model; returns (LoadedModel, seconds spent loading, 0 if resident)."""
+        """Make ``ref`` the resident model; returns (LoadedModel, seconds spent loading, 0 if resident).
+
+        A model that fails the checks needing no weights (missing file, incomplete folder) fails before
+        the resident one is unloaded; one that fails later is replaced by the previous model again
+        (unless memory ran out), so a bad choice never leaves the app without a usable model.
+        """
         if self.loaded is not None and self.loaded.ref == ref:
             return self.loaded, 0.0
+        if self._loader is _default_loader:
+            from studio.engine.loading import check_ref
+
+            check_ref(ref)
+        previous = self.resident_ref
         self.unload()
+        try:
+            return self._load(ref, progress)
+        except Exception as exc:
+            if previous is not None:
+                self._restore(previous, exc)
+            raise
+
+    def _restore(self, ref: str, failure: BaseException) -> None:
+        from studio.engine.device import is_out_of_memory
+
+        if is_out_of_memory(failure):
+            return
+        try:
+            self._load(ref, None)
+            log.info("Loading failed; the previous model %s is loaded again", self.loaded_name)
+        except Exception:
+            log.warning("The previous model %r could not be loaded again", ref, exc_info=True)
+
+    @property
+    def loaded_name(self) -> str:
+        return "" if self.loaded is None else self.loaded.name
+
+    def _load(self, ref: str, progress: Progress | None) -> tuple[LoadedModel, float]:
         start = time.monotonic()
         loaded = self._loader(ref, device=self.device, dtype=self.dtype, progress=progress)
         loaded.pipe.set_progress_bar_config(disable=True)

@@ -29,13 +29,14 @@ from __future__ import annotations
 from studio.engine.loading.detect import CheckpointInfo, inspect_checkpoint
 from studio.engine.loading.errors import ModelLoadError
 from studio.engine.loading.loaded import LoadedModel, Progress
-from studio.engine.loading.loader import finish_pipeline, load_pipeline
+from studio.engine.loading.loader import check_ref, finish_pipeline, load_pipeline
 
 __all__ = [
     "CheckpointInfo",
     "LoadedModel",
     "ModelLoadError",
     "Progress",
+    "check_ref",
     "finish_pipeline",
     "inspect_checkpoint",
     "load_pipeline",

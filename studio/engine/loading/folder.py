@@ -32,13 +32,8 @@ _PIPELINE_CLASSES: dict[str, tuple[str, bool]] = {
 
 def load_folder(folder: Path, *, ref: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
     """Load the diffusers folder ``folder`` on the CPU in ``dtype`` (a torch dtype)."""
-    index_path = folder / "model_index.json"
-    if not index_path.is_file():
-        raise ModelLoadError(
-            f"{folder} is not a diffusers model folder (model_index.json is missing). "
-            "Pick the folder that contains model_index.json, or a .safetensors model file."
-        )
-    family, inpaint = folder_family(folder, read_json(index_path))
+    index = check_folder(folder)
+    family, inpaint = folder_family(folder, index)
     variant = _weights_variant(folder)
     pipe = _from_pretrained(folder, _pipeline_class(family, inpaint), _load_kwargs(family, dtype, variant))
     weights_file = _unet_weights_file(folder, variant)
@@ -55,10 +50,38 @@ def load_folder(folder: Path, *, ref: str, dtype: Any, progress: Progress | None
     )
 
 
+def check_folder(folder: Path) -> dict[str, Any]:
+    """The folder's model_index.json; ModelLoadError if it or a component folder it names is missing."""
+    index_path = folder / "model_index.json"
+    if not index_path.is_file():
+        raise ModelLoadError(
+            f"{folder} is not a diffusers model folder (model_index.json is missing). "
+            "Pick the folder that contains model_index.json, or a .safetensors model file."
+        )
+    index = read_json(index_path)
+    missing = [
+        name for name, spec in index.items() if _names_a_component(spec) and not (folder / name).is_dir()
+    ]
+    if missing:
+        listed = ", ".join(f"{name}/" for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
+        raise ModelLoadError(
+            f"{folder.name} is not a complete Stable Diffusion model: {listed} {verb} missing, so "
+            "the copy is incomplete or damaged. Copy the whole model folder again, or use a single "
+            ".safetensors model file."
+        )
+    return index
+
+
+def _names_a_component(spec: object) -> bool:
+    """A model_index.json entry like ["diffusers", "UNet2DConditionModel"] (not null, not "_class_name")."""
+    return isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, str) for s in spec)
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise ModelLoadError(
             f"{path.name} in {path.parent} could not be read ({exc}); the model folder is damaged."
         ) from exc

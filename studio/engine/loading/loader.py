@@ -9,12 +9,22 @@ from typing import Any
 from studio.core.model_catalog import BUILTIN_NAME
 from studio.engine.device import is_out_of_memory
 from studio.engine.loading.errors import ModelLoadError, short
-from studio.engine.loading.folder import load_folder
+from studio.engine.loading.folder import check_folder, load_folder
 from studio.engine.loading.loaded import LoadedModel, Progress, no_progress
 from studio.engine.loading.resolve import resolve_ref
 from studio.engine.loading.single_file import load_single_file
 
 log = logging.getLogger(__name__)
+
+
+def check_ref(ref: str) -> None:
+    """The checks that need no weights: the reference exists, a folder has every component folder.
+
+    Raises :class:`ModelLoadError` (so a bad choice fails before the resident model is unloaded).
+    """
+    kind, path = resolve_ref(ref)
+    if kind == "folder":
+        check_folder(path)
 
 
 def load_pipeline(ref: str, *, device: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
