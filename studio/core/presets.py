@@ -283,7 +283,20 @@ class PresetStore:
         if not folder.is_dir():
             return []
         presets = [p for p in (self._load(path, builtin) for path in sorted(folder.glob("*.json"))) if p]
-        return sorted(presets, key=lambda p: p.name.casefold())
+        return sorted(self._one_per_name(presets), key=lambda p: p.name.casefold())
+
+    def _one_per_name(self, presets: builtins.list[Preset]) -> builtins.list[Preset]:
+        """Names ignore case (as on Windows and macOS): of two files named "Foo" and "foo", the first
+        (by file name) is the preset and the other is reported, left as it is."""
+        kept: dict[str, Preset] = {}
+        for preset in presets:
+            first = kept.setdefault(preset.name.casefold(), preset)
+            if first is not preset and first.path and preset.path:
+                self._problem(
+                    f"The preset file {preset.path.name} has the same name as {first.path.name} "
+                    f"(“{preset.name}”; preset names ignore case); rename one of them to use both."
+                )
+        return list(kept.values())
 
     def _load(self, path: Path, builtin: bool) -> Preset | None:
         try:

@@ -136,3 +136,17 @@ def test_16bit_greyscale_is_scaled_not_clipped(tmp_path: Path) -> None:
     target = Document.blank(4, 4)
     target.load_mask(half)
     assert int(target.mask.max()) == 100  # a grey 16-bit mask stays grey, not white
+
+
+def test_preset_names_differing_only_by_case_are_one_preset(tmp_path: Path) -> None:
+    store = PresetStore(tmp_path / "user")
+    first = store.save(_preset("foo"))
+    again = store.save(Preset(name="Foo", fields={"prompt": "a dog"}))
+    assert again.path == first.path and [p.name for p in store.list()] == ["Foo"]  # updated, not added
+    assert store.get("FOO") is not None and store.get("FOO").fields["prompt"] == "a dog"
+    other = tmp_path / "user" / "zz-other.json"  # a second file with the name in other case
+    assert first.path is not None
+    other.write_text(first.path.read_text(encoding="utf-8").replace('"Foo"', '"FOO"'), encoding="utf-8")
+    assert [p.name for p in store.list()] == ["Foo"]
+    assert any("zz-other.json has the same name" in m for m in store.problems)
+    assert other.exists()  # reported, never moved or deleted
