@@ -84,7 +84,12 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--out", required=True, type=Path, help="output .png (batch: NAME-0001.png, ...)")
+    p.add_argument(
+        "--out", required=True, type=Path, help="output .png (batch: NAME-0001.png, ...); never replaced"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (default: out-1.png, ...)"
+    )
 
 
 def _image_option(p: argparse.ArgumentParser) -> None:
@@ -209,6 +214,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
+    check_out(args.out, overwrite=args.overwrite)
     request = request_from_args(args)
     try:  # the engine checks the request when it is submitted: a bad one fails as "input"
         outcome = run_job(request, device=args.device, precision=args.precision, threads=args.threads)
@@ -216,10 +222,23 @@ def _generate(args: argparse.Namespace) -> int:
         if exc.kind is FailureKind.INPUT:
             raise CliError(str(exc)) from exc
         return _error(str(exc), EXIT_FAILED)
-    paths = save_results(outcome, args.out)
+    paths = save_results(outcome, args.out, overwrite=args.overwrite)
     for path in paths:
         sys.stdout.write(f"{path}\n")
     return 0
+
+
+def check_out(out: Path, *, overwrite: bool = False) -> None:
+    """Refuse an --out that cannot be written, before any time is spent generating."""
+    folder = out.parent
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a .png file name in it")
+    if not folder.is_dir():
+        raise CliError(f"--out {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"--out {out}: the folder {folder} is not writable")
+    if overwrite and out.exists() and not os.access(out, os.W_OK):
+        raise CliError(f"--out {out} exists and is not writable")
 
 
 def request_from_args(args: argparse.Namespace) -> Any:

@@ -193,6 +193,12 @@ def _unquote(text: str) -> str:
 def save_png(image: Image.Image, path: Path | str, params: Mapping[str, object]) -> Path:
     """Write `image` as PNG with `parameters` text and `studio` JSON chunks, atomically."""
     path = Path(path)
+    atomic_write_bytes(path, png_bytes(image, params))
+    return path
+
+
+def png_bytes(image: Image.Image, params: Mapping[str, object]) -> bytes:
+    """`image` encoded as PNG with `parameters` text and `studio` JSON chunks."""
     info = PngInfo()
     info.add_text(PARAMETERS_KEY, format_a1111(params))
     studio = params.get(STUDIO_KEY)
@@ -202,8 +208,7 @@ def save_png(image: Image.Image, path: Path | str, params: Mapping[str, object])
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buf = io.BytesIO()
     image.save(buf, format="PNG", pnginfo=info)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return buf.getvalue()
 
 
 def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:

@@ -100,6 +100,56 @@ def save_settings(settings: Settings, path: Path) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+class SettingsFile:
+    """One app session's settings file: loaded once, then each save merged into what is on disk.
+
+    Several Studio windows (processes) share one config: a save re-reads the file and writes over it
+    only the keys (inside `last_request` too) this session changed since it loaded or last saved, so
+    the other windows' changes to other keys survive and the latest change of a key wins. Keys this
+    version does not know and values it could not read stay as they are on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._base: JSONDict = settings_to_dict(Settings())
+
+    def load(self) -> Settings:
+        settings = load_settings(self.path)
+        self._base = settings_to_dict(settings)
+        return settings
+
+    def save(self, settings: Settings) -> None:
+        data = settings_to_dict(settings)
+        disk = _file_data(self.path)
+        if disk is not None:
+            version = max(read_version(disk), MIGRATIONS.current)
+            data = _merged(disk, _changed(data, self._base))
+            data["version"] = version
+        atomic_write_text(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self._base = settings_to_dict(settings)
+
+
+def _file_data(path: Path) -> JSONDict | None:
+    """The parsed settings file at `path`, or None if it is missing or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _changed(new: JSONDict, base: JSONDict) -> JSONDict:
+    """The keys of `new` whose values differ from `base` (nested objects: only their changed keys)."""
+    out: JSONDict = {}
+    for key, value in new.items():
+        old = base.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            if sub := _changed(value, old):
+                out[key] = sub
+        elif key not in base or value != old:
+            out[key] = value
+    return out
+
+
 def read_version(data: JSONDict) -> int:
     """The settings format of a parsed file: its `version`, or 1 (the first format) if it has none."""
     version = data.get("version", 1)

@@ -137,15 +137,23 @@ def output_paths(out: Path, count: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{i:04d}{out.suffix}") for i in range(1, count + 1)]
 
 
-def save_results(finished: Finished, out: Path) -> list[Path]:
-    """Save every image of ``finished`` as PNG with its parameters; returns the paths."""
-    from studio.core.metadata import save_png
+def save_results(finished: Finished, out: Path, *, overwrite: bool = False) -> list[Path]:
+    """Save every image of ``finished`` as PNG with its parameters; returns the paths.
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = output_paths(out, len(finished.images))
+    An existing file is never replaced unless ``overwrite``: its name gets a numbered sibling
+    (``out-1.png``, ``out-2.png``, ...). Each file appears complete under its name or not at all."""
+    from studio.core.fileio import atomic_write_bytes, numbered_names, write_unique
+    from studio.core.metadata import png_bytes
+
     params = finished.parameters or [{} for _ in finished.images]
     started = time.monotonic()
-    for image, path, p in zip(finished.images, paths, params, strict=True):
-        save_png(image, path, p)
+    paths = []
+    for image, path, p in zip(finished.images, output_paths(out, len(finished.images)), params, strict=True):
+        data = png_bytes(image, p)
+        if overwrite:
+            atomic_write_bytes(path, data)
+        else:
+            path = write_unique(path.parent, numbered_names(path.stem, path.suffix), data)
+        paths.append(path)
     log.info("Saved %d image(s) in %.2f s", len(paths), time.monotonic() - started)
     return paths

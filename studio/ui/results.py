@@ -1,20 +1,22 @@
 """Saving results: every finished image becomes a PNG with metadata in the output folder at once.
 
-Names are `YYYYMMDD-HHMMSS-<seed>.png`; an existing name gets `-2`, `-3`… and the name is reserved
-with an exclusive create before the atomic write, so a file is never overwritten.
+Names are `YYYYMMDD-HHMMSS-<seed>.png`; an existing name gets `-2`, `-3`… Each PNG is encoded, written
+to a temp file in the folder and then linked under its final name (`core.fileio.write_unique`): a
+kill at any moment leaves a complete file or none, and an existing file is never overwritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from studio.core.events import Finished
+from studio.core.fileio import numbered_names, write_unique
 from studio.core.paths import BUILTIN_MODEL_ID
 from studio.core.request import GenerationRequest
 
@@ -29,19 +31,9 @@ class SavedResult:
     request: GenerationRequest
 
 
-def reserve_path(folder: Path, seed: int, when: dt.datetime | None = None) -> Path:
-    """Create and return an empty, new file named after the date and seed (never an existing one)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{(when or dt.datetime.now()):%Y%m%d-%H%M%S}-{seed}"
-    for n in range(1, 10_000):
-        path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return path
-    raise OSError(f"No free file name for {stem} in {folder}")
+def result_names(seed: int, when: dt.datetime | None = None) -> Iterator[str]:
+    """`YYYYMMDD-HHMMSS-<seed>.png`, then `...-2.png`, `...-3.png`, ..."""
+    return numbered_names(f"{(when or dt.datetime.now()):%Y%m%d-%H%M%S}-{seed}", ".png", first=2)
 
 
 def model_name(ref: str) -> str:
@@ -60,17 +52,13 @@ def parameters_for(event: Finished, index: int) -> dict[str, object]:
 
 def save_finished(event: Finished, folder: Path) -> list[SavedResult]:
     """Save every image of a finished job; raises OSError when the folder is not writable."""
-    from studio.core.metadata import save_png
+    from studio.core.metadata import png_bytes
 
     saved = []
     for index, image in enumerate(event.images):
         seed = event.seeds[index] if index < len(event.seeds) else event.request.seed + index
-        path = reserve_path(folder, seed)
-        try:
-            path = Path(save_png(image, path, parameters_for(event, index)))
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        data = png_bytes(image, parameters_for(event, index))
+        path = write_unique(folder, result_names(seed), data)  # complete under its name, or absent
         log.info("Saved %s", path)
         saved.append(SavedResult(path, image, seed, event.request.replace(seed=seed)))
     return saved
