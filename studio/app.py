@@ -7,11 +7,18 @@ progress in the status bar. The canvas tab is added right after the window is sh
 
 `studio --smoke-exit-after-shown` (or STUDIO_SMOKE_EXIT=1) prints one JSON line with the
 launch-to-shown time and whether torch was imported by then, and exits without starting the engine.
+
+At start the canvas offers back the work of crashed sessions ("Restore unsaved work") and temp files
+that dead processes left in the config and output folders are removed. Two hooks exist for the
+end-to-end tests only (tests/ui/test_crash_restore.py): STUDIO_RESTORE_ANSWER=restore|discard|later
+answers the restore dialog without showing it, and STUDIO_TEST_EDIT=1 makes one undoable edit in the
+canvas (TEST_EDIT_BOX masked and painted red) that its autosave then writes, as a stroke would.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real types, imported lazily at run time (the window comes before torch)
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from studio.core.events import Event
     from studio.core.paths import UserDirs
@@ -30,6 +37,7 @@ if TYPE_CHECKING:  # the real types, imported lazily at run time (the window com
     from studio.core.settings import Settings
     from studio.engine.engine import Engine
     from studio.ui.bridge import EngineBridge, EngineFactory
+    from studio.ui.canvas.autosave import Restorable
     from studio.ui.canvas.workspace import CanvasWorkspace
     from studio.ui.main_window import MainWindow
 
@@ -37,6 +45,8 @@ if TYPE_CHECKING:  # the real types, imported lazily at run time (the window com
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "settings.json"
+RESTORE_ANSWERS = ("restore", "discard", "later")
+TEST_EDIT_BOX = (8, 8, 40, 24)  # x0, y0, x1, y1 of STUDIO_TEST_EDIT's edit
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -79,10 +89,10 @@ def setup_logging(log_dir: Path) -> None:
 
 
 def load_settings_for(config_dir: Path) -> tuple[Settings, Callable[[Settings], None]]:
-    from studio.core.settings import load_settings, save_settings
+    from studio.core.settings import SettingsFile
 
-    path = config_dir / SETTINGS_FILE
-    return load_settings(path), lambda s: save_settings(s, path)
+    session = SettingsFile(config_dir / SETTINGS_FILE)  # saves merge into what other windows wrote
+    return session.load(), session.save
 
 
 def build_window(
@@ -160,10 +170,58 @@ def after_shown(
 ) -> CanvasWorkspace | None:
     """Work that can wait until the window is on screen: the canvas tab (with the files given on the
     command line, e.g. by the desktop entry's `Exec=studio %F`), then the engine."""
-    canvas = attach_canvas(window, dirs.autosave)
-    open_files(window, canvas, files)
+    canvas = prepare_canvas(window, dirs, files)
     start_engine(window, preload)
     return canvas
+
+
+def prepare_canvas(window: MainWindow, dirs: UserDirs, files: Sequence[Path] = ()) -> CanvasWorkspace | None:
+    """Temp files of dead processes removed, the canvas tab, a crashed session's work offered back,
+    then the files given on the command line."""
+    clean_temp_files(window, dirs)
+    canvas = attach_canvas(window, dirs.autosave)
+    if canvas is not None:
+        offer_crashed_work(window, canvas)
+    open_files(window, canvas, files)
+    if canvas is not None and os.environ.get("STUDIO_TEST_EDIT") == "1":
+        apply_test_edit(canvas)
+    return canvas
+
+
+def clean_temp_files(window: MainWindow, dirs: UserDirs) -> None:
+    """Remove the temp files that killed Studio processes left where Studio writes."""
+    from studio.core.fileio import clean_stale_temps
+
+    for folder in dict.fromkeys((dirs.config, dirs.presets, dirs.output, window.output_dir())):
+        clean_stale_temps(folder)
+
+
+def offer_crashed_work(window: MainWindow, canvas: CanvasWorkspace) -> bool:
+    """Offer the canvas work of crashed sessions back ("Restore unsaved work"); True if restored."""
+    from studio.ui.canvas.restore import RestoreChoice, ask_restore, offer_restore
+
+    answer = os.environ.get("STUDIO_RESTORE_ANSWER", "")
+
+    def answered(parent: QWidget, item: Restorable) -> str:  # tests: the dialog is not shown
+        return answer
+
+    choose: RestoreChoice = answered if answer in RESTORE_ANSWERS else ask_restore
+    restored = offer_restore(canvas, window, choose=choose)
+    if restored:
+        window.show_workspace(canvas)
+    return restored
+
+
+def apply_test_edit(canvas: CanvasWorkspace) -> None:
+    """STUDIO_TEST_EDIT=1 (end-to-end tests only): TEST_EDIT_BOX masked and painted red, one undoable
+    edit each, autosaved by the canvas's own timer like any stroke."""
+    import numpy as np
+
+    x0, y0, x1, y1 = TEST_EDIT_BOX
+    image = canvas.doc.image.copy()
+    image[y0:y1, x0:x1] = (255, 0, 0)
+    canvas.doc.apply_image(image, "Test edit")
+    canvas.doc.set_mask_region(TEST_EDIT_BOX, np.full((y1 - y0, x1 - x0), 255, np.uint8), "Test edit")
 
 
 def open_files(window: MainWindow, canvas: CanvasWorkspace | None, files: Sequence[Path]) -> None:
@@ -183,6 +241,10 @@ def smoke_report(t0: float, canvas: CanvasWorkspace | None = None) -> None:
     if canvas is not None:
         report["canvas_path"] = str(canvas.doc.path) if canvas.doc.path else None
         report["canvas_size"] = list(canvas.doc.size)
+        report["canvas_dirty"] = canvas.doc.dirty
+        report["canvas_image_sha256"] = hashlib.sha256(canvas.doc.image.tobytes()).hexdigest()
+        report["canvas_mask_sha256"] = hashlib.sha256(canvas.doc.mask.tobytes()).hexdigest()
+        report["canvas_autosave"] = str(canvas.autosave.folder)
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
 
@@ -212,11 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def smoke() -> None:
             smoke_report(t0)
-            canvas = attach_canvas(window, dirs.autosave)
-            if args.files:
-                open_files(window, canvas, args.files)
-                smoke_report(t0, canvas)
-            app.quit()
+            canvas = prepare_canvas(window, dirs, args.files)
+            smoke_report(t0, canvas)
+            app.exit(0)  # not quit(): that closes the window, which asks about unsaved (restored) work
 
         QTimer.singleShot(0, smoke)
     else:

@@ -4,6 +4,12 @@ Layout: AUTOSAVE_DIR/canvas-<id>/{image-<n>.png, mask-<n>.png, state.json}. The 
 written first, then state.json (atomically) names them, then older PNGs go: a crash at any point
 leaves a complete earlier or later save. A clean close deletes the folder; a folder still there at
 the next launch whose process is gone is offered for restore. No Qt here.
+
+Each folder has a `lock` file that its writer holds locked (`core.locks.FolderLock`) from before its
+first state.json until the folder is removed; the OS drops the lock when the process dies, however it
+dies. A scan takes the lock of each folder it reads, so it only ever sees dead sessions' folders:
+a second running Studio never offers, moves aside or deletes a live one's autosave. The lock of a
+folder that is offered passes to the canvas that restores it (or is released: "later").
 """
 
 from __future__ import annotations
@@ -12,19 +18,19 @@ import json
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from studio.core.document import Document, encode_image
-from studio.core.fileio import atomic_write_bytes, atomic_write_text, set_aside
+from studio.core.fileio import atomic_write_bytes, atomic_write_text, clean_stale_temps, set_aside
+from studio.core.locks import FolderLock
 
 log = logging.getLogger(__name__)
 STATE = "state.json"
@@ -46,6 +52,7 @@ class Restorable:
     saved_at: float
     size: tuple[int, int]
     source: str
+    lock: FolderLock | None = field(default=None, compare=False, repr=False)  # held while offered
 
     def load(self) -> Document:
         state = json.loads((self.folder / STATE).read_text("utf-8"))
@@ -59,6 +66,12 @@ class Restorable:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Leave it for later (offered again at the next start); a restoring canvas keeps the lock."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 class AutosaveWriter:
@@ -71,6 +84,7 @@ class AutosaveWriter:
         self._pending: Snapshot | None = None
         self._future: Future[None] | None = None
         self._counter = _last_counter(self.folder)
+        self._folder_lock = FolderLock.held(self.folder)  # a restored folder's lock passes on to us
         self._closed = False
         self._image_version = -1  # Document.image_version of the last snapshot that carried the image
         self._image_name = ""  # worker side: the image file the latest state.json names
@@ -110,6 +124,17 @@ class AutosaveWriter:
             pool = self._pool
         pool.shutdown(wait=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+            self._folder_lock = None
+
+    def _ensure_lock(self) -> None:
+        """Hold the folder's lock before anything is written into it (worker thread)."""
+        if self._folder_lock is not None and self._folder_lock.locked:
+            return
+        self._folder_lock = FolderLock.held(self.folder) or FolderLock.acquire(self.folder)
+        if self._folder_lock is None:
+            raise OSError(f"another running Studio holds the autosave folder {self.folder}")
 
     def _drain(self) -> None:
         while True:
@@ -126,6 +151,7 @@ class AutosaveWriter:
 
     def _write(self, snap: Snapshot) -> None:
         started = time.perf_counter()
+        self._ensure_lock()
         names = {"image": f"image-{snap.counter}.png", "mask": f"mask-{snap.counter}.png"}
         if snap.image is None and (self.folder / self._image_name).is_file() and self._image_name:
             names["image"] = self._image_name  # unchanged: the file written before stays
@@ -157,37 +183,46 @@ class AutosaveWriter:
 
 
 def find_all_restorable(autosave_dir: Path) -> list[Restorable]:
-    """Autosaves left by sessions that did not close cleanly, newest first."""
+    """Autosaves left by sessions that did not close cleanly, newest first, each with its folder's
+    lock held (call `release()`, `discard()` or restore it); live sessions' folders are skipped."""
     found = []
     root = Path(autosave_dir)
     if not root.is_dir():
         return []
     for folder in root.glob(f"{PREFIX}*"):
-        item = _read(folder)
-        if item is not None:
+        if not (folder / STATE).is_file():
+            continue  # nothing saved yet (or a writer just starting): not ours to touch
+        lock = FolderLock.acquire(folder)
+        if lock is None:
+            continue  # a running Studio (maybe this one) is working in it
+        item = _read(folder, lock)
+        if item is None:
+            lock.release()
+        else:
+            clean_stale_temps(folder)
             found.append(item)
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
 
 
 def find_restorable(autosave_dir: Path) -> Restorable | None:
-    """The newest autosave that was not cleanly closed (the app offers to restore it at start)."""
+    """The newest autosave that was not cleanly closed (its lock held); the others are left."""
     found = find_all_restorable(autosave_dir)
+    for other in found[1:]:
+        other.release()
     return found[0] if found else None
 
 
-def _read(folder: Path) -> Restorable | None:
+def _read(folder: Path, lock: FolderLock) -> Restorable | None:
+    """The autosave in `folder` (whose lock the caller holds: no live writer); a bad one is set aside."""
     path = folder / STATE
-    if not path.is_file():
-        return None
     try:
         state = json.loads(path.read_text("utf-8"))
         if state.get("version") != FORMAT_VERSION:
             raise ValueError(f"unknown autosave version {state.get('version')!r}")
         if not (folder / state["image"]).is_file() or not (folder / state["mask"]).is_file():
             raise ValueError("autosave images are missing")
-        if state.get("pid") != os.getpid() and _alive(int(state.get("pid", 0))):
-            return None  # another Studio window is still working on it
-        return Restorable(folder, float(state["saved_at"]), tuple(state["size"]), state.get("source", ""))
+        size = (int(state["size"][0]), int(state["size"][1]))
+        return Restorable(folder, float(state["saved_at"]), size, str(state.get("source", "")), lock)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("Autosave in %s is unreadable: %s", folder, exc)
         set_aside(path, str(exc))
@@ -199,15 +234,3 @@ def _last_counter(folder: Path) -> int:
         return int(json.loads((folder / STATE).read_text("utf-8")).get("counter", 0))
     except (OSError, ValueError):
         return 0
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0 or sys.platform == "win32":  # os.kill(pid, 0) would terminate on Windows
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

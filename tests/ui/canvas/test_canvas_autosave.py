@@ -10,6 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
 
+from studio.core.locks import FolderLock
 from studio.ui.canvas import find_all_restorable, find_restorable
 from studio.ui.canvas.autosave import AutosaveWriter
 
@@ -18,13 +19,21 @@ def _paint(ws) -> None:
     ws.doc.set_mask_region((5, 5, 25, 15), np.full((10, 20), 255, np.uint8), "test")
 
 
+def _crash(writer: AutosaveWriter) -> None:
+    """What the OS does when the process dies: its folder lock goes (the folder stays)."""
+    writer.flush()
+    lock = FolderLock.held(writer.folder)
+    if lock is not None:
+        lock.release()
+
+
 def test_debounced_autosave_then_restore_after_crash(make_workspace, qtbot, tmp_path) -> None:
     ws = make_workspace(autosave_delay_ms=50)
     _paint(ws)
     ws.doc.extend(0, 0, 8, 0)
     state = ws.autosave.folder / "state.json"
     qtbot.waitUntil(state.exists, timeout=3000)
-    ws.autosave.flush()
+    _crash(ws.autosave)
     image, mask = ws.doc.image.copy(), ws.doc.mask.copy()
     del ws  # a crash: no maybe_close, the folder stays
     item = find_restorable(tmp_path / "autosave")
@@ -46,7 +55,7 @@ def test_accepting_a_result_autosaves_at_once(workspace, submits) -> None:
     result[5:15, 5:25] = 0
     submits.finish([Image.fromarray(result)])
     workspace.accept_candidate()
-    workspace.autosave.flush()
+    _crash(workspace.autosave)
     item = find_restorable(workspace.autosave_dir)
     assert item is not None
     assert np.array_equal(item.load().image, workspace.doc.image)
@@ -61,7 +70,8 @@ def test_writer_keeps_a_complete_save_and_drops_old_files(tmp_path) -> None:
     doc.fill_mask()
     writer.save(doc, wait=True)
     names = sorted(p.name for p in writer.folder.iterdir())
-    assert names == ["image-1.png", "mask-2.png", "state.json"]  # the image did not change
+    assert names == ["image-1.png", "lock", "mask-2.png", "state.json"]  # the image did not change
+    _crash(writer)
     assert find_restorable(tmp_path).load().mask.all()
 
 
@@ -73,15 +83,17 @@ def test_unreadable_autosave_is_set_aside(tmp_path) -> None:
     assert any(p.name.startswith("state.json.broken-") for p in folder.iterdir())
 
 
-def test_autosave_of_a_live_process_is_not_offered(tmp_path) -> None:
+def test_autosave_of_a_live_session_is_not_offered(tmp_path) -> None:
     from studio.core.document import Document
 
     writer = AutosaveWriter(tmp_path)
     writer.save(Document.blank(8, 8), wait=True)
+    assert find_restorable(tmp_path) is None  # this process is still working in it
     state = json.loads((writer.folder / "state.json").read_text())
-    state["pid"] = 1  # init: always alive
+    state["pid"] = 1  # a pid that is alive does not hide a dead session's work: the lock decides
     (writer.folder / "state.json").write_text(json.dumps(state))
-    assert find_restorable(tmp_path) is None
+    _crash(writer)
+    assert find_restorable(tmp_path) is not None
 
 
 @pytest.mark.parametrize(("choice", "closes"), [("cancel", False), ("discard", True)])
@@ -93,7 +105,7 @@ def test_maybe_close_asks_when_dirty(make_workspace, choice, closes) -> None:
     assert ws.maybe_close() is closes and asked == [1]
     ws.doc.fill_mask()  # still in use (e.g. closing the window was cancelled elsewhere)
     ws.autosave_now()
-    ws.autosave.flush()
+    _crash(ws.autosave)
     assert find_restorable(ws.autosave_dir) is not None
 
 
@@ -145,14 +157,17 @@ def test_offer_restore_at_start(make_workspace, tmp_path, choice) -> None:
     crashed = make_workspace()
     _paint(crashed)
     crashed.autosave_now()
-    crashed.autosave.flush()
+    _crash(crashed.autosave)
     fresh = make_workspace()
     asked = []
     restored = offer_restore(fresh, choose=lambda parent, item: asked.append(item.size) or choice)
     assert asked == [(96, 64)] and restored is (choice == "restore")
     assert np.array_equal(fresh.doc.mask, crashed.doc.mask) is (choice == "restore")
+    _crash(fresh.autosave)  # a restoring canvas holds the folder until it dies
     left = find_restorable(tmp_path / "autosave")
     assert (left is None) is (choice == "discard")
+    if left is not None:
+        left.release()
     assert offer_restore(make_workspace(), choose=lambda p, i: "restore") is (choice != "discard")
 
 
@@ -161,12 +176,12 @@ def test_saving_removes_the_restore_offer_and_copy(make_workspace, tmp_path) -> 
     _paint(ws)
     ws.autosave_now()
     ws.autosave.flush()
-    assert find_restorable(tmp_path / "autosave") is not None
+    assert (ws.autosave.folder / "state.json").exists()
     assert ws.save_image(tmp_path / "done.png")
-    assert find_restorable(tmp_path / "autosave") is None  # the saved file is the safe copy
+    assert not ws.autosave.folder.exists()  # the saved file is the safe copy
     ws.doc.invert_mask()  # new work after saving is autosaved again
     ws.autosave_now()
-    ws.autosave.flush()
+    _crash(ws.autosave)
     assert find_restorable(tmp_path / "autosave") is not None
     ws.actions_["copy"].trigger()
     assert QGuiApplication.clipboard().image().size().width() == 96
@@ -186,6 +201,6 @@ def test_mask_only_edits_do_not_rewrite_the_image(tmp_path) -> None:
     writer.save(doc)  # carries the new image...
     doc.fill_mask()
     writer.save(doc)  # ...even if this later mask-only snapshot replaces it before it is written
-    writer.flush()
+    _crash(writer)
     restored = find_restorable(tmp_path).load()
     assert not restored.image.any() and restored.mask.all()
