@@ -52,6 +52,19 @@ NAN_MESSAGE = (
     "The model produced NaN (not-a-number) values, so there is no image. This usually means float16 "
     "overflowed: switch Precision to fp32 or bf16 in the settings, or try another model."
 )
+# In fp32 nothing overflows: the NaN come from the weights themselves.
+NAN_FP32_MESSAGE = (
+    "The model produced NaN values in full precision (fp32): its weights are damaged (NaN). "
+    "Re-download or re-export the model file."
+)
+
+
+def non_finite(pipe: Pipeline) -> NonFiniteOutput:
+    """The NaN failure with the advice for the precision `pipe`'s UNet runs in."""
+    import torch
+
+    full_precision = pipe.unet.dtype == torch.float32
+    return NonFiniteOutput(NAN_FP32_MESSAGE if full_precision else NAN_MESSAGE)
 
 
 @dataclass
@@ -87,7 +100,7 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
         step = completed_step(i, p.num_timesteps, total, scheduler_order(p.scheduler))
         if step is not None:
             if not bool(torch.isfinite(latents).all()):
-                raise NonFiniteOutput(NAN_MESSAGE)
+                raise non_finite(p)
             if ctx.current_kind is not None:
                 maker.set_kind(ctx.current_kind())
             previews = maker.make_batch(latents) if maker.due(step, total) else []
@@ -105,7 +118,7 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
         _release(pipe)
     images = np.asarray(out.images, dtype=np.float32)
     if not np.isfinite(images).all():
-        raise NonFiniteOutput(NAN_MESSAGE)
+        raise non_finite(pipe)
     return images
 
 
