@@ -2,7 +2,9 @@
 
 Runs the same Engine as the app (one worker thread, typed events), shows a progress bar on stderr
 and saves PNGs with A1111 `parameters` text plus Studio JSON. Bad input ends with a one-line
-``error: ...`` on stderr and a non-zero exit code; tracebacks go to the log file only.
+``error: ...`` on stderr and a non-zero exit code; tracebacks go to the log file only. What the artist
+should know but does not stop the job (a prompt longer than the model reads) is a ``warning: ...``
+line on stderr, and the exit code stays 0.
 
 Heavy modules (torch, diffusers) load inside the engine thread, so ``--help`` and ``info`` are fast.
 """

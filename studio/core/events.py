@@ -1,7 +1,7 @@
 """Typed events the engine publishes about jobs (numpy/PIL data, never tensors), and `JobHandle`,
 what `submit` returns: one job's id, its cancel, and its events only.
 
-Event order for a job: Queued -> Loading* -> ModelReady? -> Started -> Step(1..n) ->
+Event order for a job: Queued -> Loading* -> ModelReady? -> Started(plan, warnings) -> Step(1..n) ->
 Finished | Cancelled | Failed (Queued may repeat as jobs ahead leave the queue; a job cancelled or
 failed early ends sooner; a request rejected at submit has only Failed).
 """
@@ -65,9 +65,13 @@ class ModelReady(Event):
 
 @dataclass(frozen=True)
 class Started(Event):
-    """The job starts denoising; `plan` is exactly what the engine runs (`studio.core.plan.plan`)."""
+    """The job starts denoising; `plan` is exactly what the engine runs (`studio.core.plan.plan`).
+
+    `warnings`: what the artist should know about this run, which still goes ahead (a prompt longer
+    than the model reads: `studio.core.prompt_length`); shown as warnings, never as errors."""
 
     plan: GenerationPlan = field(compare=False, repr=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def total_steps(self) -> int:

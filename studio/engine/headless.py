@@ -52,6 +52,12 @@ class ProgressBar:
             self.stream.write(f"{text}\n")
             self.stream.flush()
 
+    def warning(self, text: str) -> None:
+        """``warning: TEXT`` on its own line, on a terminal or not (the job goes on)."""
+        self._clear()
+        self.stream.write(f"warning: {text}\n")
+        self.stream.flush()
+
     def update(self, step: int, total: int, elapsed: float) -> None:
         if not self.live:
             return
@@ -123,6 +129,8 @@ def _follow(events: queue.SimpleQueue[Event], bar: ProgressBar) -> Outcome:
         elif isinstance(event, ModelReady):
             bar.message(f"{event.model} ready on {event.device} ({event.dtype}) in {event.seconds:.1f} s")
         elif isinstance(event, Started):
+            for text in event.warnings:
+                bar.warning(text)
             bar.update(0, event.total_steps, 0.0)
         elif isinstance(event, Step):
             bar.update(event.step, event.total, event.elapsed)
