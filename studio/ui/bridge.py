@@ -54,14 +54,16 @@ class QtJob(QObject):
     """One submitted job: its events as signals (GUI thread, this job only), and `cancel()`.
 
     Signals in order: queued+, loading*, model_ready?, started (`Started.plan` is what the engine
-    runs), step* (coalesced), then one of finished / cancelled / failed, then `ended` with that same
-    terminal event. A request the engine rejected at submit emits nothing: `rejection` says why.
+    runs), `warning` once per `Started.warnings` text (the job goes on), step* (coalesced), then one
+    of finished / cancelled / failed, then `ended` with that same terminal event. A request the
+    engine rejected at submit emits nothing: `rejection` says why.
     """
 
     queued = Signal(object)  # Queued
     loading = Signal(object)  # Loading
     model_ready = Signal(object)  # ModelReady
     started = Signal(object)  # Started
+    warning = Signal(str)  # one of Started.warnings, after `started` (e.g. a prompt cut to the limit)
     step = Signal(object)  # Step (the newest pending one)
     finished = Signal(object)  # Finished
     cancelled = Signal(object)  # Cancelled
@@ -93,8 +95,17 @@ class QtJob(QObject):
     def dispatch(self, event: Event) -> None:
         """Emit `event` (one of this job's) on its signal; the bridge calls this on the GUI thread."""
         _emit(_signal_for(self, event), event)
+        if isinstance(event, Started):
+            self._warn(event.warnings)
         if isinstance(event, TERMINAL_EVENTS):
             _emit(self.ended, event)
+
+    def _warn(self, warnings: tuple[str, ...]) -> None:
+        for text in warnings:
+            try:
+                self.warning.emit(text)
+            except Exception:  # a slot's bug must not stop later events
+                log.exception("Error while handling a warning")
 
 
 class EngineBridge(QObject):

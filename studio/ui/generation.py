@@ -106,6 +106,7 @@ class GenerateTabController(QObject):
         job.queued.connect(self._on_queued)
         job.loading.connect(self._on_loading)
         job.started.connect(self._on_started)
+        job.warning.connect(self._on_warning)
         job.step.connect(self._on_step)
         job.finished.connect(self._on_finished)
         job.cancelled.connect(self._on_cancelled)
@@ -166,6 +167,12 @@ class GenerateTabController(QObject):
     def _on_started(self, event: Started) -> None:
         self._set_running_status("running")
         self.progress.job_started(event.total_steps)
+
+    def _on_warning(self, text: str) -> None:
+        """The job goes on; the banner says what the artist should know (a warning, not an error)."""
+        shown = self.banner.message.text() if self.banner.isVisible() else ""
+        self.banner.show_warning(f"{shown}\n{text}" if shown and self.banner.severity == "warning" else text)
+        self.status_message.emit(text)
 
     def _on_step(self, event: Step) -> None:
         self.progress.job_step(event.step, event.total, event.elapsed)

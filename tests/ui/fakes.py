@@ -28,8 +28,10 @@ from studio.core.events import (
     Step,
 )
 from studio.core.plan import plan
+from studio.core.prompt_length import length_warnings
 from studio.core.request import GenerationRequest, PreviewKind, check_request
 
+FAKE_READABLE_TOKENS = 75  # like Stable Diffusion's 77 minus start and end; the fake counts words
 JobRef = int | JobHandle | Any  # a job id, a JobHandle, or anything with `.id` (the UI's QtJob)
 _IDS = itertools.count(1)  # unique in the process, like the real engine's
 
@@ -103,7 +105,7 @@ class FakeEngine:
         job_id = _id(job)
         request = self.requests[job_id]
         the_plan = plan(request)
-        events: list[Event] = [Started(job_id, the_plan)]
+        events: list[Event] = [Started(job_id, the_plan, prompt_warnings(request))]
         w, h = the_plan.result_size
         for i in range(1, steps + 1):
             if cancel_at is not None and i > cancel_at:
@@ -120,6 +122,12 @@ class FakeEngine:
     def fail(self, job: JobRef, message: str = "Out of memory: try a smaller size.") -> None:
         job_id = _id(job)
         self.emit_from_thread([Failed(job_id, FailureKind.OUT_OF_MEMORY, message, "Traceback: fake detail")])
+
+
+def prompt_warnings(request: GenerationRequest) -> tuple[str, ...]:
+    """The real engine's `Started.warnings` for prompts it would cut, counting a word as a token."""
+    texts = (("prompt", request.prompt), ("negative prompt", request.negative_prompt))
+    return length_warnings(((label, len(text.split())) for label, text in texts), FAKE_READABLE_TOKENS)
 
 
 def _id(job: JobRef) -> int:

@@ -116,6 +116,7 @@ class CanvasGenerationController(QObject):
         job = CanvasJob(qt_job, snapshot)
         job.links = [
             (qt_job.started, self._on_started),
+            (qt_job.warning, self._on_warning),
             (qt_job.step, self._on_step),
             (qt_job.finished, self._on_finished),
             (qt_job.failed, self._on_failed),
@@ -142,6 +143,10 @@ class CanvasGenerationController(QObject):
     def _on_started(self, event: Started) -> None:
         if self.job is not None:
             self.job.plan = event.plan
+
+    def _on_warning(self, text: str) -> None:
+        """The job goes on; its message line says what the artist should know (e.g. a cut prompt)."""
+        self.message.emit(text)
 
     def _on_step(self, event: Step) -> None:
         self.progress.emit(event.step, event.total)

@@ -1,4 +1,5 @@
-"""An in-window banner for errors: the message, a "Details" expander, and a close button."""
+"""An in-window banner for errors (and, in calmer colours, warnings): the message, a "Details"
+expander, and a close button."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class ErrorBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorBanner")
+        self.severity = "error"  # "error" | "warning": the QSS property `severity` styles it
         self.icon = QLabel()
         self.icon.setPixmap(icon("warning").pixmap(20, 20))
         self.message = QLabel()
@@ -45,6 +47,22 @@ class ErrorBanner(QFrame):
         self.setVisible(False)
 
     def show_error(self, message: str, detail: str = "") -> None:
+        self._set_severity("error")
+        self._show(message, detail)
+
+    def show_warning(self, message: str, detail: str = "") -> None:
+        """Something the artist should know that did not stop anything (shown without alarm)."""
+        self._set_severity("warning")
+        self._show(message, detail)
+
+    def _set_severity(self, severity: str) -> None:
+        self.severity = severity
+        self.setProperty("severity", severity)
+        for widget in (self, self.message):  # the message's colour depends on the frame's property
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
+
+    def _show(self, message: str, detail: str) -> None:
         self.message.setText(message)
         self.details.setPlainText(detail)
         self.details_button.setVisible(bool(detail))

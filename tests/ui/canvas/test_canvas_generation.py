@@ -291,3 +291,19 @@ def test_outpaint_accept_respects_an_undo_made_while_it_ran(workspace, submits) 
     _finish(workspace, submits, [Image.fromarray(result)])
     workspace.accept_candidate()
     assert np.array_equal(workspace.doc.image[:, :96], original) and (workspace.doc.image[:, 96:] == 50).all()
+
+
+def test_a_prompt_warning_reaches_the_message_line_and_the_job_goes_on(workspace, submits) -> None:
+    from studio.core.events import Started
+
+    messages = []
+    workspace.message.connect(messages.append)
+    _paint(workspace)
+    workspace.inpaint_panel.button.click()
+    job = submits.jobs[-1]
+    text = "The prompt is 95 tokens; this model reads the first 75 — the rest is ignored."
+    submits.send(Started(job.id, plan(job.request), (text,)))
+    assert messages == [text] and text in workspace.status.text()
+    assert workspace.generation.busy
+    _finish(workspace, submits, [_engine_like(job.request, (0, 200, 0))])
+    assert workspace.generation.has_candidates
