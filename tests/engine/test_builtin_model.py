@@ -10,9 +10,6 @@ from PIL import Image
 
 from studio.core.paths import builtin_model_dir
 
-pytest.importorskip("diffusers")
-
-
 MAX_BYTES = 40 * 1000 * 1000
 
 

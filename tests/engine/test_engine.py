@@ -23,8 +23,6 @@ from studio.core.events import (
 from studio.core.plan import plan
 from studio.core.request import PreviewKind, check_request
 
-pytestmark = pytest.mark.filterwarnings("ignore")
-
 
 def test_importing_engine_does_not_import_torch():
     code = (

@@ -7,13 +7,10 @@ import sys
 import warnings
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from studio.engine.loading import LoadedModel, ModelLoadError, load_pipeline  # noqa: E402
-from tests.tiny_model import save_tiny_diffusers  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore")
+from studio.engine.loading import LoadedModel, ModelLoadError, load_pipeline
+from tests.tiny_model import save_tiny_diffusers
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-torch = pytest.importorskip("torch")
-
-from studio.engine.loading.checkpoint import CheckpointFile  # noqa: E402
-from studio.engine.loading.detect import detect  # noqa: E402
-from studio.engine.loading.infer import read_config, text_configs, unet_config, vae_config  # noqa: E402
-from tests.single_file import original_state_dict  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore")
+from studio.engine.loading.checkpoint import CheckpointFile
+from studio.engine.loading.detect import detect
+from studio.engine.loading.infer import read_config, text_configs, unet_config, vae_config
+from tests.single_file import original_state_dict
 
 # name -> (UNet, VAE, text encoder, second text encoder) parameters in millions, as published.
 SIZES = {

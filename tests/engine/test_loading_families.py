@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
+from studio.core.paths import clip_tokenizer_dir
+from studio.engine.loading import ModelLoadError, load_pipeline
+from tests.single_file import export_original_layout, original_state_dict
 
-from studio.core.paths import clip_tokenizer_dir  # noqa: E402
-from studio.engine.loading import ModelLoadError, load_pipeline  # noqa: E402
-from tests.single_file import export_original_layout, original_state_dict  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore")
 IDS = {"bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1}  # as in the shipped configs
 # Explicit values: a pipeline patches an outdated scheduler config (steps_offset, clip_sample), but
 # `from_config` re-applies the defaults listed in `_use_default_values`, so copies would differ.

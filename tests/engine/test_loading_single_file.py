@@ -8,16 +8,12 @@ import socket
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
-torch = pytest.importorskip("torch")
-
-from safetensors.torch import load_file, save_file  # noqa: E402
-
-from studio.engine.loading import ModelLoadError, load_pipeline  # noqa: E402
-from tests.single_file import export_original_layout, original_state_dict  # noqa: E402
-from tests.tiny_model import build_tiny_pipeline, save_tiny_diffusers  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore")
+from studio.engine.loading import ModelLoadError, load_pipeline
+from tests.single_file import export_original_layout, original_state_dict
+from tests.tiny_model import build_tiny_pipeline, save_tiny_diffusers
 
 
 @pytest.fixture(autouse=True)
