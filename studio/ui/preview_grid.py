@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 GAP = 2  # pixels between the cells (the background shows through)
 BACKGROUND = 40
+MIN_CELL = 64  # latent-size previews (8x8 for studio-mini) are enlarged so the gap stays thin
 
 
 def grid(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
@@ -18,6 +19,9 @@ def grid(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
         return images[0]
     if not images:
         raise ValueError("no images to tile")
+    scale = max(1, MIN_CELL // max(images[0].shape[:2]))
+    if scale > 1:
+        images = [np.repeat(np.repeat(image, scale, axis=0), scale, axis=1) for image in images]
     h, w = images[0].shape[:2]
     columns = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / columns)

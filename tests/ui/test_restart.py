@@ -45,9 +45,7 @@ def test_preset_round_trips_across_a_restart(qtbot: Any, user_dirs: Any, answers
     second.vm.set("steps", 40)
     combo.setCurrentIndex(names.index("Herons"))
     second.presets_panel.apply_button.click()
-    assert (second.vm.prompt, second.vm.steps, second.vm.scheduler) == (
-        "ink drawing of a heron",
-        17,
-        "Euler a",
-    )
+    assert (second.vm.prompt, second.vm.steps, second.vm.scheduler) == ("something else", 17, "Euler a")
+    # the preset's prompt is a style, applied when generating (the prompt box keeps the artist's text)
+    assert second.generation.build_request().prompt == "something else, ink drawing of a heron"
     second.close()
