@@ -305,6 +305,7 @@ def _size(args: argparse.Namespace, mode: Mode, image: Any) -> tuple[int, int]:
     if args.width is not None and args.height is not None:
         return args.width, args.height
     from studio.core.geometry import snap_size
+    from studio.core.native_size import native_size
 
     if mode is Mode.IMG2IMG:
         w, h = snap_size(image.size)
@@ -312,21 +313,6 @@ def _size(args: argparse.Namespace, mode: Mode, image: Any) -> tuple[int, int]:
         side = native_size(_model_ref(args.model))
         w, h = side, side
     return (args.width or w), (args.height or h)
-
-
-def native_size(ref: str) -> int:
-    """The model's training resolution from its diffusers configs (no torch); 512 if unknown."""
-    import json
-
-    from studio.core.paths import builtin_model_dir
-
-    folder = builtin_model_dir() if ref == "" else Path(ref)
-    try:
-        unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
-        vae = json.loads((folder / "vae" / "config.json").read_text("utf-8"))
-        return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return 1024 if "xl" in Path(ref).name.lower() else 512
 
 
 if __name__ == "__main__":

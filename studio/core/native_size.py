@@ -41,6 +41,6 @@ def _from_configs(folder: Path) -> int:
         unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
         vae = json.loads((folder / "vae" / "config.json").read_text("utf-8"))
         return int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         log.debug("No native size in the configs of %s", folder, exc_info=True)
         return 0

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-PROMPT = "an emoji of a red apple"
+PROMPT = "red apple"  # the Emoji preset's style makes it "an emoji of a red apple"
 RESULTS: list[tuple[str, bool, str]] = []
 
 
