@@ -149,8 +149,9 @@ MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
 def _info(path: Path) -> int:
+    from studio.core.a1111_text import format_a1111
     from studio.core.images import ImageReadError
-    from studio.core.metadata import format_a1111, read_png_metadata, readable_fields
+    from studio.core.metadata import read_png_metadata, readable_fields
 
     if path.is_dir():
         raise CliError(f"{path} is a folder; give an image (PNG) or a model file")

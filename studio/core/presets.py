@@ -14,7 +14,6 @@ A prompt with `{prompt}` (as in A1111 styles) wraps the current prompt instead o
 from __future__ import annotations
 
 import builtins
-import csv
 import dataclasses
 import json
 import logging
@@ -34,13 +33,13 @@ from studio.core.fileio import (
 )
 from studio.core.jsontext import parse_json
 from studio.core.request import GenerationRequest
+from studio.core.styles_csv import PROMPT_PLACEHOLDER, StylesCsvError, read_styles_csv
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MIGRATIONS = Migrations("preset", SCHEMA_VERSION, key="schema_version")
 migrator = MIGRATIONS.migrator  # @migrator(1, 2) def _v1_to_v2(data: dict) -> dict: ...
-PROMPT_PLACEHOLDER = "{prompt}"
 MAX_NAME = 100
 # The request fields a preset may set, with the JSON types accepted for each.
 PRESET_FIELDS: dict[str, tuple[type, ...]] = {
@@ -255,20 +254,18 @@ class PresetStore:
 
     def import_styles_csv(self, path: Path) -> builtins.list[Preset]:
         """Import A1111 `styles.csv` (name,prompt,negative_prompt); returns the presets created."""
-        rows = _read_styles(Path(path))
+        try:
+            styles = read_styles_csv(Path(path))
+        except StylesCsvError as exc:
+            raise PresetError(str(exc)) from exc
         created: list[Preset] = []
-        for line, row in rows:
-            name = (row.get("name") or "").strip()
-            if not name:
-                self._problem(f"{Path(path).name}, line {line}: a style without a name was skipped.")
+        for style in styles:
+            if not style.name:
+                self._problem(f"{Path(path).name}, line {style.line}: a style without a name was skipped.")
                 continue
-            fields: JSONDict = {
-                key: _style_template(row.get(key) or "")
-                for key in ("prompt", "negative_prompt")
-                if (row.get(key) or "").strip()
-            }
-            name = self._unique_name(name[:MAX_NAME]) if self.get(name[:MAX_NAME]) else name[:MAX_NAME]
-            created.append(self.save(Preset(name=name, fields=fields)))
+            name = style.name[:MAX_NAME]
+            name = self._unique_name(name) if self.get(name) else name
+            created.append(self.save(Preset(name=name, fields=dict(style.fields))))
         return created
 
     # ---- internals ----
@@ -399,24 +396,3 @@ def _check_name(name: str) -> str:
     if len(name) > MAX_NAME or any(c in name for c in "\n\r\t"):
         raise PresetError(f"Preset names must be one line of at most {MAX_NAME} characters.")
     return name
-
-
-def _style_template(text: str) -> str:
-    """A1111 appends a style without `{prompt}` to the prompt: make that explicit."""
-    text = text.strip()
-    return text if PROMPT_PLACEHOLDER in text else f"{PROMPT_PLACEHOLDER}, {text}"
-
-
-def _read_styles(path: Path) -> list[tuple[int, dict[str, str]]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or "name" not in [h.strip() for h in reader.fieldnames]:
-                raise PresetError(f"{path.name} is not an A1111 styles file: it has no “name” column.")
-            rows = []
-            for row in reader:
-                clean = {(k or "").strip(): v for k, v in row.items() if isinstance(v, str)}
-                rows.append((reader.line_num, clean))
-            return rows
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise PresetError(f"Could not read {path.name}: {exc}") from exc
