@@ -44,6 +44,7 @@ from studio.core.events import (
 from studio.core.plan import GenerationPlan, plan
 from studio.core.request import GenerationRequest, PreviewKind, check_request
 from studio.engine.failures import failure_for
+from studio.engine.prompt_tokens import checked_prompt_warnings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -307,7 +308,10 @@ class Engine:
             if job.cancel.is_set():
                 raise JobCancelled(0)
             ctx = self._context(job, the_plan)
-            self._emit(Started(job.id, the_plan, _prompt_warnings(job, loaded)), job.handle)
+            self._emit(
+                Started(job.id, the_plan, checked_prompt_warnings(loaded.pipe, job.request, job.id)),
+                job.handle,
+            )
             images = generate(job.request, the_plan, self._manager(), ctx)
             elapsed = time.monotonic() - ctx.started
             params = _parameters(job.request, loaded, images)
@@ -377,20 +381,6 @@ class Engine:
             self._models.unload()
         except Exception:
             log.exception("Unloading the model failed")
-
-
-def _prompt_warnings(job: _Job, loaded: LoadedModel) -> tuple[str, ...]:
-    """Warnings for prompts longer than the model reads (`Started.warnings`); () if counting fails."""
-    from studio.engine.prompt_tokens import prompt_warnings
-
-    try:
-        warnings = prompt_warnings(loaded.pipe, job.request)
-    except Exception:  # a warning that cannot be worked out must never stop the job
-        log.warning("Could not count the prompt's tokens", exc_info=True)
-        return ()
-    for text in warnings:
-        log.warning("Job %d: %s", job.id, text)
-    return warnings
 
 
 def _parameters(

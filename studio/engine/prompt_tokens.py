@@ -39,6 +39,18 @@ def prompt_warnings(pipe: Pipeline, request: GenerationRequest) -> tuple[str, ..
     return length_warnings(counts, readable)
 
 
+def checked_prompt_warnings(pipe: Pipeline, request: GenerationRequest, job_id: int) -> tuple[str, ...]:
+    """`prompt_warnings`, logged; () if counting fails (a warning must never stop the job)."""
+    try:
+        warnings = prompt_warnings(pipe, request)
+    except Exception:
+        log.warning("Could not count the prompt's tokens", exc_info=True)
+        return ()
+    for text in warnings:
+        log.warning("Job %d: %s", job_id, text)
+    return warnings
+
+
 def count_tokens(tokenizer: Tokenizer, text: str) -> int:
     """Tokens of `text` without the start and end tokens, however long it is."""
     ids = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
