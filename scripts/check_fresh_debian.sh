@@ -6,6 +6,7 @@
 #      (offscreen, STUDIO_SMOKE_EXIT=1 makes it exit once shown), then `bash scripts/test.sh`.
 # Needs root on the host (debootstrap, chroot, mounts). The project is cloned from this checkout's HEAD.
 #   sudo bash scripts/check_fresh_debian.sh [ROOTFS]   (default /var/tmp/studio-deb12; SKIP_TESTS=1: 1-2 only)
+# An existing ROOTFS is reused (its apt packages too): delete it for a run as fresh as the first.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rootfs="${1:-/var/tmp/studio-deb12}"
@@ -26,23 +27,24 @@ chroot "$rootfs" id artist >/dev/null 2>&1 || chroot "$rootfs" useradd -m artist
 rm -rf "$rootfs/home/artist/studio"
 git clone -q "$repo" "$rootfs/home/artist/studio"
 chroot "$rootfs" chown -R artist /home/artist/studio
-env_common=(env -i HOME=/home/artist PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+rm -rf "$rootfs/home/artist/.local" "$rootfs/root/.local"
+env_common=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
             PIP_FIND_LINKS=/opt/wheels LANG=C.UTF-8)
 
 echo "==> 1. as a user without root"
 set +e
-chroot --userspec=artist "$rootfs" "${env_common[@]}" bash -c 'cd ~/studio && bash scripts/install.sh'
+chroot --userspec=artist "$rootfs" "${env_common[@]}" HOME=/home/artist bash -c 'cd ~/studio && bash scripts/install.sh'
 echo "(exit status $?)"
 set -e
 
 echo "==> 2. as root: the README's install-and-launch command"
 start=$(date +%s)
-chroot "$rootfs" "${env_common[@]}" QT_QPA_PLATFORM=offscreen STUDIO_SMOKE_EXIT=1 \
+chroot "$rootfs" "${env_common[@]}" HOME=/root QT_QPA_PLATFORM=offscreen STUDIO_SMOKE_EXIT=1 \
   bash -c 'cd /home/artist/studio && bash scripts/install.sh && .venv/bin/studio'
 echo "install + launch: $(( $(date +%s) - start )) s; venv $(du -sh "$rootfs/home/artist/studio/.venv" | cut -f1)"
 
 [ "${SKIP_TESTS:-0}" = 1 ] && exit 0
 echo "==> 3. as root: the README's test command"
 start=$(date +%s)
-chroot "$rootfs" "${env_common[@]}" bash -c 'cd /home/artist/studio && bash scripts/test.sh'
+chroot "$rootfs" "${env_common[@]}" HOME=/root bash -c 'cd /home/artist/studio && bash scripts/test.sh'
 echo "tests: $(( $(date +%s) - start )) s"

@@ -124,15 +124,18 @@ else
   echo "$fingerprint" >"$stamp"
 fi
 
-# --- 5. Desktop integration for this user: `studio` on PATH, menu entry and icon.
-if [ "$desktop" = 1 ] && [ "${CI:-}" != true ]; then
-  bin="$HOME/.local/bin"; apps="$HOME/.local/share/applications"
-  icons="$HOME/.local/share/icons/hicolor/scalable/apps"
-  mkdir -p "$bin" "$apps" "$icons"
-  ln -sf "$PWD/$venv/bin/studio" "$bin/studio"
-  ln -sf "$PWD/$venv/bin/studio-cli" "$bin/studio-cli"
-  cp packaging/studio.desktop "$apps/studio.desktop"
-  cp studio/resources/icons/app.svg "$icons/studio.svg"
+# --- 5. Desktop integration for this user: `studio` on PATH, menu entry and icon (never fatal).
+install_desktop() {  # chained with &&: `set -e` does not apply inside a function called with ||
+  local bin="$HOME/.local/bin" apps="$HOME/.local/share/applications"
+  local icons="$HOME/.local/share/icons/hicolor/scalable/apps"
+  mkdir -p "$bin" "$apps" "$icons" \
+    && ln -sf "$PWD/$venv/bin/studio" "$bin/studio" \
+    && ln -sf "$PWD/$venv/bin/studio-cli" "$bin/studio-cli" \
+    && cp packaging/studio.desktop "$apps/studio.desktop" \
+    && cp studio/resources/icons/app.svg "$icons/studio.svg" || return 1
   case ":$PATH:" in *":$bin:"*) ;; *) echo "Add $bin to your PATH to start Studio as 'studio'." ;; esac
+}
+if [ "$desktop" = 1 ] && [ "${CI:-}" != true ]; then
+  install_desktop || echo "warning: the menu entry and the 'studio' command in ~/.local could not be installed (see above); Studio itself is installed." >&2
 fi
 say "Done. Start Studio with: $venv/bin/studio"

@@ -102,3 +102,23 @@ def test_the_desktop_entry_and_the_studio_command_are_installed(tmp_path: Path) 
     assert (
         tmp_path / ".local" / "share" / "icons" / "hicolor" / "scalable" / "apps" / "studio.svg"
     ).is_file()
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".venv" / ".studio-installed").exists(), reason="the project was not installed by install.sh"
+)
+def test_a_desktop_entry_that_cannot_be_written_does_not_fail_the_install(tmp_path: Path) -> None:
+    installed = (ROOT / ".venv" / ".studio-installed").read_text()
+    extras = installed.split("extras=")[1].split()[0]
+    home = tmp_path / "not-a-folder"
+    home.write_text("")  # ~/.local cannot be made under a file
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--extras", extras],
+        env={**env, "HOME": str(home), "PIP_NO_INDEX": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "could not be installed" in done.stderr and "Studio itself is installed" in done.stderr
