@@ -14,18 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.launch import user_dir_env
+
 _SESSION_DIR = tempfile.mkdtemp(prefix="studio-tests-")
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-for _var, _sub in (
-    ("STUDIO_CONFIG_DIR", "config"),
-    ("STUDIO_DATA_DIR", "data"),
-    ("STUDIO_OUTPUT_DIR", "output"),
-    ("STUDIO_LOG_DIR", "logs"),
-    ("STUDIO_MODELS_DIR", "models"),
-):
-    os.environ[_var] = os.path.join(_SESSION_DIR, _sub)
+os.environ.update(user_dir_env(Path(_SESSION_DIR)))
 
 
 @pytest.fixture(autouse=True)

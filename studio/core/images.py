@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +25,11 @@ class ImageReadError(ValueError):
     """An image file that cannot be used; the message names the file and says why."""
 
 
-def open_image(path: Path | str) -> Image.Image:
-    """The image in `path`, fully loaded, as Pillow reads it except that 16-bit becomes 8-bit "L"."""
-    path = Path(path)
+@contextmanager
+def open_guarded(path: Path) -> Iterator[Image.Image]:
+    """`Image.open(path)`, lazily, as a context manager that refuses a folder and an image too large to
+    decode safely (Pillow's decompression-bomb warning or error, also while the body loads it) with
+    ImageReadError; any other error passes through."""
     name = path.name or str(path)
     if path.is_dir():
         raise ImageReadError(f"{name} is a folder, not an image file")
@@ -33,10 +37,21 @@ def open_image(path: Path | str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                im.load()
-                return to_8bit(im.copy())
+                yield im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(too_large_message(name, exc)) from exc
+
+
+def open_image(path: Path | str) -> Image.Image:
+    """The image in `path`, fully loaded, as Pillow reads it except that 16-bit becomes 8-bit "L"."""
+    path = Path(path)
+    name = path.name or str(path)
+    try:
+        with open_guarded(path) as im:
+            im.load()
+            return to_8bit(im.copy())
+    except ImageReadError:
+        raise
     except FileNotFoundError as exc:
         raise ImageReadError(f"{name} was not found") from exc
     except UnidentifiedImageError as exc:

@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from studio import __version__
 from studio.core import request_io
 from studio.core.a1111_text import format_a1111, parse_a1111
 from studio.core.fileio import JSONDict, atomic_write_bytes
-from studio.core.images import ImageReadError, too_large_message
+from studio.core.images import open_guarded
 from studio.core.jsontext import parse_json
 from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
 from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
@@ -167,15 +166,8 @@ def read_png_metadata(source: Path | str | Image.Image) -> ImageMetadata | None:
 
 def _file_text_chunks(path: Path) -> dict[str, str]:
     """The text chunks of an image file; ImageReadError for a folder or an image too large to open."""
-    if path.is_dir():
-        raise ImageReadError(f"{path.name or path} is a folder, not an image file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return _text_chunks(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(too_large_message(path.name, exc)) from exc
+    with open_guarded(path) as im:
+        return _text_chunks(im)
 
 
 def _studio_request(studio: JSONDict) -> JSONDict:

@@ -13,19 +13,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from studio.core.events import Event
+from tests.launch import user_dir_env
 from tests.ui.fakes import FakeEngine
 
 
 @pytest.fixture
 def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for var, name in (
-        ("STUDIO_CONFIG_DIR", "config"),
-        ("STUDIO_DATA_DIR", "data"),
-        ("STUDIO_OUTPUT_DIR", "output"),
-        ("STUDIO_LOG_DIR", "logs"),
-        ("STUDIO_MODELS_DIR", "models"),
-    ):
-        monkeypatch.setenv(var, str(tmp_path / name))
+    for var, value in user_dir_env(tmp_path).items():
+        monkeypatch.setenv(var, value)
     from studio.core.paths import user_dirs as make
 
     return make().ensure()

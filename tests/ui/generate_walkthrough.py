@@ -11,52 +11,15 @@ per step; writes screenshot-generate-{running,style,done}.png into the given fol
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
-import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-RESULTS: list[tuple[str, bool, str]] = []
+from tests.ui.walk import RESULTS, show_window, step, use_fresh_user_dirs, wait_until
+
 FIRST, SECOND, THIRD = "smiling face with halo", "drooling face", "blue heart"
 STYLE = "Emoji (studio-mini)"
-
-
-def _env(root: Path) -> None:
-    for name, sub in (
-        ("STUDIO_CONFIG_DIR", "config"),
-        ("STUDIO_DATA_DIR", "data"),
-        ("STUDIO_OUTPUT_DIR", "output"),
-        ("STUDIO_LOG_DIR", "logs"),
-        ("STUDIO_MODELS_DIR", "models"),
-    ):
-        os.environ[name] = str(root / sub)
-    os.environ.setdefault("STUDIO_TORCH_THREADS", "1")
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 180.0) -> bool:
-    from PySide6.QtTest import QTest
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        QTest.qWait(20)
-    return bool(cond())
-
-
-def step(name: str, fn: Callable[[], str | None]) -> bool:
-    try:
-        detail, ok = fn() or "", True
-    except Exception as exc:  # report and go on with the next step
-        traceback.print_exc()
-        detail, ok = f"{type(exc).__name__}: {exc}", False
-    RESULTS.append((name, ok, detail))
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
 
 
 def type_prompt(window: Any, text: str) -> None:
@@ -75,19 +38,14 @@ def main(out_dir: str) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="studio-generate-walkthrough-"))
-    _env(root)
+    use_fresh_user_dirs(root)
     from PySide6.QtWidgets import QApplication
 
-    from studio.app import after_shown, build_window
-    from studio.core.paths import user_dirs
+    from studio.app import after_shown
 
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Studio")
-    dirs = user_dirs().ensure()
-    assert str(dirs.config).startswith(str(root)), dirs.config
-    window = build_window(app, dirs)
-    window.resize(1400, 870)
-    window.show()
+    window, dirs = show_window(app, root)
     after_shown(window, dirs, preload=True)
     vm, gen = window.vm, window.generation
     state: dict[str, Any] = {}

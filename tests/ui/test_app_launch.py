@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.launch import smoke_run
 
 
 def test_window_shown_without_torch(tmp_path: Path) -> None:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    for var, name in (
-        ("STUDIO_CONFIG_DIR", "c"),
-        ("STUDIO_DATA_DIR", "d"),
-        ("STUDIO_OUTPUT_DIR", "o"),
-        ("STUDIO_LOG_DIR", "l"),
-        ("STUDIO_MODELS_DIR", "m"),
-    ):
-        env[var] = str(tmp_path / name)
-    result = subprocess.run(
-        [sys.executable, "-m", "studio.app", "--smoke-exit-after-shown"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    _, reports = smoke_run(tmp_path)
+    report = reports[-1]
     assert report["torch_loaded"] is False and report["diffusers_loaded"] is False
     assert report["shown_ms"] > 0
 

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from studio.core.request import GenerationRequest
 from tests.bad_files import DEEP_JSON, bomb_png
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.launch import smoke_run
 
 
 def test_app_starts_with_deeply_nested_settings(tmp_path: Path) -> None:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    for var, name in (
-        ("STUDIO_CONFIG_DIR", "c"),
-        ("STUDIO_DATA_DIR", "d"),
-        ("STUDIO_OUTPUT_DIR", "o"),
-        ("STUDIO_LOG_DIR", "l"),
-        ("STUDIO_MODELS_DIR", "m"),
-    ):
-        env[var] = str(tmp_path / name)
-    (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "settings.json").write_text(DEEP_JSON, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "studio.app", "--smoke-exit-after-shown"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "RecursionError" not in result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1])["shown_ms"] > 0
-    (moved,) = (tmp_path / "c").glob("settings.json.broken-*")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.json").write_text(DEEP_JSON, encoding="utf-8")
+    done, reports = smoke_run(tmp_path)
+    assert "RecursionError" not in done.stderr
+    assert reports[-1]["shown_ms"] > 0
+    (moved,) = config.glob("settings.json.broken-*")
     assert moved.read_text(encoding="utf-8") == DEEP_JSON  # set aside, not lost
 
 

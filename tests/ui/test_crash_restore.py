@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,31 +20,16 @@ import pytest
 from PIL import Image
 
 from studio.app import TEST_EDIT_BOX
+from tests.launch import app_command, app_env, smoke_run
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
 
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), STUDIO_TORCH_THREADS="1")
-    for var in ("CONFIG", "DATA", "OUTPUT", "LOG", "MODELS"):
-        env[f"STUDIO_{var}_DIR"] = str(tmp_path / var.lower())
-    env.pop("STUDIO_TEST_EDIT", None)
-    env.pop("STUDIO_RESTORE_ANSWER", None)
-    return env | extra
-
-
 def _smoke(tmp_path: Path, answer: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "studio.app", "--smoke-exit-after-shown"],
-        env=_env(tmp_path, STUDIO_RESTORE_ANSWER=answer),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+    done, reports = smoke_run(
+        tmp_path, env=app_env(tmp_path, STUDIO_TORCH_THREADS="1", STUDIO_RESTORE_ANSWER=answer)
     )
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert "Traceback" not in done.stderr, done.stderr
     return reports[-1]
 
 
@@ -75,8 +59,8 @@ def test_work_killed_mid_edit_is_restored_at_the_next_start(tmp_path: Path) -> N
     mask[y0:y1, x0:x1] = 255
 
     first = subprocess.Popen(
-        [sys.executable, "-m", "studio.app", "--no-preload", str(photo)],
-        env=_env(tmp_path, STUDIO_TEST_EDIT="1"),
+        app_command("--no-preload", photo),
+        env=app_env(tmp_path, STUDIO_TORCH_THREADS="1", STUDIO_TEST_EDIT="1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -7,17 +7,12 @@ first launch and gone from the preset list for good.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from studio.core.presets import SCHEMA_VERSION
 from studio.core.settings import SETTINGS_VERSION
+from tests.launch import app_env, run_app
 
-ROOT = Path(__file__).resolve().parents[2]
 FUTURE_PRESET = {
     "schema_version": SCHEMA_VERSION + 1,
     "name": "From the future",
@@ -33,30 +28,6 @@ FUTURE_SETTINGS = {
 }
 
 
-def _launch(home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), STUDIO_SMOKE_EXIT="1")
-    for var, name in (
-        ("STUDIO_CONFIG_DIR", "config"),
-        ("STUDIO_DATA_DIR", "data"),
-        ("STUDIO_OUTPUT_DIR", "output"),
-        ("STUDIO_LOG_DIR", "logs"),
-        ("STUDIO_MODELS_DIR", "models"),
-    ):
-        env[var] = str(home / name)
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "studio.app"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
-        pytest.fail(f"the app did not quit within {exc.timeout} s; its stderr ends:\n{stderr[-3000:]}")
-
-
 def test_newer_preset_and_settings_survive_a_launch(tmp_path: Path) -> None:
     presets = tmp_path / "config" / "presets"
     presets.mkdir(parents=True)
@@ -66,7 +37,7 @@ def test_newer_preset_and_settings_survive_a_launch(tmp_path: Path) -> None:
     settings = tmp_path / "config" / "settings.json"
     settings.write_text(json.dumps(FUTURE_SETTINGS, indent=2), encoding="utf-8")
 
-    result = _launch(tmp_path)
+    result = run_app(tmp_path, env=app_env(tmp_path, STUDIO_SMOKE_EXIT="1"))
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert preset.read_bytes() == before  # still there, byte for byte

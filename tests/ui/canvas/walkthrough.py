@@ -16,28 +16,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests.ui.walk import RESULTS, show_window, step, use_fresh_user_dirs, wait_until
+
 EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 PROMPT = "red apple"  # the Emoji preset's style makes it "an emoji of a red apple"
-RESULTS: list[tuple[str, bool, str]] = []
 
 
 def _env(root: Path) -> None:
-    for name, sub in (
-        ("STUDIO_CONFIG_DIR", "config"),
-        ("STUDIO_DATA_DIR", "data"),
-        ("STUDIO_OUTPUT_DIR", "output"),
-        ("STUDIO_LOG_DIR", "logs"),
-    ):
-        os.environ[name] = str(root / sub)
-    os.environ.setdefault("STUDIO_TORCH_THREADS", "1")
+    use_fresh_user_dirs(root)
     from studio.core.settings import Settings, save_settings
 
     config = root / "config" / "settings.json"
@@ -64,17 +55,6 @@ def make_image(path: Path) -> np.ndarray:
     return np.asarray(img.convert("RGB")).copy()
 
 
-def wait_until(cond: Callable[[], Any], timeout: float = 180.0) -> bool:
-    from PySide6.QtTest import QTest
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        QTest.qWait(20)
-    return bool(cond())
-
-
 def paint_stroke(view: Any, doc_points: list[tuple[float, float]]) -> None:
     """A brush stroke with real mouse events on the view, through document points."""
     from PySide6.QtCore import QPoint, Qt
@@ -94,28 +74,11 @@ def paint_stroke(view: Any, doc_points: list[tuple[float, float]]) -> None:
     QTest.qWait(50)
 
 
-def step(name: str, fn: Callable[[], str | None]) -> bool:
-    try:
-        detail = fn() or ""
-        ok = True
-    except Exception as exc:  # report and go on with the next step
-        traceback.print_exc()
-        detail, ok = f"{type(exc).__name__}: {exc}", False
-    RESULTS.append((name, ok, detail))
-    print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
-
-
 def build(app: Any, root: Path) -> tuple[Any, Any, Any]:
     """The real window as app.main builds it, with the canvas tab attached (engine not yet started)."""
-    from studio.app import attach_canvas, build_window
-    from studio.core.paths import user_dirs
+    from studio.app import attach_canvas
 
-    dirs = user_dirs().ensure()
-    assert str(dirs.config).startswith(str(root)), dirs.config
-    window = build_window(app, dirs)
-    window.resize(1400, 870)
-    window.show()
+    window, dirs = show_window(app, root)
     canvas = attach_canvas(window, dirs.autosave)
     assert canvas is not None, "no canvas workspace"
     return window, canvas, dirs
