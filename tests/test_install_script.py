@@ -69,31 +69,35 @@ def test_a_user_without_root_gets_the_exact_apt_line(fakes: Path) -> None:
     assert "  sudo apt-get install -y libegl1 libxcb-cursor0\n" in done.stderr
 
 
-@pytest.mark.skipif(
-    not (ROOT / ".venv" / ".studio-installed").exists(), reason="the project was not installed by install.sh"
+INSTALLED = ROOT / ".venv" / ".studio-installed"
+needs_install = pytest.mark.skipif(
+    not INSTALLED.exists(), reason="the project was not installed by install.sh"
 )
+
+
+def _rerun(home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """install.sh again with the extras it was installed with, offline, outside CI (desktop step on)."""
+    extras = INSTALLED.read_text().split("extras=")[1].split()[0]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS="")
+    args = ["--extras", extras]
+    if home is None:
+        args.append("--no-desktop")
+    else:
+        env["HOME"] = str(home)
+    return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@needs_install
 def test_a_second_run_installs_nothing_and_needs_no_network() -> None:
-    installed = (ROOT / ".venv" / ".studio-installed").read_text()
-    extras = installed.split("extras=")[1].split()[0]
-    done = _install(["--extras", extras, "--no-desktop"], PIP_NO_INDEX="1", PIP_FIND_LINKS="")
+    done = _rerun()
     assert done.returncode == 0, done.stderr
     assert "already installed" in done.stdout
 
 
-@pytest.mark.skipif(
-    not (ROOT / ".venv" / ".studio-installed").exists(), reason="the project was not installed by install.sh"
-)
+@needs_install
 def test_the_desktop_entry_and_the_studio_command_are_installed(tmp_path: Path) -> None:
-    installed = (ROOT / ".venv" / ".studio-installed").read_text()
-    extras = installed.split("extras=")[1].split()[0]
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    done = subprocess.run(
-        ["bash", str(SCRIPT), "--extras", extras],
-        env={**env, "HOME": str(tmp_path), "PIP_NO_INDEX": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _rerun(home=tmp_path)
     assert done.returncode == 0, done.stderr
     launcher = tmp_path / ".local" / "bin" / "studio"
     assert launcher.resolve() == (ROOT / ".venv" / "bin" / "studio").resolve()
@@ -104,21 +108,10 @@ def test_the_desktop_entry_and_the_studio_command_are_installed(tmp_path: Path) 
     ).is_file()
 
 
-@pytest.mark.skipif(
-    not (ROOT / ".venv" / ".studio-installed").exists(), reason="the project was not installed by install.sh"
-)
+@needs_install
 def test_a_desktop_entry_that_cannot_be_written_does_not_fail_the_install(tmp_path: Path) -> None:
-    installed = (ROOT / ".venv" / ".studio-installed").read_text()
-    extras = installed.split("extras=")[1].split()[0]
     home = tmp_path / "not-a-folder"
     home.write_text("")  # ~/.local cannot be made under a file
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    done = subprocess.run(
-        ["bash", str(SCRIPT), "--extras", extras],
-        env={**env, "HOME": str(home), "PIP_NO_INDEX": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _rerun(home=home)
     assert done.returncode == 0, done.stderr
     assert "could not be installed" in done.stderr and "Studio itself is installed" in done.stderr
