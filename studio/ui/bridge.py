@@ -141,6 +141,11 @@ class EngineBridge(QObject):
     def engine(self) -> EngineLike | None:
         return self._engine
 
+    @property
+    def busy(self) -> bool:
+        """Whether any submitted job (Generate tab, canvas, tools) has not ended yet."""
+        return bool(self._jobs)
+
     def ensure_engine(self) -> EngineLike:
         if self._engine is None:
             log.info("Starting the engine")

@@ -303,7 +303,7 @@ class MainWindow(QMainWindow):
         """New device/precision: stop the idle engine; the next job or preload starts it with them."""
         if self.bridge.engine is None:
             return
-        if self.generation.busy:
+        if self.bridge.busy:  # any job (the canvas's too): stopping the engine would cancel it
             self.show_message("Device and precision apply after the current generation, at the next start.")
             return
         self.bridge.shutdown(timeout=10.0)

@@ -110,3 +110,14 @@ def test_light_theme_uses_dark_icons() -> None:
     finally:
         apply_theme(app, "dark")
     assert icon_path("cancel").parent.name == "icons"
+
+
+def test_new_device_does_not_stop_a_canvas_job(window: Any) -> None:
+    """A job submitted outside the Generate tab (the canvas's) keeps the engine until it ends."""
+    from tests.ui.conftest import engine_of
+
+    first = engine_of(window)
+    job = window.submit(window.vm.request())  # as the canvas does
+    assert job.rejection is None and not window.generation.busy
+    window.apply_settings(dataclasses.replace(window.settings, device="cpu", precision="fp32"))
+    assert not first.shut_down and first.cancelled == []
