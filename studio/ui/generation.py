@@ -89,6 +89,7 @@ class GenerateTabController(QObject):
             self.queue.add(request)
             self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
             return None
+        self.banner.dismiss()  # the artist starts anew; a queued job's start keeps the last job's error
         return self._submit(request)
 
     def _submit(self, request: GenerationRequest) -> QtJob | None:
@@ -101,7 +102,6 @@ class GenerateTabController(QObject):
         if job.rejection is not None:
             self.banner.show_error(job.rejection.message, job.rejection.detail)
             return None
-        self.banner.dismiss()
         self.job = job
         job.queued.connect(self._on_queued)
         job.loading.connect(self._on_loading)

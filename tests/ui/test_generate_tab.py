@@ -101,6 +101,15 @@ def test_generate_while_running_queues_cancel_and_reorder(window: Any, qtbot: An
     assert not panel.isVisible() and window.generate_button.text().strip() == "Generate"
 
 
+def test_a_failed_job_stays_reported_while_the_next_waiting_one_runs(window: Any, qtbot: Any) -> None:
+    engine = engine_of(window)
+    first = _prompted(window, "sun with face")
+    assert _prompted(window, "blue heart") is None  # waiting
+    engine.fail(first, "Out of memory: try a smaller size.")
+    qtbot.waitUntil(lambda: len(engine.requests) == 2, timeout=2000)  # the waiting one was submitted
+    assert window.banner.isVisibleTo(window) and "Out of memory" in window.banner.message.text()
+
+
 # -- batch previews and the live toggle ----------------------------------------------------------------
 def test_every_image_of_a_batch_has_its_preview(window: Any, qtbot: Any) -> None:
     window.vm.set("batch", 4)
