@@ -131,7 +131,7 @@ class SettingsFile:
 def _file_data(path: Path) -> JSONDict | None:
     """The parsed settings file at `path`, or None if it is missing or not a JSON object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

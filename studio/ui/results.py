@@ -51,17 +51,36 @@ def parameters_for(event: Finished, index: int) -> dict[str, object]:
 
 
 def save_finished(event: Finished, folder: Path) -> list[SavedResult]:
-    """Save every image of a finished job; raises OSError when the folder is not writable."""
+    """Save every image of a finished job; raises the first error (OSError when the folder is not
+    writable) after trying every image."""
+    saved, errors = save_each(event, folder)
+    if errors:
+        raise errors[0]
+    return saved
+
+
+def save_each(event: Finished, folder: Path) -> tuple[list[SavedResult], list[Exception]]:
+    """Save every image of a finished job, each on its own: one that fails does not stop the rest.
+    Returns what was saved and what went wrong."""
+    saved: list[SavedResult] = []
+    errors: list[Exception] = []
+    for index, image in enumerate(event.images):
+        try:
+            saved.append(_save_one(event, folder, index, image))
+        except (OSError, ValueError) as exc:
+            log.exception("Saving image %d of job %d failed", index + 1, event.job_id)
+            errors.append(exc)
+    return saved, errors
+
+
+def _save_one(event: Finished, folder: Path, index: int, image: Image.Image) -> SavedResult:
     from studio.core.metadata import png_bytes
 
-    saved = []
-    for index, image in enumerate(event.images):
-        seed = event.seeds[index] if index < len(event.seeds) else event.request.seed + index
-        data = png_bytes(image, parameters_for(event, index))
-        path = write_unique(folder, result_names(seed), data)  # complete under its name, or absent
-        log.info("Saved %s", path)
-        saved.append(SavedResult(path, image, seed, event.request.replace(seed=seed)))
-    return saved
+    seed = event.seeds[index] if index < len(event.seeds) else event.request.seed + index
+    data = png_bytes(image, parameters_for(event, index))
+    path = write_unique(folder, result_names(seed), data)  # complete under its name, or absent
+    log.info("Saved %s", path)
+    return SavedResult(path, image, seed, event.request.replace(seed=seed))
 
 
 def recent_images(folder: Path, limit: int = 60) -> list[Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from studio.core.events import Finished
-from studio.ui.results import save_finished
+from studio.ui.results import save_each
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,23 @@ class _SaveJob(QRunnable):
 
     def run(self) -> None:
         try:
-            saved = save_finished(self.event, self.folder)
+            saved, errors = save_each(self.event, self.folder)
         except Exception as exc:  # reported to the artist; the app stays usable
             log.exception("Saving results failed")
             self.saver.failed.emit(
                 f"The image was made but could not be saved: {exc}", traceback.format_exc()
             )
             return
-        self.saver.saved.emit(saved)
+        if saved:  # what was saved reaches the history even when another image of the batch failed
+            self.saver.saved.emit(saved)
+        if errors:
+            count = len(errors)
+            what = (
+                "The image was"
+                if len(self.event.images) == 1
+                else f"{count} of {len(self.event.images)} images were"
+            )
+            self.saver.failed.emit(f"{what} made but could not be saved: {errors[0]}", str(errors[0]))
 
 
 class ResultSaver(QObject):

@@ -53,3 +53,12 @@ def test_a_newer_file_keeps_its_version_and_unreadable_values(tmp_path: Path) ->
     session.save(dataclasses.replace(session.load(), theme="dark"))
     data = json.loads(path.read_text())
     assert (data["version"], data["device"], data["theme"]) == (99, "quantum", "dark")
+
+
+def test_saving_over_a_file_that_became_deeply_nested_does_not_raise(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    session = SettingsFile(path)
+    session.load()
+    path.write_text("[" * 100_000 + "]" * 100_000)  # damaged meanwhile (another window, a disk error)
+    session.save(dataclasses.replace(Settings(), theme="light"))
+    assert load_settings(path).theme == "light"

@@ -30,6 +30,7 @@ from PIL import Image
 
 from studio.core.document import Document, encode_image
 from studio.core.fileio import atomic_write_bytes, atomic_write_text, clean_stale_temps, set_aside
+from studio.core.images import open_guarded
 from studio.core.locks import FolderLock
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,9 @@ class Restorable:
 
     def load(self) -> Document:
         state = json.loads((self.folder / STATE).read_text("utf-8"))
-        with Image.open(self.folder / state["image"]) as img:
+        with open_guarded(self.folder / state["image"]) as img:
             image = np.asarray(img.convert("RGB")).copy()
-        with Image.open(self.folder / state["mask"]) as m:
+        with open_guarded(self.folder / state["mask"]) as m:
             mask = np.asarray(m.convert("L")).copy()
         doc = Document(image, mask, path=Path(state["source"]) if state.get("source") else None)
         doc.version = 1  # restored work is unsaved work
