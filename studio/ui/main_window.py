@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.settings = settings
         self._save_settings = save_settings
+        self._restart_pending = False  # a device/precision change waits for the running jobs
         self._prompts: Prompts = Prompts(self)
         self.vm = RequestViewModel(base_request or GenerationRequest(), self)
         self.vm.set_native_size(native_size(self.vm.model))  # the size follows the model from the start
@@ -180,6 +181,8 @@ class MainWindow(QMainWindow):
         self.bridge.loading.connect(self.status.on_loading)
         self.bridge.model_ready.connect(self.status.on_model_ready)
         self.bridge.failed.connect(self._on_any_failure)
+        for ended in (self.bridge.finished, self.bridge.cancelled, self.bridge.failed):
+            ended.connect(self._restart_when_idle)
         self.vm.model_changed.connect(lambda ref: self.vm.set_native_size(native_size(ref)))
         self.vm.model_changed.connect(self._preload_selected)
         self.bridge.model_ready.connect(self._on_model_ready)
@@ -304,10 +307,22 @@ class MainWindow(QMainWindow):
         if self.bridge.engine is None:
             return
         if self.bridge.busy:  # any job (the canvas's too): stopping the engine would cancel it
-            self.show_message("Device and precision apply after the current generation, at the next start.")
+            self._restart_pending = True
+            self.show_message("Device and precision apply when the current generation ends.")
             return
+        self._restart_pending = False
         self.bridge.shutdown(timeout=10.0)
         self.bridge.preload(self.vm.model)
+
+    def _restart_when_idle(self, _event: object) -> None:
+        """A device/precision change waiting for the jobs to end applies once none is left (after the
+        event is handled: the Generate tab may submit its next queued job first)."""
+        if self._restart_pending:
+            QTimer.singleShot(0, self._restart_if_idle)
+
+    def _restart_if_idle(self) -> None:
+        if self._restart_pending and not self.bridge.busy:
+            self._restart_engine()
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, self.prompts, self)

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
+from studio.core.events import Finished
 from studio.core.paths import resource
 from studio.core.request import PreviewKind
 from studio.core.settings import Settings, load_settings, save_settings
@@ -112,7 +113,7 @@ def test_light_theme_uses_dark_icons() -> None:
     assert icon_path("cancel").parent.name == "icons"
 
 
-def test_new_device_does_not_stop_a_canvas_job(window: Any) -> None:
+def test_new_device_does_not_stop_a_canvas_job(window: Any, qtbot: Any) -> None:
     """A job submitted outside the Generate tab (the canvas's) keeps the engine until it ends."""
     from tests.ui.conftest import engine_of
 
@@ -121,3 +122,8 @@ def test_new_device_does_not_stop_a_canvas_job(window: Any) -> None:
     assert job.rejection is None and not window.generation.busy
     window.apply_settings(dataclasses.replace(window.settings, device="cpu", precision="fp32"))
     assert not first.shut_down and first.cancelled == []
+    request = job.request
+    first.emit_from_thread([Finished(job.id, [], request.seeds(), request, 0.1)])
+    # the change applies once the job has ended: the engine restarts and preloads the model
+    qtbot.waitUntil(lambda: first.shut_down and len(window.fake_engines) == 2, timeout=5000)
+    assert window.fake_engines[-1].preloaded == [window.vm.model]
