@@ -67,6 +67,15 @@ class OutpaintOptions:
 
 
 @dataclass(frozen=True)
+class LoraRef:
+    """A LoRA / LyCORIS applied to one job: a name (file stem) found in the request's `lora_dirs`, or a
+    path to a `.safetensors` file; `weight` scales it (A1111's `<lora:name:weight>`)."""
+
+    name: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything a job needs. The engine reads nothing else: no widgets, no global settings."""
 
@@ -89,6 +98,13 @@ class GenerationRequest:
     preview: PreviewKind = PreviewKind.X0
     preview_interval: int = 1  # a preview every N steps (ignored when preview is NONE)
     styles: str = ""  # names of the styles already merged into the prompts ("a, b"), for the metadata
+    # The artist's own files (issue 13). `<lora:name:w>` in the prompt adds to `loras`; embeddings are
+    # used by name in the prompt. The folders travel with the request: the engine reads no settings.
+    loras: tuple[LoraRef, ...] = ()
+    lora_dirs: tuple[str, ...] = ()
+    embedding_dirs: tuple[str, ...] = ()
+    clip_skip: int = 1  # A1111 semantics: 1 = the text encoder's last layer, 2 = the one before, ...
+    vae: str = ""  # "" = the model's own VAE; else a single-file .safetensors or a diffusers VAE folder
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
