@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -24,6 +24,7 @@ from studio.core.a1111_text import format_a1111, parse_a1111
 from studio.core.fileio import JSONDict, atomic_write_bytes
 from studio.core.images import open_guarded
 from studio.core.jsontext import parse_json
+from studio.core.prompt_syntax import extract_loras
 from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
 from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
 
@@ -79,8 +80,19 @@ def build_parameters(
     model_name: str,
     model_hash: str,
     size: tuple[int, int] | None = None,
+    *,
+    lora_hashes: Mapping[str, str] | None = None,
+    ti_hashes: Mapping[str, str] | None = None,
+    vae_name: str = "",
+    vae_hash: str = "",
 ) -> dict[str, object]:
-    """The parameters for one image: "prompt", "negative_prompt", A1111 keys, and "studio" (JSON)."""
+    """The parameters for one image: "prompt", "negative_prompt", A1111 keys, and "studio" (JSON).
+
+    The engine passes what only it knows: `lora_hashes` {name as in the prompt / file stem: A1111's
+    short hash} of the LoRAs applied, `ti_hashes` {embedding name: hash} of the embeddings the prompts
+    used, and the VAE override's `vae_name` (file name) and `vae_hash` ("" when the model's own VAE ran).
+    LoRAs chosen in the picker are added to the A1111 prompt as `<lora:name:w>` tags, as A1111 writes
+    them, so other tools apply them too; Studio's JSON keeps the request as it was."""
     try:
         info = scheduler_info(request.scheduler)
         sampler, schedule = info.sampler, info.schedule_type
@@ -88,7 +100,7 @@ def build_parameters(
         sampler, schedule = request.scheduler, None
     w, h = size or (request.width, request.height)
     params: dict[str, object] = {
-        "prompt": request.prompt,
+        "prompt": _prompt_with_loras(request),
         "negative_prompt": request.negative_prompt,
         "Steps": request.steps,
         "Sampler": sampler,
@@ -98,12 +110,18 @@ def build_parameters(
         "Size": f"{w}x{h}",
         "Model hash": model_hash or None,
         "Model": model_name or None,
-        "Styles": request.styles or None,  # the prompts above already contain them (as A1111 writes)
+        "VAE hash": vae_hash or None,
+        "VAE": vae_name or None,
     }
     if request.mode is not Mode.TXT2IMG:
         params["Denoising strength"] = request.strength
+    if request.clip_skip != 1:  # A1111 writes it only when it is not the default
+        params["Clip skip"] = request.clip_skip
     if request.mode is Mode.INPAINT:
         params["Mask blur"] = request.mask_options.feather
+    params["Styles"] = request.styles or None  # the prompts above already contain them (as A1111 writes)
+    params["Lora hashes"] = _hash_list(lora_hashes)
+    params["TI hashes"] = _hash_list(ti_hashes)
     params["Version"] = f"Studio {__version__}"
     params[STUDIO_KEY] = {
         "version": STUDIO_JSON_VERSION,
@@ -114,6 +132,34 @@ def build_parameters(
         "app_version": __version__,
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+def _hash_list(hashes: Mapping[str, str] | None) -> str | None:
+    """A1111's `name: hash, name2: hash` (None when there is nothing to write)."""
+    if not hashes:
+        return None
+    return ", ".join(f"{name}: {value}" for name, value in hashes.items())
+
+
+def _prompt_with_loras(request: GenerationRequest) -> str:
+    """The prompt with a `<lora:name:w>` tag for each picker LoRA the prompt does not already name."""
+    _, in_prompt = extract_loras(request.prompt)
+    named = {ref.name for ref in in_prompt}
+    tags = [
+        f"<lora:{_lora_tag_name(ref.name)}:{ref.weight:g}>"
+        for ref in request.loras
+        if _lora_tag_name(ref.name) not in named
+    ]
+    if not tags:
+        return request.prompt
+    return ", ".join([request.prompt, *tags]) if request.prompt else ", ".join(tags)
+
+
+def _lora_tag_name(name: str) -> str:
+    """A LoRA's name as A1111 writes it in a tag: a path becomes its file stem."""
+    if "/" in name or "\\" in name or name.lower().endswith((".safetensors", ".pt", ".ckpt")):
+        return PurePath(name.replace("\\", "/")).stem
+    return name
 
 
 # ---- files ------------------------------------------------------------------------------------
