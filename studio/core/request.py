@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
 MAX_BATCH = 16
 MAX_OUTPAINT = 2048
+MAX_LORA_WEIGHT = 10.0
+MAX_CLIP_SKIP = 12
 
 
 class Mode(str, Enum):
@@ -111,7 +114,7 @@ class GenerationRequest:
 
     def validate(self) -> None:
         """Raise ValueError with a message a person can act on; return None if the request is usable."""
-        for check in (_check_numbers, _check_size, _check_scheduler, _check_images):
+        for check in (_check_numbers, _check_size, _check_scheduler, _check_images, _check_own_files):
             check(self)
 
     def seeds(self) -> list[int]:
@@ -196,6 +199,29 @@ def _check_numbers(r: GenerationRequest) -> None:
             f"With {r.steps} steps and strength {r.strength:g} no denoising step would run: "
             "raise the steps or the strength."
         )
+
+
+def _check_own_files(r: GenerationRequest) -> None:
+    """Clip skip, LoRA references and the VAE / folder fields (issue 13)."""
+    _whole_in_range("Clip skip", r.clip_skip, 1, MAX_CLIP_SKIP)
+    if not isinstance(r.loras, tuple) or not all(isinstance(ref, LoraRef) for ref in r.loras):
+        raise ValueError("The LoRA list could not be read: each LoRA needs a name and a weight.")
+    for ref in r.loras:
+        if not isinstance(ref.name, str) or not ref.name.strip():
+            raise ValueError("A LoRA has no name: choose its file or remove it from the list.")
+        weight = ref.weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise ValueError(f"The weight of LoRA {ref.name!r} must be a number, not {weight!r}.")
+        if not -MAX_LORA_WEIGHT <= weight <= MAX_LORA_WEIGHT:
+            raise ValueError(
+                f"The weight of LoRA {ref.name!r} must be between {-MAX_LORA_WEIGHT:g} and "
+                f"{MAX_LORA_WEIGHT:g}, not {weight:g}."
+            )
+    for name, dirs in (("LoRA folders", r.lora_dirs), ("Embedding folders", r.embedding_dirs)):
+        if not isinstance(dirs, tuple) or not all(isinstance(d, str) for d in dirs):
+            raise ValueError(f"{name} must be a list of folder paths, not {dirs!r}.")
+    if not isinstance(r.vae, str):
+        raise ValueError(f"The VAE must be a file or folder path, not {r.vae!r}.")
 
 
 def _check_size(r: GenerationRequest) -> None:

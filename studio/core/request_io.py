@@ -11,7 +11,7 @@ import logging
 from enum import Enum
 
 from studio.core.fileio import JSONDict
-from studio.core.request import GenerationRequest, Mode
+from studio.core.request import GenerationRequest, LoraRef, Mode
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,8 @@ _UNCHECKED = ("mode", *IMAGE_FIELDS)
 REQUEST_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(GenerationRequest) if f.name not in IMAGE_FIELDS
 )
+# Tuple fields, written as JSON lists: `loras` as [{"name": str, "weight": number}], these as [str].
+_PATH_LIST_FIELDS = ("lora_dirs", "embedding_dirs")
 
 
 def request_to_dict(request: GenerationRequest) -> JSONDict:
@@ -34,7 +36,13 @@ def coerce_fields(data: JSONDict, base: GenerationRequest, notes: list[str]) -> 
         if key not in REQUEST_FIELDS:
             log.debug("Ignoring unknown request field %r", key)
             continue
-        ok, converted = _coerce(getattr(base, key), value)
+        if key == "loras":
+            out[key] = _lora_refs(value, notes)
+            continue
+        if key in _PATH_LIST_FIELDS:
+            ok, converted = _path_list(value)
+        else:
+            ok, converted = _coerce(getattr(base, key), value)
         if ok:
             out[key] = converted
         else:
@@ -74,6 +82,8 @@ def apply_dict(base: GenerationRequest, data: JSONDict, notes: list[str]) -> Gen
 def _jsonable(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
@@ -113,3 +123,35 @@ def _coerce_scalar(current: object, value: object) -> tuple[bool, object]:
     if isinstance(current, str):
         return isinstance(value, str), value
     return False, None
+
+
+def _path_list(value: object) -> tuple[bool, object]:
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return True, tuple(value)
+    return False, None
+
+
+def _lora_refs(value: object, notes: list[str]) -> tuple[LoraRef, ...]:
+    """JSON `[{"name": ..., "weight": ...}]` -> LoraRefs; unreadable entries are left out and noted."""
+    if not isinstance(value, (list, tuple)):
+        notes.append(f"Ignored loras = {value!r}: not a list of LoRAs.")
+        return ()
+    refs: list[LoraRef] = []
+    for item in value:
+        ref = _lora_ref(item)
+        if ref is None:
+            notes.append(f"Ignored the LoRA {item!r}: it needs a name and a numeric weight.")
+        else:
+            refs.append(ref)
+    return tuple(refs)
+
+
+def _lora_ref(item: object) -> LoraRef | None:
+    if not isinstance(item, dict):
+        return None
+    name, weight = item.get("name"), item.get("weight", 1.0)
+    if not isinstance(name, str) or not name.strip():
+        return None
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        return None
+    return LoraRef(name=name, weight=float(weight))

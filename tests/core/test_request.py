@@ -8,6 +8,7 @@ from PIL import Image
 from studio.core.request import (
     MAX_SEED,
     GenerationRequest,
+    LoraRef,
     MaskOptions,
     Mode,
     OutpaintOptions,
@@ -172,3 +173,39 @@ def test_replace_keeps_frozen_original() -> None:
     assert (r.prompt, r2.prompt) == ("a", "b")
     with pytest.raises(AttributeError):
         r.prompt = "c"  # type: ignore[misc]
+
+
+# ---- the artist's own files (issue 13) ----
+
+
+@pytest.mark.parametrize("clip_skip", [1, 2, 12])
+def test_clip_skip_in_range_is_valid(clip_skip: int) -> None:
+    GenerationRequest(clip_skip=clip_skip).validate()
+
+
+@pytest.mark.parametrize("clip_skip", [0, 13, -1, 1.5, True])
+def test_clip_skip_out_of_range_is_refused(clip_skip: object) -> None:
+    with pytest.raises(ValueError, match="Clip skip") as info:
+        GenerationRequest(clip_skip=clip_skip).validate()  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_lora_weights_within_ten_are_valid() -> None:
+    GenerationRequest(loras=(LoraRef("ink", -10.0), LoraRef("paper", 10), LoraRef("x", 0.0))).validate()
+
+
+@pytest.mark.parametrize(
+    ("ref", "words"),
+    [
+        (LoraRef("ink", 10.5), "between -10 and 10"),
+        (LoraRef("ink", -11.0), "between -10 and 10"),
+        (LoraRef("ink", float("nan")), "must be a number"),
+        (LoraRef("ink", float("inf")), "must be a number"),
+        (LoraRef("", 1.0), "has no name"),
+        (LoraRef("  ", 1.0), "has no name"),
+    ],
+)
+def test_bad_loras_are_refused_in_one_line(ref: LoraRef, words: str) -> None:
+    with pytest.raises(ValueError, match=words) as info:
+        GenerationRequest(loras=(ref,)).validate()
+    assert "\n" not in str(info.value)

@@ -10,6 +10,7 @@ from studio.core import request_io
 from studio.core.request import (
     GenerationRequest,
     InpaintArea,
+    LoraRef,
     MaskedContent,
     MaskOptions,
     Mode,
@@ -40,6 +41,11 @@ def _full_request() -> GenerationRequest:
         outpaint=OutpaintOptions(left=32, top=8, overlap=4),
         preview=PreviewKind.NONE,
         preview_interval=3,
+        loras=(LoraRef("ink", 0.6), LoraRef("/loras/paper.safetensors", -1.5)),
+        lora_dirs=("/loras", "/more loras"),
+        embedding_dirs=("/embeddings",),
+        clip_skip=2,
+        vae="/vae/vae-ft-mse.safetensors",
     )
 
 
@@ -75,3 +81,39 @@ def test_bad_values_keep_base_and_are_noted() -> None:
     assert back == GenerationRequest(seed=7)
     assert len(notes) == 5
     assert any("Width 100 is not a multiple of 8; use 104" in n for n in notes)
+
+
+def test_own_files_are_json_lists_and_tuples_again() -> None:
+    data = request_io.request_to_dict(_full_request())
+    assert data["loras"] == [
+        {"name": "ink", "weight": 0.6},
+        {"name": "/loras/paper.safetensors", "weight": -1.5},
+    ]
+    assert data["lora_dirs"] == ["/loras", "/more loras"] and data["embedding_dirs"] == ["/embeddings"]
+    back = request_io.apply_dict(GenerationRequest(), {"loras": [{"name": "ink"}], "lora_dirs": ["/a"]}, [])
+    assert back.loras == (LoraRef("ink", 1.0),) and back.lora_dirs == ("/a",)
+
+
+def test_bad_own_file_values_are_noted_never_raised() -> None:
+    notes: list[str] = []
+    data = {
+        "loras": [
+            {"name": "ok", "weight": 2},
+            {"name": ""},
+            {"weight": 1},
+            "ink:0.5",
+            {"name": "x", "weight": "a"},
+        ],
+        "lora_dirs": "/not/a/list",
+        "embedding_dirs": [1, 2],
+        "clip_skip": 40,
+        "vae": 3,
+    }
+    back = request_io.apply_dict(GenerationRequest(), data, notes)
+    assert back == GenerationRequest(loras=(LoraRef("ok", 2.0),))
+    assert len(notes) == 8
+    assert any("Clip skip must be between 1 and 12, not 40" in n for n in notes)
+    bad_weight: list[str] = []
+    back = request_io.apply_dict(GenerationRequest(), {"loras": [{"name": "x", "weight": 1e9}]}, bad_weight)
+    assert back.loras == () and len(bad_weight) == 1 and "between -10 and 10" in bad_weight[0]
+    assert request_io.apply_dict(GenerationRequest(), {"loras": "ink"}, notes).loras == ()
