@@ -318,19 +318,31 @@ def request_from_metadata(
             data["seed"] = seed
         changes = {k: v for k, v in data.items() if k not in _SESSION_FIELDS}
         return request_io.apply_dict(base, changes, notes)
-    changes = _changes_from_a1111(meta, notes)
+    changes = _changes_from_a1111(meta, notes, base.mode)
     return request_io.apply_checked(base, changes, notes)
 
 
-def _changes_from_a1111(meta: ImageMetadata, notes: list[str]) -> JSONDict:
+# A1111 keys read into the request, and keys that only describe the image (hashes, versions: the
+# prompt's `<lora:…>` tags and embedding names are what apply). Every other key is listed as not applied.
+_APPLIED_KEYS = frozenset(
+    {"Steps", "CFG scale", "Seed", "Size", "Sampler", "Schedule type", "Scheduler", "Clip skip", "VAE"}
+)
+_DESCRIPTIVE_KEYS = frozenset({"Model hash", "VAE hash", "Lora hashes", "TI hashes", "Version", "Styles"})
+
+
+def _changes_from_a1111(meta: ImageMetadata, notes: list[str], mode: Mode) -> JSONDict:
     s = meta.settings
-    changes: JSONDict = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt}
-    for key, name, convert in (
+    changes: JSONDict = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt, "loras": ()}
+    numbers: list[tuple[str, str, type[int] | type[float]]] = [
         ("Steps", "steps", int),
         ("CFG scale", "guidance", float),
         ("Seed", "seed", int),
-        ("Denoising strength", "strength", float),
-    ):
+        ("Clip skip", "clip_skip", int),
+    ]
+    if mode is not Mode.TXT2IMG:  # in a txt2img image it is the hires pass's strength
+        numbers.append(("Denoising strength", "strength", float))
+    applied = {key for key, _, _ in numbers} | (_APPLIED_KEYS & set(s))
+    for key, name, convert in numbers:
         if key in s:
             try:
                 changes[name] = convert(s[key].strip())
@@ -344,7 +356,24 @@ def _changes_from_a1111(meta: ImageMetadata, notes: list[str]) -> JSONDict:
             notes.append(f"The sampler {s['Sampler']!r} is not available in Studio; kept the current one.")
         else:
             changes["scheduler"] = scheduler
+    if s.get("VAE", "").strip():
+        changes["vae"] = s["VAE"].strip()
+    notes.extend(_lora_hash_notes(meta.prompt, s.get("Lora hashes", "")))
+    not_applied = [key for key in s if key not in applied and key not in _DESCRIPTIVE_KEYS]
+    if not_applied:
+        notes.append(f"not applied: {', '.join(not_applied)}")
     return changes
+
+
+def _lora_hash_notes(prompt: str, hashes: str) -> list[str]:
+    """LoRAs named in `Lora hashes` but not in the prompt's tags cannot be applied: say so."""
+    _, refs = extract_loras(prompt)
+    in_prompt = {ref.name for ref in refs}
+    names = [item.split(":", 1)[0].strip() for item in hashes.split(",") if item.strip()]
+    missing = [name for name in names if name and name not in in_prompt]
+    if not missing:
+        return []
+    return [f"not applied: LoRA {', '.join(missing)} (in Lora hashes but not in the prompt)"]
 
 
 def _size_changes(text: str, notes: list[str]) -> dict[str, int]:
