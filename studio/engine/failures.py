@@ -15,12 +15,13 @@ OOM_MESSAGE = (
 def failure_for(exc: BaseException, doing: str = "generating") -> tuple[FailureKind, str, str]:
     """`doing` ("generating", "loading the model") says what failed in the message for a bug."""
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    from studio.engine.conditioning import EmbeddingError
     from studio.engine.device import is_out_of_memory
     from studio.engine.pipelines import RequestError
     from studio.engine.runner import NonFiniteOutput
     from studio.engine.schedulers import SchedulerUnavailable
 
-    if isinstance(exc, RequestError | SchedulerUnavailable):
+    if isinstance(exc, RequestError | SchedulerUnavailable | EmbeddingError):
         return FailureKind.INPUT, str(exc), detail
     if _is_model_load_error(exc):
         return FailureKind.MODEL, str(exc) or "The model could not be loaded.", detail

@@ -20,6 +20,7 @@ from PIL import Image
 
 from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, Mode
+from studio.engine.conditioning import prompt_conditioning
 from studio.engine.models import ModelManager
 from studio.engine.runner import CallContext, run_pipeline, to_pil
 
@@ -54,8 +55,6 @@ def _generators(seeds: list[int]) -> list[torch.Generator]:
 def _common(request: GenerationRequest) -> dict[str, object]:
     seeds = request.seeds()
     return {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt or None,
         "num_inference_steps": request.steps,
         "guidance_scale": request.guidance,
         "num_images_per_prompt": len(seeds),
@@ -67,7 +66,11 @@ def _call(
     models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: object
 ) -> list[Image.Image]:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
-    images = run_pipeline(pipe, {**_common(request), **kw}, ctx)
+    # the prompts as A1111 reads them (weights, BREAK, long prompts, clip skip, embeddings), encoded
+    # here and passed as embeddings; the request's embeddings are loaded for this call only
+    with prompt_conditioning(pipe, request) as conditioning:
+        ctx.embedding_hashes.update(conditioning.embedding_hashes)
+        images = run_pipeline(pipe, {**_common(request), **conditioning.kwargs, **kw}, ctx)
     return to_pil(images)
 
 

@@ -1,6 +1,8 @@
 """Count a request's prompt tokens with the model's tokenizer and warn when the encoder cuts them.
 
-The text encoder reads `tokenizer.model_max_length` tokens including its start and end tokens (77 for
+Pipelines whose prompts are encoded by `studio.engine.conditioning` (every Stable Diffusion / SDXL
+pipeline with its text encoder) read prompts of any length in windows, so nothing is cut and nothing
+is reported. Otherwise the text encoder reads `tokenizer.model_max_length` tokens including its start and end tokens (77 for
 Stable Diffusion, 32 for the built-in studio-mini); diffusers silently drops the rest. SDXL has two
 tokenizers with the same limit: the first one (`pipe.tokenizer`) is counted.
 """
@@ -30,6 +32,10 @@ class Tokenizer(Protocol):
 
 def prompt_warnings(pipe: Pipeline, request: GenerationRequest) -> tuple[str, ...]:
     """Warnings for the prompt and negative prompt of `request` that `pipe` would cut; () if none."""
+    from studio.engine.conditioning import chunks_prompts
+
+    if chunks_prompts(pipe):  # long prompts are encoded in windows: no text is dropped
+        return ()
     tokenizer = _tokenizer(pipe)
     if tokenizer is None or int(tokenizer.model_max_length) >= _NO_LIMIT:
         return ()

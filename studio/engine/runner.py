@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,6 +81,8 @@ class CallContext:
     started: float = 0.0  # time.monotonic() when the job started running
     # the kind to preview now, read at every step (the job's live x0 / x_t toggle); None: preview_kind
     current_kind: Callable[[], PreviewKind] | None = None
+    # name -> A1111 short hash of the textual inversion embeddings the prompts used (`TI hashes`)
+    embedding_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> npt.NDArray[np.float32]:
