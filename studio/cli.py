@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from studio.core.request import MAX_SEED, InpaintArea, MaskedContent, Mode
+from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 log = logging.getLogger("studio.cli")
@@ -83,6 +83,7 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--strength", type=float, default=strength, help="denoising strength (not txt2img)")
     p.add_argument("--model", default="", help="model folder, file or cached Hub id (default: built-in)")
+    _own_file_options(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -91,6 +92,39 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace --out if it exists (default: out-1.png, ...)"
+    )
+
+
+def _own_file_options(p: argparse.ArgumentParser) -> None:
+    """LoRAs, embeddings, VAE and clip skip (issue 13); `<lora:name:w>` in --prompt works too."""
+    p.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH[:W]",
+        help="apply a LoRA (a name in the LoRA folders or a .safetensors path), weight W (default 1); repeatable",
+    )
+    p.add_argument(
+        "--lora-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="LoRA folder (default: Studio's)",
+    )
+    p.add_argument(
+        "--embeddings-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="textual inversion embeddings folder (default: Studio's); repeatable",
+    )
+    p.add_argument(
+        "--vae", default="", metavar="PATH", help="a VAE .safetensors file or diffusers VAE folder"
+    )
+    p.add_argument(
+        "--clip-skip", type=int, default=1, metavar="N", help=f"1 (default) to {MAX_CLIP_SKIP}, as in A1111"
     )
 
 
@@ -267,6 +301,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         "strength": args.strength,
         "init_image": image,
         "preview": PreviewKind.NONE,
+        **own_file_fields(args),
     }
     if mode is Mode.INPAINT:
         fields["mask"] = _open_image(args.mask, "L")
@@ -281,6 +316,97 @@ def request_from_args(args: argparse.Namespace) -> Any:
         fields["outpaint"] = OutpaintOptions(args.left, args.right, args.top, args.bottom, args.overlap)
         fields["mask_options"] = MaskOptions(feather=args.feather)
     return GenerationRequest(**fields)
+
+
+def own_file_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """`loras`, `lora_dirs`, `embedding_dirs`, `vae`, `clip_skip` from the command line, checked:
+    a missing file or folder, a weight that is not a number or a clip skip out of range is a CliError."""
+    if not 1 <= args.clip_skip <= MAX_CLIP_SKIP:
+        raise CliError(f"--clip-skip must be 1 to {MAX_CLIP_SKIP}, not {args.clip_skip}")
+    lora_dirs, embedding_dirs = _own_folders(args)
+    return {
+        "loras": tuple(_lora(spec, lora_dirs) for spec in args.lora),
+        "lora_dirs": lora_dirs,
+        "embedding_dirs": embedding_dirs,
+        "vae": _vae(args.vae),
+        "clip_skip": args.clip_skip,
+    }
+
+
+def _own_folders(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--lora-dir / --embeddings-dir as given (each must be a folder), else the app's folders."""
+    for option, dirs in (("--lora-dir", args.lora_dir), ("--embeddings-dir", args.embeddings_dir)):
+        for folder in dirs:
+            if not folder.expanduser().is_dir():
+                raise CliError(f"{option} {folder}: no such folder")
+    if args.lora_dir and args.embeddings_dir:
+        defaults: tuple[tuple[str, ...], ...] = ((), ())
+    else:
+        defaults = _settings_own_folders()
+    loras = tuple(str(d.expanduser().resolve()) for d in args.lora_dir) or defaults[0]
+    embeddings = tuple(str(d.expanduser().resolve()) for d in args.embeddings_dir) or defaults[1]
+    return loras, embeddings
+
+
+def _settings_own_folders() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from studio.core.paths import user_dirs
+    from studio.core.settings import Settings, load_settings, user_folders
+
+    dirs = user_dirs()
+    try:
+        settings = load_settings(dirs.config / "settings.json")
+    except Exception:  # unreadable settings: the user folders alone
+        log.warning("Could not read the LoRA/embedding folders from the settings", exc_info=True)
+        settings = Settings()
+    loras, embeddings, _vaes = user_folders(settings, dirs)
+    return loras, embeddings
+
+
+def parse_lora(spec: str) -> tuple[str, float]:
+    """`NAME_OR_PATH[:W]` as (name or path, weight); a path with a drive letter or colons is kept whole
+    when it exists. Raises CliError when W is not a number."""
+    name, sep, weight = spec.rpartition(":")
+    if not sep or Path(spec).expanduser().exists() or any(c in weight for c in "/\\"):
+        return spec, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        raise CliError(f"--lora {spec}: the weight {weight!r} is not a number") from None
+    if not -MAX_LORA_WEIGHT <= value <= MAX_LORA_WEIGHT:  # also NaN
+        raise CliError(
+            f"--lora {spec}: the weight must be between {-MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g}"
+        )
+    return name, value
+
+
+def _lora(spec: str, lora_dirs: tuple[str, ...]) -> Any:
+    """A LoraRef for `spec`: a file path (made absolute) or a name found in `lora_dirs`."""
+    from studio.core.request import LoraRef
+    from studio.core.user_files import find_loras
+
+    name, weight = parse_lora(spec)
+    if not name:
+        raise CliError(f"--lora {spec}: give a LoRA name or file")
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".safetensors" or len(path.parts) > 1:
+        if not path.is_file():
+            raise CliError(f"--lora {spec}: LoRA file not found: {path}")
+        return LoraRef(str(path.resolve()), weight)
+    if name not in {found.stem for found in find_loras(lora_dirs)}:
+        where = ", ".join(lora_dirs) or "no LoRA folder"
+        raise CliError(f"--lora {spec}: no LoRA named {name!r} in {where}")
+    return LoraRef(name, weight)
+
+
+def _vae(vae: str) -> str:
+    if not vae:
+        return ""
+    path = Path(vae).expanduser()
+    if not path.exists():
+        raise CliError(f"--vae {vae}: no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        raise CliError(f"--vae {vae}: not a regular file or folder")
+    return str(path.resolve())
 
 
 def _model_ref(model: str) -> str:

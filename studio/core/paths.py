@@ -55,6 +55,21 @@ class UserDirs:
     def autosave(self) -> Path:
         return self.data / "autosave"
 
+    @property
+    def loras(self) -> Path:
+        """The artist's LoRA / LyCORIS files (always searched, before the settings' `lora_dirs`)."""
+        return self.data / "loras"
+
+    @property
+    def embeddings(self) -> Path:
+        """Textual inversion embeddings, used by name in the prompt."""
+        return self.data / "embeddings"
+
+    @property
+    def vae(self) -> Path:
+        """VAE files and diffusers VAE folders offered in the VAE choice."""
+        return self.data / "vae"
+
     def ensure(self) -> UserDirs:
         for p in (self.config, self.data, self.output, self.logs, self.models, self.presets):
             p.mkdir(parents=True, exist_ok=True)

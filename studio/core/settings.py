@@ -31,6 +31,7 @@ from studio.core.fileio import (
     upgrade_file,
 )
 from studio.core.jsontext import parse_json
+from studio.core.paths import UserDirs
 from studio.core.request import MAX_STEPS, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ PREVIEW_KINDS = ("x0", "latent", "none")
 THEMES = ("system", "dark", "light")
 _CHOICES = {"device": DEVICES, "precision": PRECISIONS, "preview_kind": PREVIEW_KINDS, "theme": THEMES}
 _NOT_SAVED = ("problems", "extra", "last_request", "file_version")
+_FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Settings:
     preview_interval: int = 1  # a preview every N steps; 0 = no previews
     output_dir: str = ""  # "" = the default output folder (user_dirs().output)
     model_dirs: tuple[str, ...] = ()  # extra folders searched for models
+    # The artist's own files (issue 13): extra folders, searched after the user data folder's
+    # loras/, embeddings/ and vae/ (`user_folders` gives the whole list).
+    lora_dirs: tuple[str, ...] = ()
+    embedding_dirs: tuple[str, ...] = ()
+    vae_dirs: tuple[str, ...] = ()
     theme: str = "system"
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
     extra: JSONDict = field(default_factory=dict, compare=False)  # keys from newer versions
@@ -253,10 +260,10 @@ def settings_from_dict(data: JSONDict) -> Settings:
 
 
 def _check(name: str, value: object, default: object) -> object:
-    """The value if it has the right type/choice (model_dirs as a tuple of str), else None."""
+    """The value if it has the right type/choice (folder lists as tuples of str), else None."""
     if name in _CHOICES:
         return value if value in _CHOICES[name] else None
-    if name == "model_dirs":
+    if name in _FOLDER_LISTS:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
         return None
@@ -264,6 +271,21 @@ def _check(name: str, value: object, default: object) -> object:
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_STEPS
         return value if ok else None
     return value if isinstance(value, type(default)) else None
+
+
+def user_folders(
+    settings: Settings, dirs: UserDirs
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(LoRA, embedding, VAE) folders: the user data folder's own first, then the settings' extra ones."""
+
+    def joined(own: Path, extra: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((str(own), *extra)))
+
+    return (
+        joined(dirs.loras, settings.lora_dirs),
+        joined(dirs.embeddings, settings.embedding_dirs),
+        joined(dirs.vae, settings.vae_dirs),
+    )
 
 
 def _last_request(data: object, problems: list[str]) -> GenerationRequest | None:

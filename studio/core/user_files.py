@@ -1,0 +1,94 @@
+"""The artist's own files in their folders: LoRAs, textual inversion embeddings and VAEs (pure Python,
+nothing is opened or loaded).
+
+Each finder lists the files directly in the given folders, sorted by name per folder, the first of
+a name winning (the user data folder comes first). Hidden files and anything that is not a regular
+file (a FIFO or device named ``x.safetensors`` would block when read) are skipped, like the model scan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from studio.core.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+LORA_SUFFIXES = (".safetensors",)
+EMBEDDING_SUFFIXES = (".safetensors", ".pt", ".bin")
+VAE_SUFFIXES = (".safetensors",)
+
+
+def find_loras(dirs: Iterable[str | Path]) -> list[Path]:
+    """LoRA / LyCORIS files (`.safetensors`); their stems are the names `<lora:name:w>` uses."""
+    return _find_files(dirs, LORA_SUFFIXES)
+
+
+def find_embeddings(dirs: Iterable[str | Path]) -> list[Path]:
+    """Embedding files (A1111 `.pt`, `.safetensors`, diffusers `.bin`); used by their stem in a prompt."""
+    return _find_files(dirs, EMBEDDING_SUFFIXES)
+
+
+def find_vaes(dirs: Iterable[str | Path]) -> list[Path]:
+    """Single-file VAEs (`.safetensors`) and diffusers VAE folders (a `config.json` and weights)."""
+    found: dict[str, Path] = {}
+    for folder in dirs:
+        for child in _children(Path(folder).expanduser()):
+            if _is_vae_folder(child) or _is_regular(child, VAE_SUFFIXES):
+                found.setdefault(child.name, child)
+    return list(found.values())
+
+
+def _find_files(dirs: Iterable[str | Path], suffixes: tuple[str, ...]) -> list[Path]:
+    found: dict[str, Path] = {}
+    for folder in dirs:
+        for child in _children(Path(folder).expanduser()):
+            if _is_regular(child, suffixes):
+                found.setdefault(child.stem, child)
+    return list(found.values())
+
+
+def _is_regular(path: Path, suffixes: tuple[str, ...]) -> bool:
+    if path.suffix.lower() not in suffixes:
+        return False
+    if not path.is_file():  # a folder, FIFO, socket or device: never opened
+        if not path.is_dir():
+            log.info("Skipped %s: not a regular file", path)
+        return False
+    return True
+
+
+def _is_vae_folder(path: Path) -> bool:
+    if not path.is_dir() or not (path / "config.json").is_file():
+        return False
+    return any((path / f"diffusion_pytorch_model{ext}").is_file() for ext in (".safetensors", ".bin"))
+
+
+def _children(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    try:
+        return sorted(
+            (p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name.lower()
+        )
+    except OSError:
+        log.warning("Cannot list %s", folder, exc_info=True)
+        return []
+
+
+def without_named_file(message: str, request: GenerationRequest) -> tuple[str, GenerationRequest] | None:
+    """When a failure `message` names one of the request's LoRAs or its VAE: (that file's name, the
+    request without it), for a "Run without ..." offer; else None. Embeddings (words in the prompt)
+    are not taken out: the artist edits the prompt."""
+    for lora in request.loras:
+        path = Path(lora.name)
+        if any(text and text in message for text in {lora.name, path.name, path.stem}):
+            rest = tuple(other for other in request.loras if other is not lora)
+            return path.stem or lora.name, request.replace(loras=rest)
+    if request.vae:
+        vae = Path(request.vae)
+        if request.vae in message or (vae.name and vae.name in message):
+            return vae.name, request.replace(vae="")
+    return None
