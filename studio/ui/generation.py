@@ -10,8 +10,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Cancelled, Failed, Finished, Loading, ModelReady, Queued, Started, Step
+from studio.core.events import (
+    Cancelled,
+    Failed,
+    FailureKind,
+    Finished,
+    Loading,
+    ModelReady,
+    Queued,
+    Started,
+    Step,
+)
 from studio.core.request import GenerationRequest, PreviewKind
+from studio.core.user_files import without_named_file
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.images import array_to_qimage, pil_to_qimage
 from studio.ui.job_queue import JobQueue, excerpt
@@ -55,6 +66,8 @@ class GenerateTabController(QObject):
         self.queue_panel: QueuePanel | None = None
         self._running_status = ""
         self.preview_interval = 1  # from settings; 0 = previews off
+        self.lora_dirs: tuple[str, ...] = ()  # from settings: where `<lora:name:w>` and names are found
+        self.embedding_dirs: tuple[str, ...] = ()
         self.last_results: list[SavedResult] = []
         bridge.model_ready.connect(self._on_model_ready)  # any model, also preloads: worth a status line
         self.progress.cancel_requested.connect(self.cancel)
@@ -77,6 +90,7 @@ class GenerateTabController(QObject):
     # -- commands ---------------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
         request = self.vm.styled_request(self.vm.next_request())
+        request = request.replace(lora_dirs=self.lora_dirs, embedding_dirs=self.embedding_dirs)
         if self.preview_interval <= 0:
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)
         return request.replace(preview_interval=self.preview_interval)
@@ -100,7 +114,7 @@ class GenerateTabController(QObject):
             self.banner.show_error(f"The engine could not start: {exc}", _traceback())
             return None
         if job.rejection is not None:
-            self.banner.show_error(job.rejection.message, job.rejection.detail)
+            self._show_failure(job.rejection, request)
             return None
         self.job = job
         job.queued.connect(self._on_queued)
@@ -222,7 +236,25 @@ class GenerateTabController(QObject):
 
     def _on_failed(self, event: Failed) -> None:
         self.progress.job_ended("Failed")
+        self._show_failure(event, self.job.request if self.job is not None else None)
+
+    def _show_failure(self, event: Failed, request: GenerationRequest | None) -> None:
+        """The error in the banner; when the request's input names one of its LoRAs or its VAE, the
+        banner offers to run it again without that file (only when the artist clicks it)."""
         self.banner.show_error(event.message, event.detail)
+        if event.kind is not FailureKind.INPUT or request is None:
+            return
+        found = without_named_file(event.message, request)
+        if found is not None:
+            name, retry = found
+            self.banner.offer(f"Run without {name}", lambda: self._run_again(retry))
+
+    def _run_again(self, request: GenerationRequest) -> None:
+        if self.busy:
+            self.queue.add(request)
+            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
+        else:
+            self._submit(request)
 
     def _end_job(self, _event: Finished | Cancelled | Failed) -> None:
         """After the job's terminal event: forget it (its QtJob emits nothing more) and submit the

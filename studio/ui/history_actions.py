@@ -38,15 +38,18 @@ def read_metadata(path: Path) -> ImageMetadata | None:
         return None
 
 
-def request_from_file(path: Path, base: GenerationRequest) -> GenerationRequest | None:
-    """The request stored in a PNG (Studio JSON or A1111 text), or None when it has none."""
+def request_from_file(
+    path: Path, base: GenerationRequest, notes: list[str] | None = None
+) -> GenerationRequest | None:
+    """The request stored in a PNG (Studio JSON or A1111 text), or None when it has none; what could
+    not be applied ("not applied: Hires upscale, ...") is added to `notes`."""
     from studio.core.metadata import request_from_metadata
 
     meta = read_metadata(path)
     if meta is None:
         return None
     try:
-        return request_from_metadata(meta, base)
+        return request_from_metadata(meta, base, notes)
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("Unusable metadata in %s: %s", path, exc)
         return None
@@ -63,6 +66,7 @@ def summary(request: GenerationRequest) -> str:
 class HistoryActions(QObject):
     open_in_canvas_requested = Signal(object)  # Path
     status_message = Signal(str)
+    notes_found = Signal(str)  # what a PNG's parameters had that was not applied (the banner shows it)
 
     def __init__(
         self,
@@ -93,8 +97,9 @@ class HistoryActions(QObject):
         self.view.set_image(image, path.name)
 
     def reuse_parameters(self, path: Path) -> bool:
+        notes: list[str] = []
         try:
-            request = request_from_file(path, self.vm.request())
+            request = request_from_file(path, self.vm.request(), notes)
         except ImageReadError as exc:
             self._prompts().info("Cannot read the image", f"{exc}.")
             return False
@@ -103,8 +108,7 @@ class HistoryActions(QObject):
                 "No parameters", f"{path.name} has no generation parameters Studio can read."
             )
             return False
-        self.vm.set_request(request.replace(init_image=None))
-        self.status_message.emit(f"Parameters loaded from {path.name}")
+        self._load(path, request, notes)
         return True
 
     def reuse_seed(self, path: Path) -> bool:
@@ -152,8 +156,9 @@ class HistoryActions(QObject):
 
     def offer_dropped(self, path: Path) -> bool:
         """A PNG dropped on the window: offer to load its parameters."""
+        notes: list[str] = []
         try:
-            request = request_from_file(path, self.vm.request())
+            request = request_from_file(path, self.vm.request(), notes)
         except ImageReadError as exc:
             self._prompts().info("Cannot read the image", f"{exc}.")
             return False
@@ -164,6 +169,15 @@ class HistoryActions(QObject):
             "Load parameters?", f"Load the parameters of {path.name}?\n\n{summary(request)}"
         ):
             return False
-        self.vm.set_request(request.replace(init_image=None))
-        self.status_message.emit(f"Parameters loaded from {path.name}")
+        self._load(path, request, notes)
         return True
+
+    def _load(self, path: Path, request: GenerationRequest, notes: list[str]) -> None:
+        """Load `request` into the Generate tab; the notes (what was not applied) go to the artist."""
+        self.vm.set_request(request.replace(init_image=None))
+        if not notes:
+            self.status_message.emit(f"Parameters loaded from {path.name}")
+            return
+        text = "\n".join(dict.fromkeys(notes))
+        self.status_message.emit(f"Parameters loaded from {path.name}; {'; '.join(dict.fromkeys(notes))}")
+        self.notes_found.emit(f"Parameters loaded from {path.name}.\n{text}")

@@ -30,7 +30,7 @@ from studio.core.native_size import native_size
 from studio.core.paths import user_dirs
 from studio.core.presets import Preset, PresetStore
 from studio.core.request import GenerationRequest, PreviewKind
-from studio.core.settings import Settings
+from studio.core.settings import Settings, user_folders
 from studio.core.styles import style_of, without_style
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
@@ -45,10 +45,12 @@ from studio.ui.theme import apply_theme
 from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.controls import ControlsPanel
 from studio.ui.widgets.init_image import InitImageSlot
+from studio.ui.widgets.lora_panel import OwnFilesPanel
 from studio.ui.widgets.model_picker import ModelPicker, discover_models
 from studio.ui.widgets.presets_panel import PresetsPanel
 
 log = logging.getLogger(__name__)
+VAE_FILTER = "VAE files (*.safetensors);;All files (*)"
 
 
 @runtime_checkable
@@ -144,7 +146,10 @@ class MainWindow(QMainWindow):
             lambda: self.prompts.open_folder("Open a diffusers model folder"),
         )
         self.init_slot = InitImageSlot(lambda: self.prompts.open_file("Init image", IMAGE_FILTER))
-        self.controls = ControlsPanel(self.vm, self.model_picker, self.init_slot)
+        self.own_files = OwnFilesPanel(
+            self.vm, lambda: self.prompts.open_file("Choose a VAE file", VAE_FILTER)
+        )
+        self.controls = ControlsPanel(self.vm, self.model_picker, self.init_slot, self.own_files)
         self.controls.generate_requested.connect(self.generate)
         self.presets_panel = PresetsPanel(preset_store, self.prompts, self.vm.request)
         self.presets_panel.apply_requested.connect(self._apply_preset)
@@ -174,6 +179,7 @@ class MainWindow(QMainWindow):
         self.history_actions = HistoryActions(self.vm, self.history, self.preview, lambda: self.prompts, self)
         self.history_actions.open_in_canvas_requested.connect(self.open_in_canvas_requested)
         self.history_actions.status_message.connect(self.show_message)
+        self.history_actions.notes_found.connect(lambda text: self.banner.show_warning(text))
         self.init_slot.load_failed.connect(lambda msg: self.banner.show_error(msg))
         self.progress.preview_kind_selected.connect(lambda kind: self.vm.set("preview", kind))
         self.progress.preview_kind_selected.connect(self.generation.set_preview_kind)  # the running job too
@@ -282,6 +288,13 @@ class MainWindow(QMainWindow):
         self.generation.preview_interval = interval
         self.vm.set("preview", _preview_kind(settings.preview_kind))
         self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
+        self.refresh_own_files(settings)
+
+    def refresh_own_files(self, settings: Settings | None = None) -> None:
+        """The LoRA, embedding and VAE folders: listed in the panel and sent with every request."""
+        loras, embeddings, vaes = user_folders(settings or self.settings, user_dirs())
+        self.generation.lora_dirs, self.generation.embedding_dirs = loras, embeddings
+        self.own_files.set_folders(loras, embeddings, vaes)
 
     def apply_settings(self, settings: Settings) -> None:
         old = self.settings

@@ -13,10 +13,12 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.request import (
     MAX_BATCH,
+    MAX_CLIP_SKIP,
     MAX_GUIDANCE,
     MAX_SEED,
     MAX_STEPS,
     GenerationRequest,
+    LoraRef,
     Mode,
     PreviewKind,
     round_to_multiple_of_8,
@@ -44,6 +46,9 @@ _FIELDS: dict[str, tuple[type, float | None, float | None]] = {
     "strength": (float, 0.0, 1.0),
     "preview": (PreviewKind, None, None),
     "preview_interval": (int, 1, MAX_STEPS),
+    "loras": (tuple, None, None),  # tuple[LoraRef, ...], in the order they were added
+    "vae": (str, None, None),
+    "clip_skip": (int, 1, MAX_CLIP_SKIP),
     "init_image": (object, None, None),
 }
 
@@ -83,6 +88,9 @@ class RequestViewModel(QObject):
     strength_changed = Signal(float)
     preview_changed = Signal(object)
     preview_interval_changed = Signal(int)
+    loras_changed = Signal(object)  # tuple[LoraRef, ...]
+    vae_changed = Signal(str)
+    clip_skip_changed = Signal(int)
     init_image_changed = Signal(object)  # PIL image or None
     last_seed_changed = Signal(object)
     styles_changed = Signal(object)  # tuple[Style, ...]: the active styles, applied at generation
@@ -102,6 +110,9 @@ class RequestViewModel(QObject):
     strength: _Field[float] = _Field()
     preview: _Field[PreviewKind] = _Field()
     preview_interval: _Field[int] = _Field()
+    loras: _Field[tuple[LoraRef, ...]] = _Field()
+    vae: _Field[str] = _Field()
+    clip_skip: _Field[int] = _Field()
     init_image: _Field[Image.Image | None] = _Field()
 
     def __init__(self, base: GenerationRequest | None = None, parent: QObject | None = None) -> None:
@@ -168,6 +179,20 @@ class RequestViewModel(QObject):
             self.set(name, getattr(request, name))
         if not keep_seed_mode:
             self.set("randomize_seed", False)
+
+    # -- LoRAs ----------------------------------------------------------------------------------
+    def add_lora(self, name: str, weight: float = 1.0) -> None:
+        """Use the LoRA `name` with `weight` (a LoRA already chosen gets the new weight, in place)."""
+        loras = list(self.loras)
+        names = [lora.name for lora in loras]
+        if name in names:
+            loras[names.index(name)] = LoraRef(name, weight)
+        else:
+            loras.append(LoraRef(name, weight))
+        self.set("loras", tuple(loras))
+
+    def remove_lora(self, name: str) -> None:
+        self.set("loras", tuple(lora for lora in self.loras if lora.name != name))
 
     # -- styles ---------------------------------------------------------------------------------
     def add_style(self, style: Style) -> None:

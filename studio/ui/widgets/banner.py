@@ -1,10 +1,21 @@
 """An in-window banner for errors (and, in calmer colours, warnings): the message, a "Details"
-expander, and a close button."""
+expander, an optional action button ("Run without x.safetensors"), and a close button."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui.icons import icon
 
@@ -27,6 +38,10 @@ class ErrorBanner(QFrame):
         self.details_button.setCheckable(True)
         self.details_button.setToolTip("Show the technical details (for bug reports)")
         self.details_button.toggled.connect(self._toggle_details)
+        self.action_button = QPushButton()
+        self.action_button.setVisible(False)
+        self.action_button.clicked.connect(self._run_action)
+        self._action: Callable[[], object] | None = None
         self.close_button = QToolButton()
         self.close_button.setIcon(icon("close"))
         self.close_button.setToolTip("Dismiss")
@@ -38,6 +53,7 @@ class ErrorBanner(QFrame):
         top = QHBoxLayout()
         top.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.message, 1)
+        top.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
@@ -55,6 +71,18 @@ class ErrorBanner(QFrame):
         self._set_severity("warning")
         self._show(message, detail)
 
+    def offer(self, text: str, action: Callable[[], object]) -> None:
+        """A button on the shown message that runs `action` once and dismisses the banner."""
+        self._action = action
+        self.action_button.setText(text)
+        self.action_button.setVisible(True)
+
+    def _run_action(self) -> None:
+        action = self._action
+        self.dismiss()
+        if action is not None:
+            action()
+
     def _set_severity(self, severity: str) -> None:
         self.severity = severity
         self.setProperty("severity", severity)
@@ -63,6 +91,8 @@ class ErrorBanner(QFrame):
             widget.style().polish(widget)
 
     def _show(self, message: str, detail: str) -> None:
+        self._action = None  # an offer belongs to the message it came with
+        self.action_button.setVisible(False)
         self.message.setText(message)
         self.details.setPlainText(detail)
         self.details_button.setVisible(bool(detail))

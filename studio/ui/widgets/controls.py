@@ -29,6 +29,7 @@ from studio.ui.icons import icon
 from studio.ui.viewmodel import MAX_SIDE_UI, MIN_SIDE_UI, RequestViewModel
 from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.inputs import Multiple8SpinBox, PromptEdit, SliderSpin, set_quietly
+from studio.ui.widgets.lora_panel import OwnFilesPanel
 from studio.ui.widgets.model_picker import ModelPicker
 from studio.ui.widgets.style_chips import PromptIdeasButton, StyleChips
 
@@ -58,16 +59,26 @@ def size_for_aspect(ratio: float, area: int) -> tuple[int, int]:
 class ControlsPanel(QWidget):
     generate_requested = Signal()
 
-    def __init__(self, vm: RequestViewModel, model_picker: ModelPicker, init_slot: InitImageSlot) -> None:
+    def __init__(
+        self,
+        vm: RequestViewModel,
+        model_picker: ModelPicker,
+        init_slot: InitImageSlot,
+        own_files: OwnFilesPanel | None = None,
+    ) -> None:
         super().__init__()
         self.vm = vm
         self.model_picker = model_picker
         self.init_slot = init_slot
+        self.own_files = own_files
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(10)
         layout.addWidget(self._model_group())
         layout.addWidget(self._prompt_group())
+        if own_files is not None:
+            layout.addWidget(own_files)
+            own_files.embeddings.insert_requested.connect(self.insert_in_prompt)
         layout.addWidget(self._sampling_group())
         layout.addWidget(self._size_group())
         layout.addWidget(self._seed_group())
@@ -239,6 +250,18 @@ class ControlsPanel(QWidget):
         self.strength.set_value_quietly(vm.strength)
         self.model_picker.set_ref(vm.model)
         self._sync_init_image(vm.init_image)
+        if self.own_files is not None:
+            self.own_files.sync_all()
+
+    def insert_in_prompt(self, word: str) -> None:
+        """Put `word` (an embedding's name) in the prompt at the cursor, as a word of its own."""
+        cursor = self.prompt.textCursor()
+        text = self.prompt.toPlainText()
+        at = cursor.position()
+        before = " " if at > 0 and not text[at - 1].isspace() else ""
+        after = " " if at < len(text) and not text[at].isspace() else ""
+        cursor.insertText(f"{before}{word}{after}")  # the edit reaches the view-model as typing does
+        self.prompt.setTextCursor(cursor)
 
     def _sync_size(self) -> None:
         set_quietly(self.width_spin, "setValue", self.vm.width)
