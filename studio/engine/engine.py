@@ -48,7 +48,6 @@ from studio.engine.prompt_tokens import checked_prompt_warnings
 
 if TYPE_CHECKING:
     import numpy as np
-    from PIL import Image
 
     from studio.engine.latent_rgb import LatentRGB
     from studio.engine.loading import LoadedModel
@@ -292,6 +291,7 @@ class Engine:
             self._finish(outcome, None)
 
     def _run_job(self, job: _Job) -> None:
+        from studio.engine.job_files import job_files
         from studio.engine.pipelines import RequestError, generate
         from studio.engine.runner import JobCancelled
 
@@ -308,13 +308,12 @@ class Engine:
             if job.cancel.is_set():
                 raise JobCancelled(0)
             ctx = self._context(job, the_plan)
-            self._emit(
-                Started(job.id, the_plan, checked_prompt_warnings(loaded.pipe, job.request, job.id)),
-                job.handle,
-            )
-            images = generate(job.request, the_plan, self._manager(), ctx)
+            with job_files(job.request, self._manager()) as files:  # LoRAs, VAE: on for this job only
+                warnings = checked_prompt_warnings(loaded.pipe, job.request, job.id)
+                self._emit(Started(job.id, the_plan, warnings), job.handle)
+                images = generate(job.request, the_plan, self._manager(), ctx)
             elapsed = time.monotonic() - ctx.started
-            params = _parameters(job.request, loaded, images)
+            params = files.parameters(job.request, loaded, images, ctx.embedding_hashes)
             outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
         except JobCancelled as exc:
             outcome = Cancelled(job.id, exc.at_step)
@@ -381,16 +380,3 @@ class Engine:
             self._models.unload()
         except Exception:
             log.exception("Unloading the model failed")
-
-
-def _parameters(
-    request: GenerationRequest, loaded: LoadedModel, images: list[Image.Image]
-) -> list[dict[str, object]]:
-    """A1111-style parameters per image (``studio.core.metadata.build_parameters``)."""
-    from studio.core.metadata import build_parameters
-
-    seeds = request.seeds()
-    return [
-        build_parameters(request, seed, loaded.name, loaded.model_hash, size=image.size)
-        for seed, image in zip(seeds, images, strict=False)
-    ]

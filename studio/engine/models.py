@@ -172,6 +172,12 @@ class ModelManager:
         pipe.scheduler = create_scheduler(scheduler, self._base_scheduler_config, seeds)
         return pipe
 
+    def pipelines(self) -> list[Pipeline]:
+        """The resident model's pipelines (the loaded one first, then those derived from it)."""
+        if self.loaded is None:
+            return []
+        return [self.loaded.pipe, *(p for p in self._pipes.values() if p is not self.loaded.pipe)]
+
     def _derive(self, class_name: str, loaded: LoadedModel) -> Pipeline:
         import diffusers
 
