@@ -140,3 +140,30 @@ def test_a_real_run_records_clip_skip(tmp_path: Path, studio_dirs: Path, tiny_di
     )
     meta = read_png_metadata(out)
     assert meta is not None and "Clip skip: 2" in meta.raw
+
+
+def test_a_real_run_applies_loras_from_the_flag_and_the_prompt(
+    tmp_path: Path, studio_dirs: Path, tiny_dir: Path, capsys: Any
+) -> None:
+    """As the README shows it: a `<lora:…>` tag in the prompt and `--lora NAME:W`, both found in the
+    LoRA folder; the PNG records both in `Lora hashes` and the pixels differ from a run without."""
+    import numpy as np
+    from PIL import Image
+
+    from studio.core.metadata import read_png_metadata
+    from tests.engine.lora_files import kohya_lora
+
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    kohya_lora(folder / "ink.safetensors", seed=1)
+    kohya_lora(folder / "paper.safetensors", seed=2)
+    base = ["generate", "--model", str(tiny_dir), *FAST, "--lora-dir", str(folder)]
+    plain, with_loras = tmp_path / "plain.png", tmp_path / "loras.png"
+    assert main([*base, "--prompt", "a cat", "--out", str(plain)]) == 0
+    args = [*base, "--prompt", "a cat <lora:ink:0.6>", "--lora", "paper:0.4", "--out", str(with_loras)]
+    assert main(args) == 0
+    meta = read_png_metadata(with_loras)
+    assert meta is not None
+    hashes = str(meta.settings.get("Lora hashes", ""))
+    assert "ink: " in hashes and "paper: " in hashes
+    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(with_loras)))
