@@ -6,7 +6,7 @@ Whole jobs on a shared 2-core VM vary by ±20 % from job to job (bench_overhead.
 a 3 % difference. This measures the step itself: the UNet forward of a guided step (batch 2) on the
 same inputs, alternating "LoRA applied through studio.engine.lora.applied_loras (fused)" and "none"
 round after round (A B, B A, ...); the ratio is the median of per-round ratios of the medians of
-3 forwards each. Applying and removing the LoRA sit outside the timed region (bench_overhead.py
+3 forwards each (after one untimed forward per case and round). Applying and removing the LoRA sit outside the timed region (bench_overhead.py
 --lora times them).
 """
 
@@ -29,6 +29,7 @@ def forward_seconds(unet: Any, inputs: tuple[Any, Any, Any]) -> float:
     latents, timestep, text = inputs
     times = []
     with torch.inference_mode():
+        unet(latents, timestep, encoder_hidden_states=text)  # untimed: the first pass after weights change
         for _ in range(FORWARDS_PER_ROUND):
             t0 = time.perf_counter()
             unet(latents, timestep, encoder_hidden_states=text)

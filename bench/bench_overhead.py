@@ -72,7 +72,7 @@ LORA_HEADERS = [
     "first LoRA job cost",
     "spread",
 ]
-PARTS = ["load", "set_adapters", "backup", "fuse", "unfuse", "unload", "restore"]
+PARTS = ["load", "set_adapters", "backup", "fuse", "unload", "restore"]
 
 
 def measure(config: Config, loaded: Any, size: int, args: argparse.Namespace) -> list[Any]:
@@ -187,8 +187,7 @@ def lora_parts(pipe: Any, path: Any, threads: int, reps: int) -> dict[str, float
         timed("set_adapters", lambda: pipe.set_adapters(["bench_lora"], [1.0]))
         backups = timed("backup", lambda: _backup_base_weights(pipe))
         timed("fuse", lambda: pipe.fuse_lora(adapter_names=["bench_lora"], lora_scale=1.0))
-        timed("unfuse", pipe.unfuse_lora)
-        timed("unload", pipe.unload_lora_weights)
+        timed("unload", pipe.unload_lora_weights)  # right after the fuse, as applied_loras does
 
         def restore() -> None:
             with torch.no_grad():

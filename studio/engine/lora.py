@@ -220,10 +220,13 @@ def applied_loras(
         if fuse:
             backups = _backup_base_weights(pipe)
             pipe.fuse_lora(adapter_names=names, lora_scale=1.0)
+            # diffusers keeps the fused weights when the adapters are unloaded: the steps then run on a
+            # plain model (no peft wrappers), and the backup alone puts the base weights back after.
+            pipe.unload_lora_weights()
         log.info("LoRAs applied: %s", ", ".join(f"{x.name}:{x.weight:g}" for x in loras))
         yield AppliedLoras(hashes)
     finally:
-        _remove(pipe, backups, fused=fuse and bool(backups))
+        _remove(pipe, backups)
 
 
 def _load(pipe: Pipeline, lora: ResolvedLora, adapter: str) -> None:
@@ -276,15 +279,14 @@ def _backup_base_weights(pipe: Pipeline) -> list[tuple[Any, Any]]:
     return backups
 
 
-def _remove(pipe: Pipeline, backups: list[tuple[Any, Any]], *, fused: bool) -> None:
-    """Take every LoRA off ``pipe`` and put the base weights back exactly."""
+def _remove(pipe: Pipeline, backups: list[tuple[Any, Any]]) -> None:
+    """Take every LoRA off ``pipe`` and put the base weights back exactly (the backup, not an unfuse:
+    subtracting in floating point would not give the same bits)."""
     import torch
 
     try:
-        if fused:
-            pipe.unfuse_lora()
+        pipe.unload_lora_weights()  # nothing left to unload after a fuse
     finally:
-        pipe.unload_lora_weights()
         with torch.no_grad():
             for base, weight in backups:
                 base.weight.copy_(weight)
