@@ -1,7 +1,8 @@
 """Inpaint/outpaint jobs for the canvas: build the request, follow its job, hold the candidates.
 
 Where the engine generates and how its results go back come from the job's `GenerationPlan` (in its
-`Started` event, exactly what the engine runs): previews go to `plan.region_in_source`, results must
+`Started` event, exactly what the engine runs): previews are composited through the plan's effective
+mask over the document and shown at `plan.region_in_source` (core.preview_composite), results must
 be `plan.result_size`, sit at `plan.origin`, and keep the document's pixels wherever the plan's
 effective mask is 0. Results never touch the document until the artist accepts one; accepting is one
 undoable edit.
@@ -20,6 +21,7 @@ from PySide6.QtCore import QObject, Signal, SignalInstance
 from studio.core.document import Document
 from studio.core.events import Cancelled, Failed, Finished, Started, Step
 from studio.core.plan import GenerationPlan
+from studio.core.preview_composite import PreviewBase, composite_preview, preview_base
 from studio.core.request import GenerationRequest, MaskOptions, Mode, OutpaintOptions
 from studio.ui.bridge import QtJob
 
@@ -35,6 +37,7 @@ class CanvasJob:
     job: QtJob
     snapshot: np.ndarray  # the document image when the job was submitted
     plan: GenerationPlan | None = None  # from the job's Started event
+    preview_base: PreviewBase | None = None  # what its step previews are composited onto
     links: list[tuple[SignalInstance, Callable[..., None]]] = field(default_factory=list, repr=False)
 
     @property
@@ -143,6 +146,7 @@ class CanvasGenerationController(QObject):
     def _on_started(self, event: Started) -> None:
         if self.job is not None:
             self.job.plan = event.plan
+            self.job.preview_base = preview_base(event.plan, self._doc().image)
 
     def _on_warning(self, text: str) -> None:
         """The job goes on; its message line says what the artist should know (e.g. a cut prompt)."""
@@ -151,8 +155,9 @@ class CanvasGenerationController(QObject):
     def _on_step(self, event: Step) -> None:
         self.progress.emit(event.step, event.total)
         job = self.job
-        if job is not None and job.plan is not None and event.preview is not None:
-            self.preview_changed.emit(event.preview, job.plan.region_in_source)
+        if job is not None and job.preview_base is not None and event.preview is not None:
+            patch = composite_preview(np.asarray(event.preview), job.preview_base)
+            self.preview_changed.emit(patch, job.preview_base.box)  # what the artist will get, in place
 
     def _on_finished(self, event: Finished) -> None:
         job = self.job
