@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from studio.core.infill import DEFAULT_INFILL, check_infill_method
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class MaskedContent(str, Enum):
     ORIGINAL = "original"
     BLUR = "blur"
     NOISE = "noise"
+    INFILL = "infill"  # filled from the surroundings with MaskOptions.infill (core.infill)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class MaskOptions:
     area: InpaintArea = InpaintArea.WHOLE_IMAGE
     padding: int = 32  # context around the mask box for ONLY_MASKED
     fill: MaskedContent = MaskedContent.ORIGINAL
+    # How new or masked areas are pre-filled from their surroundings (one of core.infill's
+    # INFILL_METHODS): an outpaint's new area, and inpainting with fill=INFILL.
+    infill: str = DEFAULT_INFILL
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ class OutpaintOptions:
     right: int = 0
     top: int = 0
     bottom: int = 0
-    overlap: int = 16  # band of original pixels regenerated for a seamless join (then composited)
+    # Original pixels regenerated along each extended side for a seamless join: the original is
+    # changed at most `overlap` px deep, MaskOptions.feather included (0: the original is untouched).
+    overlap: int = 16
 
     @property
     def any(self) -> bool:
@@ -114,7 +121,15 @@ class GenerationRequest:
 
     def validate(self) -> None:
         """Raise ValueError with a message a person can act on; return None if the request is usable."""
-        for check in (_check_numbers, _check_size, _check_scheduler, _check_images, _check_own_files):
+        checks = (
+            _check_numbers,
+            _check_size,
+            _check_scheduler,
+            _check_infill,
+            _check_images,
+            _check_own_files,
+        )
+        for check in checks:
             check(self)
 
     def seeds(self) -> list[int]:
@@ -238,6 +253,10 @@ def _check_size(r: GenerationRequest) -> None:
 def _check_scheduler(r: GenerationRequest) -> None:
     if r.scheduler not in SCHEDULER_NAMES:
         raise ValueError(f"Unknown scheduler {r.scheduler!r}. Choose one of: {', '.join(SCHEDULER_NAMES)}.")
+
+
+def _check_infill(r: GenerationRequest) -> None:
+    check_infill_method(r.mask_options.infill)
 
 
 def _check_images(r: GenerationRequest) -> None:
