@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from studio.core.control import ControlUnit, check_controls
 from studio.core.infill import DEFAULT_INFILL, check_infill_method
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -115,6 +116,9 @@ class GenerationRequest:
     embedding_dirs: tuple[str, ...] = ()
     clip_skip: int = 1  # A1111 semantics: 1 = the text encoder's last layer, 2 = the one before, ...
     vae: str = ""  # "" = the model's own VAE; else a single-file .safetensors or a diffusers VAE folder
+    # Control units (issue 14): ControlNet / T2I-Adapter / IP-Adapter, each with its image
+    controls: tuple[ControlUnit, ...] = ()
+    ip_image_encoder: str = ""  # CLIP vision folder for IP-Adapters ("" = beside the adapter file)
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
@@ -128,6 +132,7 @@ class GenerationRequest:
             _check_infill,
             _check_images,
             _check_own_files,
+            _check_controls,
         )
         for check in checks:
             check(self)
@@ -237,6 +242,12 @@ def _check_own_files(r: GenerationRequest) -> None:
             raise ValueError(f"{name} must be a list of folder paths, not {dirs!r}.")
     if not isinstance(r.vae, str):
         raise ValueError(f"The VAE must be a file or folder path, not {r.vae!r}.")
+
+
+def _check_controls(r: GenerationRequest) -> None:
+    check_controls(r.controls)
+    if not isinstance(r.ip_image_encoder, str):
+        raise ValueError(f"The IP-Adapter image encoder must be a folder path, not {r.ip_image_encoder!r}.")
 
 
 def _check_size(r: GenerationRequest) -> None:

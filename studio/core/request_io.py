@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from enum import Enum
 
+from studio.core.control import unit_to_dict, units_from_json
 from studio.core.fileio import JSONDict
 from studio.core.request import GenerationRequest, LoraRef, Mode
 
@@ -26,7 +27,9 @@ _PATH_LIST_FIELDS = ("lora_dirs", "embedding_dirs")
 
 def request_to_dict(request: GenerationRequest) -> JSONDict:
     """Every request field except the images, as JSON-ready values (enums as their values)."""
-    return {name: _jsonable(getattr(request, name)) for name in REQUEST_FIELDS}
+    out = {name: _jsonable(getattr(request, name)) for name in REQUEST_FIELDS if name != "controls"}
+    out["controls"] = [unit_to_dict(unit) for unit in request.controls]  # without their images
+    return out
 
 
 def coerce_fields(data: JSONDict, base: GenerationRequest, notes: list[str]) -> JSONDict:
@@ -38,6 +41,9 @@ def coerce_fields(data: JSONDict, base: GenerationRequest, notes: list[str]) -> 
             continue
         if key == "loras":
             out[key] = _lora_refs(value, notes)
+            continue
+        if key == "controls":
+            out[key] = units_from_json(value, notes)
             continue
         if key in _PATH_LIST_FIELDS:
             ok, converted = _path_list(value)
