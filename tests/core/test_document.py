@@ -61,7 +61,8 @@ def test_mask_ops_undo_redo() -> None:
     assert not doc.mask.any()
 
 
-def test_apply_image_stores_changed_rect_exactly() -> None:
+def test_apply_image_adds_a_result_layer_of_the_changed_pixels_exactly() -> None:
+    """Since layers (issue 12): an accepted result is a layer on top holding only the changed pixels."""
     original = _noise()
     doc = Document(original.copy())
     result = original.copy()
@@ -69,9 +70,9 @@ def test_apply_image_stores_changed_rect_exactly() -> None:
     rect = doc.apply_image(result)
     assert rect == (20, 5, 30, 9)
     assert np.array_equal(doc.image, result)
-    assert doc.undo_stack.undo_list[-1].nbytes == 2 * 4 * 10 * 3
+    assert doc.layers[-1].bounds == rect and len(doc.layers) == 3
     doc.undo()
-    assert np.array_equal(doc.image, original)
+    assert np.array_equal(doc.image, original) and len(doc.layers) == 2
     doc.redo()
     assert np.array_equal(doc.image, result)
     assert doc.apply_image(result) is None  # nothing changed, no edit
