@@ -125,10 +125,17 @@ def attach_canvas(window: MainWindow, autosave_dir: Path) -> CanvasWorkspace | N
     except ImportError:
         log.warning("Canvas workspace not available", exc_info=True)
         return None
-    canvas = CanvasWorkspace(window.submit, window.workspace_request, autosave_dir)  # follows its own jobs
+    canvas = CanvasWorkspace(  # follows its own jobs; the model and add-ons are the Generate tab's
+        window.submit,
+        window.workspace_request,
+        autosave_dir,
+        generation_settings=window.settings.canvas_request,
+        random_seed=window.settings.canvas_random_seed,
+    )
     index = window.add_workspace(canvas, "Canvas")
     canvas.message.connect(window.show_message)
     canvas.title_changed.connect(lambda title: window.tabs.setTabText(index, title or "Canvas"))
+    connect_canvas_panel(window, canvas)
 
     def open_in_canvas(path: Path) -> None:
         window.show_workspace(canvas)
@@ -139,11 +146,35 @@ def attach_canvas(window: MainWindow, autosave_dir: Path) -> CanvasWorkspace | N
     return canvas
 
 
+def connect_canvas_panel(window: MainWindow, canvas: CanvasWorkspace) -> None:
+    """The canvas's generation panel: its values are remembered in the settings (saved on quit), it
+    shows the Generate tab's model and add-ons as they change, and its buttons reach the window."""
+    import dataclasses
+
+    panel = canvas.gen_panel
+
+    def remember() -> None:
+        window.settings = dataclasses.replace(
+            window.settings,
+            canvas_request=panel.remembered(),
+            canvas_random_seed=panel.random_seed.isChecked(),
+        )
+
+    panel.changed.connect(remember)
+    panel.change_model_requested.connect(window.show_generate_tab)
+    panel.use_generate_prompt_requested.connect(
+        lambda: panel.set_prompts(window.vm.prompt, window.vm.negative_prompt)
+    )
+    for shared in (window.vm.model_changed, window.vm.loras_changed, window.vm.vae_changed):
+        shared.connect(lambda _value: canvas.refresh_shared())
+    window.vm.clip_skip_changed.connect(lambda _value: canvas.refresh_shared())
+
+
 def apply_preset_to_canvas(canvas: CanvasWorkspace, preset: Preset) -> None:
     """A preset's canvas fields (inpaint strength) go to the canvas's own controls."""
     strength = preset.fields.get("strength")
     if isinstance(strength, int | float):
-        canvas.inpaint_panel.strength.setValue(float(strength))
+        canvas.gen_panel.strength.spin.setValue(float(strength))
 
 
 def _on_quit(window: MainWindow, bridge: EngineBridge, save: Callable[[Settings], None]) -> None:

@@ -44,7 +44,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 PREVIEW_KINDS = ("x0", "latent", "none")
 THEMES = ("system", "dark", "light")
 _CHOICES = {"device": DEVICES, "precision": PRECISIONS, "preview_kind": PREVIEW_KINDS, "theme": THEMES}
-_NOT_SAVED = ("problems", "extra", "last_request", "file_version")
+_NOT_SAVED = ("problems", "extra", "last_request", "canvas_request", "file_version")
 _FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs")
 
 
@@ -63,6 +63,9 @@ class Settings:
     vae_dirs: tuple[str, ...] = ()
     theme: str = "system"
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
+    # The canvas's own generation panel (prompt, strength, batch, seed, sampler…) at the last change.
+    canvas_request: GenerationRequest | None = None
+    canvas_random_seed: bool = True
     extra: JSONDict = field(default_factory=dict, compare=False)  # keys from newer versions
     problems: tuple[str, ...] = field(default=(), compare=False)  # what went wrong loading (not saved)
     file_version: int = field(default=SETTINGS_VERSION, compare=False)  # the version the file had
@@ -232,8 +235,10 @@ def settings_to_dict(settings: Settings) -> JSONDict:
     for f in dataclasses.fields(Settings):
         if f.name not in _NOT_SAVED:
             data[f.name] = _plain(getattr(settings, f.name))
-    if settings.last_request is not None:
-        data["last_request"] = request_io.request_to_dict(settings.last_request)
+    for name in ("last_request", "canvas_request"):
+        request = getattr(settings, name)
+        if request is not None:
+            data[name] = request_io.request_to_dict(request)
     return data
 
 
@@ -253,10 +258,13 @@ def settings_from_dict(data: JSONDict) -> Settings:
             else:
                 values[name] = value
     request = _last_request(data.get("last_request"), problems)
+    canvas = _last_request(data.get("canvas_request"), problems)
     extra = {k: v for k, v in data.items() if k not in known}
     for message in problems:
         log.warning("%s", message)
-    return Settings(**values, last_request=request, extra=extra, problems=tuple(problems))
+    return Settings(
+        **values, last_request=request, canvas_request=canvas, extra=extra, problems=tuple(problems)
+    )
 
 
 def _check(name: str, value: object, default: object) -> object:

@@ -89,7 +89,15 @@ class GenerateTabController(QObject):
 
     # -- commands ---------------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
-        request = self.vm.styled_request(self.vm.next_request())
+        return self._with_settings(self.vm.styled_request(self.vm.next_request()))
+
+    def shared_request(self) -> GenerationRequest:
+        """The tab's settings for another workspace (the canvas), which writes its own prompts, seed,
+        sampler and strength over them: no seed is drawn and no style is applied."""
+        return self._with_settings(self.vm.request())
+
+    def _with_settings(self, request: GenerationRequest) -> GenerationRequest:
+        """`request` with the folders and preview interval from the settings."""
         request = request.replace(lora_dirs=self.lora_dirs, embedding_dirs=self.embedding_dirs)
         if self.preview_interval <= 0:
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)

@@ -123,8 +123,14 @@ class MainWindow(QMainWindow):
         return self.tabs.addTab(widget, title)
 
     def workspace_request(self) -> GenerationRequest:
-        """The Generate tab's settings for another workspace's job (a fresh seed when randomising)."""
-        return self.generation.build_request()
+        """The Generate tab's settings shared with another workspace (model, LoRAs, VAE, clip skip,
+        folders, previews); the workspace sets its own prompts, seed, sampler and strength."""
+        return self.generation.shared_request()
+
+    def show_generate_tab(self) -> None:
+        """The Generate tab, with the model picker focused (the canvas's "Change…" model button)."""
+        self.tabs.setCurrentWidget(self.page)
+        self.model_picker.combo.setFocus()
 
     def show_workspace(self, widget: QWidget) -> None:
         self.tabs.setCurrentWidget(widget)

@@ -245,3 +245,15 @@ def test_migration_steps_chain_and_roll_back() -> None:
         migrations.migrator(1, 3)
     with pytest.raises(ValueError, match="bad"):
         migrations.migrator(3, 4)
+
+
+def test_the_canvas_panel_round_trips(tmp_path: Path) -> None:
+    """The canvas's own generation settings (issue 12) are saved and read back beside last_request."""
+    path = tmp_path / "settings.json"
+    canvas = GenerationRequest(prompt="a door", strength=0.35, batch=2, seed=9, scheduler="Heun")
+    save_settings(Settings(canvas_request=canvas, canvas_random_seed=False), path)
+    back = load_settings(path)
+    assert back.canvas_request is not None and back.canvas_request.prompt == "a door"
+    assert (back.canvas_request.strength, back.canvas_request.batch) == (0.35, 2)
+    assert (back.canvas_request.seed, back.canvas_request.scheduler) == (9, "Heun")
+    assert back.canvas_random_seed is False and back.last_request is None and not back.problems

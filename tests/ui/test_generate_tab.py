@@ -172,7 +172,7 @@ def test_preset_canvas_fields_apply_to_the_canvas(window: Any, tmp_path: Path) -
     canvas = attach_canvas(window, tmp_path / "autosave")
     assert canvas is not None
     _apply(window, Preset("Inpaint soft change", {"strength": 0.55}))
-    assert canvas.inpaint_panel.strength.value() == pytest.approx(0.55)
+    assert canvas.gen_panel.strength.value() == pytest.approx(0.55)
 
 
 # -- history, light theme icons, messages --------------------------------------------------------------

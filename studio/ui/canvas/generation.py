@@ -74,18 +74,15 @@ class CanvasGenerationController(QObject):
         return bool(self.candidates)
 
     # building and submitting ----------------------------------------------------------------------
-    def build_inpaint(self, options: MaskOptions, strength: float) -> GenerationRequest:
-        """The Generate tab's settings (its width x height is the generation area) + the document."""
+    def build_inpaint(self, options: MaskOptions) -> GenerationRequest:
+        """The canvas's generation settings (prompt, strength, seed…) + the document and its mask."""
         doc = self._doc()
         return self._provider().replace(
-            mode=Mode.INPAINT,
-            init_image=doc.image_pil(),
-            mask=doc.mask_pil(),
-            mask_options=options,
-            strength=strength,
+            mode=Mode.INPAINT, init_image=doc.image_pil(), mask=doc.mask_pil(), mask_options=options
         )
 
     def build_outpaint(self, outpaint: OutpaintOptions, options: MaskOptions) -> GenerationRequest:
+        """The new area is generated from scratch (strength 1); the overlap band joins it."""
         return self._provider().replace(
             mode=Mode.OUTPAINT,
             init_image=self._doc().image_pil(),
@@ -95,8 +92,8 @@ class CanvasGenerationController(QObject):
             strength=1.0,
         )
 
-    def inpaint(self, options: MaskOptions, strength: float) -> QtJob | None:
-        return self._start(self.build_inpaint(options, strength))
+    def inpaint(self, options: MaskOptions) -> QtJob | None:
+        return self._start(self.build_inpaint(options))
 
     def outpaint(self, outpaint: OutpaintOptions, options: MaskOptions) -> QtJob | None:
         return self._start(self.build_outpaint(outpaint, options))

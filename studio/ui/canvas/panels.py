@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -40,9 +39,13 @@ class InpaintPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Inpaint", parent)
         d = MaskOptions()
-        self.area = QComboBox()
+        self.area = QComboBox()  # generating into the selection is the default way to work
+        self.area.addItem("Selection, at model size", InpaintArea.ONLY_MASKED)
         self.area.addItem("Whole image", InpaintArea.WHOLE_IMAGE)
-        self.area.addItem("Only masked", InpaintArea.ONLY_MASKED)
+        self.area.setToolTip(
+            "Selection: the painted area's box (plus padding) is generated at the model's native size "
+            "and pasted back: best on large images. Whole image: the whole canvas is regenerated."
+        )
         self.padding = _spin(0, 1024, d.padding)
         self.fill = QComboBox()
         for label, value in (
@@ -51,25 +54,19 @@ class InpaintPanel(QGroupBox):
             ("Noise", MaskedContent.NOISE),
         ):
             self.fill.addItem(label, value)
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.01, 1.0)
-        self.strength.setSingleStep(0.05)
-        self.strength.setValue(0.75)
         self.grow = _spin(-256, 256, d.grow)
         self.feather = _spin(0, 256, d.feather)
         self.button = QPushButton("Inpaint")
         self.button.setToolTip("Regenerate the painted area (Ctrl+Enter)")
         form = QFormLayout(self)
-        form.addRow("Area", self.area)
+        form.addRow("Generate", self.area)
         form.addRow("Padding", self.padding)
         form.addRow("Masked content", self.fill)
-        form.addRow("Strength", self.strength)
         form.addRow("Grow / shrink", self.grow)
         form.addRow("Feather", self.feather)
         form.addRow(self.button)
         for w in (self.padding, self.grow, self.feather):
             w.valueChanged.connect(self.changed)
-        self.strength.valueChanged.connect(self.changed)
         self.area.currentIndexChanged.connect(self._area_changed)
         self.fill.currentIndexChanged.connect(self.changed)
         self.button.clicked.connect(self.generate)
@@ -128,7 +125,10 @@ class OutpaintPanel(QGroupBox):
         form = QFormLayout()
         form.addRow("Overlap", self.overlap)
         self.button = QPushButton("Outpaint")
-        self.button.setToolTip("Extend the canvas and fill the new area (drag the frame with F)")
+        self.button.setToolTip(
+            "Extend the canvas and generate the new area from scratch (strength 1) with the Generation "
+            "panel's prompt (drag the frame with F)"
+        )
         box = QVBoxLayout(self)
         box.addLayout(grid)
         box.addLayout(quick)

@@ -33,12 +33,22 @@ TOOL_LABELS = (
     (Tool.FRAME, "Canvas frame", "F"),
 )
 
+VIEW_KEYS: tuple[tuple[str, str], ...] = (
+    ("[ / ]", "Smaller / larger brush"),
+    ("Space + drag, middle drag", "Pan the canvas"),
+    ("Mouse wheel", "Zoom at the pointer"),
+    ("Alt + drag", "Erase with a painting tool (paint with the eraser)"),
+    ("Hold C", "Compare: show the original instead of the result"),
+)
+
 
 class CandidateCommands(Protocol):
     """What the actions use of the generation controller: the pending results."""
 
     @property
     def has_candidates(self) -> bool: ...
+    @property
+    def busy(self) -> bool: ...
     def cancel(self) -> None: ...
     def show(self, step: int) -> None: ...
     def discard(self) -> None: ...
@@ -78,6 +88,7 @@ class CanvasActions:
         self.widget = widget
         self.ws = ws
         self.all: dict[str, QAction] = {}
+        self.labels: dict[str, str] = {}  # each action's text as listed in the shortcuts dialog
         add = self._add
         add("undo", "Undo", ws.undo, (QKeySequence.StandardKey.Undo,))
         add("redo", "Redo", ws.redo, ("Ctrl+Shift+Z", "Ctrl+Y"))
@@ -96,7 +107,7 @@ class CanvasActions:
         add("load_mask", "Load mask…", lambda: ws.load_mask(), ())
         add("inpaint", "Inpaint", ws.inpaint, ("Ctrl+Return",))
         add("outpaint", "Outpaint", ws.outpaint, ())
-        add("cancel_job", "Cancel", ws.generation.cancel, ())
+        add("cancel_job", "Cancel the running generation", ws.generation.cancel, ("Escape",))
         add("prev", "Previous result", lambda: ws.generation.show(-1), ("Left",))
         add("next", "Next result", lambda: ws.generation.show(1), ("Right",))
         add("accept", "Accept result", ws.accept_candidate, ("Return", "Enter"))
@@ -114,6 +125,7 @@ class CanvasActions:
             self.tools.addAction(a)
         ws.view.tool_changed.connect(lambda name: self.all[f"tool_{name}"].setChecked(True))
         self.set_candidates(False)
+        self.set_busy(False)
 
     def _add(self, name: str, text: str, slot: Callable, keys: tuple, *, checkable: bool = False) -> QAction:
         a = QAction(text, self.widget)
@@ -126,6 +138,7 @@ class CanvasActions:
             a.triggered.connect(lambda _=False: slot())
         self.widget.addAction(a)
         self.all[name] = a
+        self.labels[name] = text.split(" (")[0]
         return a
 
     def for_key(self, event: QKeyEvent) -> QAction | None:
@@ -140,6 +153,23 @@ class CanvasActions:
 
     def __getitem__(self, name: str) -> QAction:
         return self.all[name]
+
+    def set_busy(self, busy: bool) -> None:
+        """Esc cancels the running job while there is one (and discards results otherwise)."""
+        self.all["cancel_job"].setEnabled(busy)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, action) for the shortcuts dialog: every action with keys, then the view's own keys."""
+        rows = [
+            (
+                ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()),
+                self.labels[n],
+            )
+            for n, a in self.all.items()
+            if a.shortcuts()
+        ]
+        rows += [(key, f"{label} tool") for _tool, label, key in TOOL_LABELS]
+        return rows + list(VIEW_KEYS)
 
     def set_candidates(self, pending: bool) -> None:
         for name in ("prev", "next", "accept", "discard"):

@@ -1,8 +1,9 @@
 """The canvas workspace: view + tools + inpaint/outpaint + candidates + autosave, one self-contained tab.
 
 Collaborators come in by injection: `submit(request) -> QtJob` (the job's own signals; the canvas
-follows and cancels it through them), a `request_provider()` that returns the current generation
-settings, and the autosave folder.
+follows and cancels it through them), a `request_provider()` that returns the settings shared with the
+Generate tab (model, LoRAs, VAE, folders, previews: shown in the generation panel, never hidden), and
+the autosave folder. Prompt, strength, batch, seed and sampler are the canvas's own (`CanvasGenPanel`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.document import Document, Rect
 from studio.core.request import GenerationRequest
 from studio.ui.bridge import QtJob
 from studio.ui.canvas.autosave import AutosaveWriter, Restorable
 from studio.ui.canvas.fileops import FileCommands
+from studio.ui.canvas.gen_panel import CanvasGenPanel
 from studio.ui.canvas.generation import CanvasGenerationController, Submit
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar
@@ -58,6 +69,8 @@ class CanvasWorkspace(FileCommands, QWidget):
         document: Document | None = None,
         autosave_delay_ms: int = AUTOSAVE_DELAY_MS,
         unsaved_choice: UnsavedChoice = ask_unsaved,
+        generation_settings: GenerationRequest | None = None,
+        random_seed: bool = True,
     ) -> None:
         super().__init__(parent)
         self.doc = document or Document.blank(1024, 1024)
@@ -65,7 +78,9 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.autosave = AutosaveWriter(self.autosave_dir)
         self.unsaved_choice = unsaved_choice
         self.view = CanvasView(self.doc)
-        self.generation = CanvasGenerationController(lambda: self.doc, submit, request_provider)
+        self._shared_request = request_provider
+        self.gen_panel = CanvasGenPanel(generation_settings, random_seed=random_seed)
+        self.generation = CanvasGenerationController(lambda: self.doc, submit, self.generation_request)
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
         self.status = QLabel()
@@ -79,6 +94,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self._connect()
         self.setAcceptDrops(True)
         self._watch(self.doc)
+        self.refresh_shared()
 
     # construction ---------------------------------------------------------------------------------
     def _layout(self, toolbar: QWidget) -> None:
@@ -93,6 +109,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         left.addLayout(row)
         side = QWidget()
         side_box = QVBoxLayout(side)
+        side_box.addWidget(self.gen_panel)
         side_box.addWidget(self.inpaint_panel)
         side_box.addWidget(self.outpaint_panel)
         side_box.addStretch(1)
@@ -125,6 +142,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         bar.compare.pressed.connect(lambda: self.view.set_comparing(True))
         bar.compare.released.connect(lambda: self.view.set_comparing(False))
         self.inpaint_panel.generate.connect(self.inpaint)
+        self.gen_panel.generate_requested.connect(self.inpaint)
         self.inpaint_panel.changed.connect(self._options_changed)
         self.outpaint_panel.generate.connect(self.outpaint)
         self.outpaint_panel.extend_only.connect(self.extend_canvas)
@@ -138,8 +156,18 @@ class CanvasWorkspace(FileCommands, QWidget):
         self._show_status()
 
     # generation -----------------------------------------------------------------------------------
+    def generation_request(self) -> GenerationRequest:
+        """What the next job uses: the shared settings (shown again) with the panel's fields."""
+        shared = self._shared_request()
+        self.gen_panel.show_shared(shared)
+        return self.gen_panel.request(shared)
+
+    def refresh_shared(self) -> None:
+        """Show the shared settings again (the Generate tab's model or LoRAs changed)."""
+        self.gen_panel.show_shared(self._shared_request())
+
     def inpaint(self) -> QtJob | None:
-        return self.generation.inpaint(self.inpaint_panel.options(), self.inpaint_panel.strength.value())
+        return self.generation.inpaint(self.inpaint_panel.options())
 
     def outpaint(self) -> QtJob | None:
         return self.generation.outpaint(self.outpaint_panel.options(), self.inpaint_panel.options())
@@ -162,6 +190,7 @@ class CanvasWorkspace(FileCommands, QWidget):
 
     def _busy_changed(self, busy: bool) -> None:
         self.cancel_button.setVisible(busy)
+        self.actions_.set_busy(busy)
         self._update_buttons()
         self._show_status("Generating…" if busy else "")
 
@@ -238,6 +267,19 @@ class CanvasWorkspace(FileCommands, QWidget):
             super().keyPressEvent(event)
         else:
             action.trigger()
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, action) of the canvas, for Help → Keyboard shortcuts."""
+        return self.actions_.shortcut_rows()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        """The canvas's shortcuts work as soon as its tab is shown: focus goes to the view (unless it is
+        already inside the workspace), and the shared settings are shown as they are now."""
+        super().showEvent(event)
+        self.refresh_shared()
+        focus = QApplication.focusWidget()
+        if focus is None or not self.isAncestorOf(focus):
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def undo(self) -> None:
         if not self.generation.has_candidates and not self.view.tools.state.active:

@@ -35,13 +35,13 @@ def test_inpaint_request_carries_image_mask_and_options(workspace, submits) -> N
     panel.area.setCurrentIndex(panel.area.findData(InpaintArea.ONLY_MASKED))
     panel.padding.setValue(16)
     panel.fill.setCurrentIndex(panel.fill.findData(MaskedContent.BLUR))
-    panel.strength.setValue(0.6)
+    workspace.gen_panel.strength.spin.setValue(0.6)
     panel.grow.setValue(3)
     panel.feather.setValue(2)
     panel.button.click()
     assert len(submits.requests) == 1
     req = submits.requests[0]
-    assert req.mode is Mode.INPAINT and req.prompt == "a red door" and req.seed == 5
+    assert req.mode is Mode.INPAINT and req.prompt == workspace.gen_panel.prompt.toPlainText()
     assert np.array_equal(np.asarray(req.init_image), workspace.doc.image)
     assert np.array_equal(np.asarray(req.mask), workspace.doc.mask)
     o = req.mask_options
