@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from studio.core.infill import DEFAULT_INFILL, INFILL_METHODS, infill
 from studio.core.request import OutpaintOptions
 
 Box = tuple[int, int, int, int]
@@ -23,7 +24,7 @@ ASPECT_RATIOS: tuple[tuple[str, int, int], ...] = (
     ("2:3", 2, 3),
     ("9:16", 9, 16),
 )
-OUTPAINT_FILLS = ("edge", "flat", "none")
+OUTPAINT_FILLS = (*INFILL_METHODS, "none")  # "none": black, to inspect the mask alone
 
 
 def snap(value: float, multiple: int = 8, mode: str = "nearest") -> int:
@@ -94,57 +95,67 @@ def crop_box_for_mask(
 
 
 def outpaint_canvas(
-    image: Image.Image, opts: OutpaintOptions, fill: str = "edge", seed: int = 0
+    image: Image.Image,
+    opts: OutpaintOptions,
+    fill: str = DEFAULT_INFILL,
+    seed: int = 0,
+    feather: float = 0,
 ) -> tuple[Image.Image, Image.Image, Box]:
     """Extend `image` by the sides in `opts` for outpainting.
 
-    Returns (extended RGB image, mask "L", original box). The new area is pre-filled ("edge":
-    edge pixels stretched outward, blurred into a soft colour field with slight noise; "flat": the
-    image's mean colour; "none": black). The mask is white over the new area plus `opts.overlap`
-    pixels into the original along each extended side. Original pixels are kept unchanged.
+    Returns (extended RGB image, mask "L", original box). The new area is pre-filled from the
+    original with `fill`, one of `core.infill.INFILL_METHODS` (default "telea"), or "none" (black).
+    The mask is `outpaint_mask`: white over the new area and `opts.overlap` px into the original
+    along each extended side, ramping to 0 with `feather` inside that band. Original pixels are kept
+    unchanged in the extended image.
     """
     if fill not in OUTPAINT_FILLS:
         raise ValueError(f"Unknown outpaint fill {fill!r}; use one of {', '.join(OUTPAINT_FILLS)}.")
-    src = image.convert("RGB")
-    w, h = src.size
+    src = np.asarray(image.convert("RGB"))
+    h, w = src.shape[:2]
     left, top, right, bottom = (max(0, int(v)) for v in (opts.left, opts.top, opts.right, opts.bottom))
     box = (left, top, left + w, top + h)
-    arr = np.asarray(src)
-    pad = ((top, bottom), (left, right), (0, 0))
-    if fill == "edge":
-        extended = _soft_edge_fill(arr, pad, seed)
-    elif fill == "flat":
-        mean = arr.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
-        extended = np.empty((h + top + bottom, w + left + right, 3), np.uint8)
-        extended[:] = mean
-    else:
-        extended = np.pad(arr, pad)
-    extended[top : top + h, left : left + w] = arr
-    mask = _outpaint_mask(extended.shape[:2], box, opts.overlap, (left, top, right, bottom))
+    extended = np.pad(src, ((top, bottom), (left, right), (0, 0)))
+    if fill != "none":
+        new_area = np.ones(extended.shape[:2], bool)
+        new_area[top : top + h, left : left + w] = False
+        extended = infill(extended, new_area, fill, seed)
+    size = (extended.shape[1], extended.shape[0])
+    mask = outpaint_mask(size, box, opts.overlap, feather)
     return Image.fromarray(extended, mode="RGB"), mask, box
 
 
-def _soft_edge_fill(arr: np.ndarray, pad: tuple, seed: int) -> np.ndarray:
-    """Edge pixels stretched outward, blurred to a colour field, with a little noise."""
-    stretched = np.pad(arr, pad, mode="edge")
-    reach = max(max(p) for p in pad[:2])
-    radius = max(4.0, min(64.0, reach / 3))
-    blurred = np.asarray(Image.fromarray(stretched).filter(ImageFilter.GaussianBlur(radius)))
-    noise = np.random.default_rng(seed).normal(0.0, 6.0, blurred.shape)
-    return np.clip(blurred + noise, 0, 255).astype(np.uint8)
+def outpaint_mask(size: Size, box: Box, overlap: int, feather: float = 0) -> Image.Image:
+    """The outpaint's compositing mask ("L", `size`): 255 over the new area (outside `box`); inside
+    the original, a band `overlap` px deep along each side the image grew on.
 
-
-def _outpaint_mask(shape: tuple[int, int], box: Box, overlap: int, sides: Box) -> Image.Image:
-    H, W = shape
+    The contract is exact: a pixel `overlap` px or deeper into the original is 0 (kept), feather
+    included. Within the band the mask is 255, then falls smoothly to 0 over the band's innermost
+    min(overlap, 2 * feather) px (about the visible width of a Gaussian edge of radius `feather`).
+    With overlap 0 the original is untouched (hard edge).
+    """
+    width, height = size
     left, top, right, bottom = box
-    o_w = min(max(0, overlap), (right - left) // 2)
-    o_h = min(max(0, overlap), (bottom - top) // 2)
-    keep = np.zeros((H, W), bool)
-    keep[
-        top + (o_h if sides[1] else 0) : bottom - (o_h if sides[3] else 0),
-        left + (o_w if sides[0] else 0) : right - (o_w if sides[2] else 0),
-    ] = True
-    return Image.fromarray(np.where(keep, 0, 255).astype(np.uint8), mode="L")
+    depth = _depth_from_new_area(box, size)
+    ramp = min(max(0, int(overlap)), math.ceil(2 * max(0.0, feather)))
+    inner = np.clip((overlap - depth) / (ramp + 1), 0.0, 1.0)
+    inner = np.where(depth < overlap - ramp, 1.0, inner * inner * (3 - 2 * inner))  # smoothstep
+    mask = np.full((height, width), 255, np.uint8)
+    mask[top:bottom, left:right] = np.rint(inner * 255).astype(np.uint8)
+    return Image.fromarray(mask, mode="L")
+
+
+def _depth_from_new_area(box: Box, size: Size) -> np.ndarray:
+    """For each pixel of `box`: how many px it lies from the nearest side the image grew on
+    (0 = on that side's first row or column; inf when the image did not grow)."""
+    width, height = size
+    left, top, right, bottom = box
+    xs = np.arange(right - left, dtype=np.float64)
+    ys = np.arange(bottom - top, dtype=np.float64)[:, None]
+    inf = np.inf
+    depth_x = np.minimum(xs if left > 0 else inf, xs[::-1] if right < width else inf)
+    depth_y = np.minimum(ys if top > 0 else inf, ys[::-1] if bottom < height else inf)
+    return np.minimum(np.broadcast_to(depth_x, (bottom - top, right - left)), depth_y)
 
 
 def _snap_within(wanted: int, needed: int, limit: int, multiple: int) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from studio.core.images import to_8bit
+from studio.core.infill import DEFAULT_INFILL, infill
 from studio.core.request import MaskedContent
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,23 @@ def composite(original: Image.Image, generated: Image.Image, mask_L: Image.Image
 
 
 def prefill_masked(
-    image: Image.Image, mask_L: Image.Image, fill: MaskedContent | str, seed: int = 0
+    image: Image.Image,
+    mask_L: Image.Image,
+    fill: MaskedContent | str,
+    seed: int = 0,
+    method: str = DEFAULT_INFILL,
 ) -> Image.Image:
-    """What the model starts from under the mask: the original, a blur of it, or noise (RGB)."""
+    """What the model starts from under the mask (every pixel where it is above 0), as RGB: the
+    original, a blur of it, noise, or the surroundings filled in with `method`
+    (`core.infill.INFILL_METHODS`, for `MaskedContent.INFILL`)."""
     fill = MaskedContent(fill)
     img = image.convert("RGB")
     if fill is MaskedContent.ORIGINAL:
         return img
+    hole = binarize(mask_L, 1)
+    if fill is MaskedContent.INFILL:
+        filled = infill(np.asarray(img), np.asarray(hole) > 0, method, seed)
+        return Image.fromarray(filled, mode="RGB")
     if fill is MaskedContent.BLUR:
         radius = max(8.0, min(img.size) / 16)
         filler = img.filter(ImageFilter.GaussianBlur(radius))
@@ -121,7 +132,7 @@ def prefill_masked(
         rng = np.random.default_rng(seed)
         noise = rng.integers(0, 256, size=(img.height, img.width, 3), dtype=np.uint8)
         filler = Image.fromarray(noise, mode="RGB")
-    return Image.composite(filler, img, binarize(mask_L, 1))
+    return Image.composite(filler, img, hole)
 
 
 def _as_l(img: Image.Image) -> Image.Image:

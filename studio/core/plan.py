@@ -2,7 +2,8 @@
 
 `plan(request)` gives a `GenerationPlan`: which box of which image is regenerated, at what size the
 pipeline generates, how large the results are, where they go back in the input image, and the
-effective (grown + feathered) mask the results are composited through. The engine executes the plan
+effective mask the results are composited through (inpaint: grown + feathered; outpaint: the new area
+and an overlap band that bounds the change exactly, feather inside it). The engine executes the plan
 and reports it in its `Started` event; the canvas places previews and results with that same plan, so
 no geometry is worked out twice.
 
@@ -39,8 +40,9 @@ class GenerationPlan:
     # The image the job works on, in result pixels: img2img the resized input, inpaint the input as
     # given (its mode kept), outpaint the grown image with its new area pre-filled. None for txt2img.
     image: Image.Image | None = field(default=None, repr=False)
-    # Effective mask ("L", result pixels, grow then feather): what compositing uses; every result
-    # pixel where it is 0 is the input pixel, unchanged. None when the whole image is regenerated.
+    # Effective mask ("L", result pixels): what compositing uses; every result pixel where it is 0 is
+    # the input pixel, unchanged. Inpaint: the mask grown then feathered; outpaint: the new area plus
+    # the overlap band (feather ramps inside it, `geometry.outpaint_mask`). None for txt2img/img2img.
     mask: Image.Image | None = field(default=None, repr=False)
 
     @property
@@ -65,6 +67,8 @@ def plan(request: GenerationRequest) -> GenerationPlan:
     Raises ValueError when the request cannot be planned (the mask is empty once shrunk, say).
     inpaint/outpaint generate at about the request's area (width x height) with the region's aspect;
     "only masked" crops to the effective mask's box plus padding, squared where the image allows.
+    Outpaint pre-fills the new area with `mask_options.infill`; its `overlap` px band is the whole
+    change to the original (feather included, `mask_options.grow` does not apply).
     """
     steps, batch = request.denoising_steps, request.batch
     size = (request.width, request.height)
@@ -80,14 +84,16 @@ def plan(request: GenerationRequest) -> GenerationPlan:
             image = image.resize(size, Image.Resampling.LANCZOS)
         return GenerationPlan(Mode.IMG2IMG, steps, batch, init.size, size, full, size, image=image)
     opts = request.mask_options
-    if request.mode is Mode.OUTPAINT:
-        image, raw, box = outpaint_canvas(init.convert("RGB"), request.outpaint, seed=request.seed)
+    if request.mode is Mode.OUTPAINT:  # the overlap bounds the change exactly: grow does not apply
+        image, mask, box = outpaint_canvas(
+            init.convert("RGB"), request.outpaint, opts.infill, request.seed, opts.feather
+        )
         origin = (-box[0], -box[1])
     elif request.mask is None:
         raise ValueError("Inpainting needs a mask: paint the area to regenerate.")
     else:
-        image, raw, origin = init, request.mask, (0, 0)
-    mask = effective_mask(raw, opts.grow, opts.feather)
+        image, origin = init, (0, 0)
+        mask = effective_mask(request.mask, opts.grow, opts.feather)
     if mask.getbbox() is None:
         raise ValueError("The mask is empty after shrinking it: paint a larger area or reduce the shrink.")
     if opts.area is InpaintArea.ONLY_MASKED:

@@ -108,7 +108,8 @@ def _inpaint(
     image = original if original.mode == "RGB" else original.convert("RGB")
     box, gen_size = plan.region, plan.generation_size
     region, region_mask = image.crop(box), effective.crop(box)
-    source = masks.prefill_masked(region, region_mask, request.mask_options.fill, request.seed)
+    opts = request.mask_options
+    source = masks.prefill_masked(region, region_mask, opts.fill, request.seed, opts.infill)
     generated = _call(
         models,
         Mode.INPAINT,

@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 
 from studio.core import geometry
-from studio.core.request import OutpaintOptions
+from studio.core.masks import composite
+from studio.core.plan import plan
+from studio.core.request import GenerationRequest, InpaintArea, MaskOptions, Mode, OutpaintOptions
 
 
 def _mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
@@ -117,10 +119,10 @@ def test_outpaint_canvas_size_exact_and_original_kept(fill: str, sides: tuple[in
     assert (inner[8:-8, 8:-8] == 0).all()
 
 
-def test_outpaint_edge_fill_continues_edge_colours() -> None:
+def test_outpaint_stretch_fill_continues_edge_colours() -> None:
     img = Image.new("RGB", (40, 40), (200, 30, 30))
     img.paste((20, 20, 220), (20, 0, 40, 40))  # right half blue
-    ext, _, _ = geometry.outpaint_canvas(img, OutpaintOptions(left=60, right=60), fill="edge")
+    ext, _, _ = geometry.outpaint_canvas(img, OutpaintOptions(left=60, right=60), fill="stretch")
     a = np.asarray(ext).astype(int)
     assert a[20, 5, 0] > 150 and a[20, 5, 2] < 80  # far left is red-ish
     assert a[20, 150, 2] > 150 and a[20, 150, 0] < 80  # far right is blue-ish
@@ -130,3 +132,60 @@ def test_outpaint_edge_fill_continues_edge_colours() -> None:
 def test_outpaint_rejects_unknown_fill() -> None:
     with pytest.raises(ValueError, match="fill"):
         geometry.outpaint_canvas(Image.new("RGB", (8, 8)), OutpaintOptions(left=8), fill="magic")
+
+
+def _depth_into_original(shape: tuple[int, int], sides: tuple[int, int, int, int]) -> np.ndarray:
+    """Per original pixel: px from the nearest side the image grew on (large where none)."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w]
+    far = np.full((h, w), 10**6)
+    left, top, right, bottom = sides
+    return np.minimum.reduce(
+        [x if left else far, y if top else far, w - 1 - x if right else far, h - 1 - y if bottom else far]
+    )
+
+
+@pytest.mark.parametrize("overlap", [0, 1, 8, 16])
+@pytest.mark.parametrize("feather", [0, 4, 8, 40])
+@pytest.mark.parametrize("sides", [(24, 0, 0, 0), (0, 16, 8, 0), (16, 8, 24, 32)])
+@pytest.mark.parametrize("area", list(InpaintArea))
+def test_outpaint_overlap_contract_is_exact_through_the_plan_and_composite(
+    overlap: int, feather: int, sides: tuple[int, int, int, int], area: InpaintArea
+) -> None:
+    """`overlap` N: the original changes at most N px deep, feather included; N = 0 keeps it whole."""
+    rng = np.random.default_rng(overlap + feather)
+    picture = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    request = GenerationRequest(
+        mode=Mode.OUTPAINT,
+        init_image=Image.fromarray(picture),
+        outpaint=OutpaintOptions(
+            left=sides[0], top=sides[1], right=sides[2], bottom=sides[3], overlap=overlap
+        ),
+        mask_options=MaskOptions(grow=12, feather=feather, area=area),  # grow does not widen it
+        width=64,
+        height=64,
+    )
+    p = plan(request)
+    assert p.image is not None and p.mask is not None
+    generated = Image.fromarray(255 - np.asarray(p.image))  # every pixel differs from the input
+    result = np.asarray(composite(p.image, generated, p.mask))
+    left, top = sides[0], sides[1]
+    back = result[top : top + 60, left : left + 80]
+    changed = (back != picture).any(axis=-1)
+    depth = _depth_into_original((60, 80), sides)
+    assert not changed[depth >= overlap].any()  # bit-exact beyond the band
+    assert changed[depth < min(overlap, 1)].all()  # the first row/column of the band is regenerated
+    new_area = np.ones(result.shape[:2], bool)
+    new_area[top : top + 60, left : left + 80] = False
+    assert (np.asarray(p.mask)[new_area] == 255).all()
+
+
+def test_outpaint_feather_ramps_smoothly_inside_the_band() -> None:
+    mask = np.asarray(geometry.outpaint_mask((100, 50), (20, 0, 100, 50), overlap=16, feather=4))
+    row = mask[25, 20:60].astype(int)  # depth 0, 1, 2, ... into the original
+    assert (np.diff(row) <= 0).all()  # never rises with depth
+    assert (row[:8] == 255).all() and 0 < row[15] < 64 and (row[16:] == 0).all()
+    assert 100 < row[12] < 200  # half way down the 8 px ramp
+    assert (mask[:, :20] == 255).all()
+    hard = np.asarray(geometry.outpaint_mask((100, 50), (20, 0, 100, 50), overlap=16, feather=0))
+    assert (hard[:, 20:36] == 255).all() and (hard[:, 36:] == 0).all()

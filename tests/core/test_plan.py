@@ -91,8 +91,8 @@ def test_outpaint_grows_the_image_and_places_the_result(area: InpaintArea) -> No
         mode=Mode.OUTPAINT, init_image=picture, outpaint=sides, mask_options=opts, seed=9
     )
     p = plan(request)
-    extended, raw, box = outpaint_canvas(picture, sides, seed=9)
-    assert p.image == extended and p.mask == effective_mask(raw, 0, 2)
+    extended, mask, box = outpaint_canvas(picture, sides, "telea", seed=9, feather=2)
+    assert p.image == extended and p.mask == mask
     assert p.result_size == (88, 72) and p.source_size == (64, 48)
     assert p.origin == (-box[0], -box[1]) == (-16, 0) and p.margins == (16, 0, 8, 24)
     if area is InpaintArea.WHOLE_IMAGE:
