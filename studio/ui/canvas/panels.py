@@ -16,9 +16,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.infill import DEFAULT_INFILL, INFILL_METHODS
 from studio.core.request import InpaintArea, MaskedContent, MaskOptions, OutpaintOptions
 
 SIDES = ("left", "top", "right", "bottom")
+INFILL_LABELS = {
+    "telea": "Telea (colours flow in)",
+    "ns": "Navier-Stokes (edges continue)",
+    "stretch": "Edge stretch",
+    "flat": "Flat mean colour",
+}
+
+
+def infill_combo(tip: str) -> QComboBox:
+    """A choice of core.infill's methods (how an area is pre-filled from its surroundings)."""
+    combo = QComboBox()
+    for method in INFILL_METHODS:
+        combo.addItem(INFILL_LABELS.get(method, method), method)
+    combo.setCurrentIndex(combo.findData(DEFAULT_INFILL))
+    combo.setToolTip(tip)
+    return combo
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = " px") -> QSpinBox:
@@ -52,8 +69,10 @@ class InpaintPanel(QGroupBox):
             ("Original", MaskedContent.ORIGINAL),
             ("Blur", MaskedContent.BLUR),
             ("Noise", MaskedContent.NOISE),
+            ("Infill from surroundings", MaskedContent.INFILL),
         ):
             self.fill.addItem(label, value)
+        self.infill = infill_combo("How the masked area is filled before generating (Infill content)")
         self.grow = _spin(-256, 256, d.grow)
         self.feather = _spin(0, 256, d.feather)
         self.button = QPushButton("Inpaint")
@@ -62,18 +81,25 @@ class InpaintPanel(QGroupBox):
         form.addRow("Generate", self.area)
         form.addRow("Padding", self.padding)
         form.addRow("Masked content", self.fill)
+        form.addRow("Infill", self.infill)
         form.addRow("Grow / shrink", self.grow)
         form.addRow("Feather", self.feather)
         form.addRow(self.button)
         for w in (self.padding, self.grow, self.feather):
             w.valueChanged.connect(self.changed)
         self.area.currentIndexChanged.connect(self._area_changed)
-        self.fill.currentIndexChanged.connect(self.changed)
+        self.fill.currentIndexChanged.connect(self._fill_changed)
+        self.infill.currentIndexChanged.connect(self.changed)
         self.button.clicked.connect(self.generate)
         self._area_changed()
+        self._fill_changed()
 
     def _area_changed(self) -> None:
         self.padding.setEnabled(InpaintArea(self.area.currentData()) is InpaintArea.ONLY_MASKED)
+        self.changed.emit()
+
+    def _fill_changed(self) -> None:
+        self.infill.setEnabled(MaskedContent(self.fill.currentData()) is MaskedContent.INFILL)
         self.changed.emit()
 
     def options(self) -> MaskOptions:
@@ -83,6 +109,7 @@ class InpaintPanel(QGroupBox):
             area=InpaintArea(self.area.currentData()),
             padding=self.padding.value(),
             fill=MaskedContent(self.fill.currentData()),
+            infill=str(self.infill.currentData()),
         )
 
     def set_options(self, o: MaskOptions) -> None:
@@ -91,6 +118,7 @@ class InpaintPanel(QGroupBox):
         self.padding.setValue(o.padding)
         self.area.setCurrentIndex(self.area.findData(o.area))
         self.fill.setCurrentIndex(self.fill.findData(o.fill))
+        self.infill.setCurrentIndex(max(0, self.infill.findData(o.infill)))
 
 
 class OutpaintPanel(QGroupBox):
@@ -104,6 +132,7 @@ class OutpaintPanel(QGroupBox):
         for spin in self.spins.values():
             spin.setMaximumWidth(90)
         self.overlap = _spin(0, 256, OutpaintOptions().overlap)
+        self.infill = infill_combo("How the new area is filled from the picture's edge before generating")
         grid = QGridLayout()
         grid.addWidget(QLabel("Top"), 0, 1)
         grid.addWidget(self.spins["top"], 1, 1)
@@ -124,6 +153,7 @@ class OutpaintPanel(QGroupBox):
         quick.addWidget(reset)
         form = QFormLayout()
         form.addRow("Overlap", self.overlap)
+        form.addRow("Fill new area", self.infill)
         self.button = QPushButton("Outpaint")
         self.button.setToolTip(
             "Extend the canvas and generate the new area from scratch (strength 1) with the Generation "
@@ -156,6 +186,9 @@ class OutpaintPanel(QGroupBox):
             spin.blockSignals(False)
         if emit:
             self._emit()
+
+    def infill_method(self) -> str:
+        return str(self.infill.currentData())
 
     def options(self) -> OutpaintOptions:
         left, top, right, bottom = self.amounts()

@@ -8,6 +8,7 @@ the autosave folder. Prompt, strength, batch, seed and sampler are the canvas's 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -170,7 +171,11 @@ class CanvasWorkspace(FileCommands, QWidget):
         return self.generation.inpaint(self.inpaint_panel.options())
 
     def outpaint(self) -> QtJob | None:
-        return self.generation.outpaint(self.outpaint_panel.options(), self.inpaint_panel.options())
+        """Grow/feather from the inpaint panel; how the new area is pre-filled from the outpaint panel."""
+        options = dataclasses.replace(
+            self.inpaint_panel.options(), infill=self.outpaint_panel.infill_method()
+        )
+        return self.generation.outpaint(self.outpaint_panel.options(), options)
 
     def extend_canvas(self) -> None:
         """Grow the canvas by the outpaint amounts without generating (white margins; undoable)."""

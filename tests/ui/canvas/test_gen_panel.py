@@ -126,3 +126,23 @@ def test_app_canvas_starts_with_the_remembered_panel(window: Any, tmp_path: Path
     request = canvas.generation_request()
     assert (request.prompt, request.batch, request.seed, request.scheduler) == ("kept", 2, 77, "Heun")
     assert request.strength == pytest.approx(0.3)
+
+
+def test_infill_choices_reach_the_request(workspace, submits) -> None:
+    from studio.core.request import MaskedContent
+
+    outpaint = workspace.outpaint_panel
+    outpaint.spins["top"].setValue(16)
+    outpaint.infill.setCurrentIndex(outpaint.infill.findData("ns"))
+    outpaint.button.click()
+    assert submits.requests[-1].mask_options.infill == "ns"  # the new area's pre-fill
+    workspace.generation.abandon()
+    inpaint = workspace.inpaint_panel
+    assert not inpaint.infill.isEnabled()  # only used with "Infill" masked content
+    inpaint.fill.setCurrentIndex(inpaint.fill.findData(MaskedContent.INFILL))
+    inpaint.infill.setCurrentIndex(inpaint.infill.findData("stretch"))
+    assert inpaint.infill.isEnabled()
+    _paint(workspace)
+    workspace.inpaint()
+    options = submits.requests[-1].mask_options
+    assert options.fill is MaskedContent.INFILL and options.infill == "stretch"
