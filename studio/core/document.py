@@ -264,9 +264,9 @@ class Document:
         """The image or OpenRaster document in `path`; a ValueError with a message when it is unusable."""
         path = Path(path)
         if path.suffix.lower() == ".ora":
-            from studio.core import ora
+            from studio.core.ora import read_ora
 
-            found = ora.read_ora(path)
+            found = read_ora(path)
             return cls(layers=found.layers, active=found.active, path=path)
         img = open_image(path)
         upright = ImageOps.exif_transpose(img)  # photos: the way the camera held them
@@ -292,8 +292,9 @@ class Document:
     @property
     def image(self) -> np.ndarray:
         """The flattened visible layers, HxWx3 RGB uint8 (read-only view, updated when read)."""
-        if self._flat_dirty is not None:
-            rect, self._flat_dirty = self._flat_dirty, None
+        rect = clip_rect(self._flat_dirty, self.width, self.height) if self._flat_dirty else None
+        self._flat_dirty = None
+        if rect is not None:
             self._flat[slices(rect)] = flatten(self.layers, rect)
         view = self._flat.view()
         view.flags.writeable = False
@@ -452,7 +453,8 @@ class Document:
             layer.set_props(props)
         self.active_index = state.active
         if state.mask.shape != self.mask.shape:
-            self._flat = np.empty((*state.mask.shape, 3), np.uint8)
+            h, w = state.mask.shape
+            self._flat, self._flat_dirty = np.empty((h, w, 3), np.uint8), (0, 0, w, h)
         self.mask = state.mask
 
     def _commit(
@@ -721,9 +723,9 @@ class Document:
         Either way the document counts as saved."""
         path = Path(path)
         if path.suffix.lower() == ".ora":
-            from studio.core import ora
+            from studio.core.ora import write_ora
 
-            ora.write_ora(path, self.layers, self.image, active=self.active_index)
+            write_ora(path, self.layers, self.image, active=self.active_index)
         else:
             atomic_write_bytes(path, self.flat_bytes(path.suffix))
         self.path = path

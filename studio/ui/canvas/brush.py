@@ -1,4 +1,4 @@
-"""Mask rasterization in numpy, touching only the dirty rectangle (no Qt here, so it benches headless).
+"""Mask and colour rasterization in numpy, touching only the dirty rectangle (no Qt here, so it benches headless).
 
 A stroke is a chain of segments; each segment is a capsule whose radius may change along it (pen
 pressure). Painting keeps the maximum coverage (eraser: the minimum), so overlapping segments of one
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from studio.core.layers import div255, lerp_pixels
 
 Rect = tuple[int, int, int, int]
 Point = tuple[float, float]
@@ -80,8 +82,11 @@ def paint_segment(
     hardness: float = 1.0,
     erase: bool = False,
     radius_end: float | None = None,
+    strength: float = 1.0,
 ) -> Rect | None:
-    """Paint one stroke segment into `mask` (HxW uint8) in place; return the dirty rect or None."""
+    """Paint one stroke segment into `mask` (HxW uint8) in place; return the dirty rect or None.
+
+    `strength` (0..1) scales the coverage (pen pressure as opacity); painting keeps the maximum."""
     r1 = radius if radius_end is None else radius_end
     h, w = mask.shape
     rect = segment_rect(p0, p1, max(radius, r1), w, h)
@@ -94,7 +99,7 @@ def paint_segment(
         cov += np.float32(255.5)
         np.minimum(region, cov.astype(np.uint8), out=region)
     else:
-        cov *= np.float32(255.0)
+        cov *= np.float32(255.0 * min(1.0, max(0.0, strength)))
         cov += np.float32(0.5)
         np.maximum(region, cov.astype(np.uint8), out=region)
     return rect
@@ -139,3 +144,25 @@ def rect_values(
         return None
     values = np.full((rect[3] - rect[1], rect[2] - rect[0]), 0 if erase else 255, np.uint8)
     return rect, values
+
+
+def colour_segment(
+    layer: np.ndarray,
+    before: np.ndarray,
+    coverage: np.ndarray,
+    rect: Rect,
+    colour: np.ndarray,
+    opacity: float,
+    *,
+    erase: bool = False,
+) -> None:
+    """Paint `rect` of a premultiplied BGRA `layer`: its pixels from before the stroke (`before`, the
+    rect's shape) blended toward `colour` (one BGRA pixel; erase: toward transparent) by the stroke's
+    accumulated `coverage` (HxW uint8, the layer's size) times `opacity`. Blending from the stroke's
+    starting pixels by its maximum coverage means overlapping segments never build up darker joints."""
+    left, top, right, bottom = rect
+    weight = coverage[top:bottom, left:right]
+    if opacity < 1.0:
+        weight = div255(weight.astype(np.uint16) * np.uint16(round(opacity * 255))).astype(np.uint8)
+    target = np.zeros(4, np.uint8) if erase else colour
+    layer[top:bottom, left:right] = lerp_pixels(before, target, weight)

@@ -1,34 +1,49 @@
-"""QImage buffers mirrored from the document's numpy arrays, refreshed one dirty rect at a time."""
+"""QImages of the document: its layers (views of their arrays, no copy) and the mask tint (refreshed by
+dirty rect)."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
+from studio.core.layers import Layer
+
 Rect = tuple[int, int, int, int]
 
 
-class ImageLayer:
-    """An RGB32 QImage that owns a numpy buffer; `update(rgb, rect)` copies only `rect`."""
+class LayerImages:
+    """One ARGB32_Premultiplied QImage per document layer, each a view of the layer's own numpy array
+    (`core.layers` keeps premultiplied B,G,R,A: Qt's memory order on little-endian machines), so a
+    stroke needs no copy at all: the view just repaints. Rebuilt when the stack changes (cheap)."""
 
     def __init__(self) -> None:
-        self.buffer = np.zeros((1, 1, 4), np.uint8)
-        self.qimage = QImage()
+        self.layers: list[Layer] = []
+        self.qimages: list[QImage] = []
+        self._arrays: list[np.ndarray] = []  # each QImage's memory: kept alive while it is drawn
+        self.size = (0, 0)
 
-    def reset(self, rgb: np.ndarray) -> None:
-        h, w = rgb.shape[:2]
-        self.buffer = np.empty((h, w, 4), np.uint8)
-        self.buffer[..., 3] = 255
-        self.qimage = QImage(self.buffer.data, w, h, w * 4, QImage.Format.Format_RGB32)
-        self.update(rgb, (0, 0, w, h))
+    def reset(self, layers: list[Layer]) -> None:
+        if sys.byteorder != "little":  # pragma: no cover - no big-endian desktop exists to test it
+            raise RuntimeError("The canvas needs a little-endian machine (Qt's ARGB32 byte order).")
+        self.layers = list(layers)
+        self._arrays = [x.pixels for x in self.layers]
+        self.qimages = [_wrap(a) for a in self._arrays]
+        self.size = (self.layers[0].width, self.layers[0].height) if self.layers else (0, 0)
 
-    def update(self, rgb: np.ndarray, rect: Rect) -> None:
-        left, top, right, bottom = rect
-        self.buffer[top:bottom, left:right, :3] = rgb[top:bottom, left:right, ::-1]  # memory order B,G,R,X
+    def current(self, layers: list[Layer]) -> bool:
+        """Whether these images still show exactly `layers` (same objects, same arrays)."""
+        return len(layers) == len(self.layers) and all(
+            a is b and a.pixels is p for a, b, p in zip(layers, self.layers, self._arrays, strict=True)
+        )
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.buffer.shape[1], self.buffer.shape[0]
+
+def _wrap(pixels: np.ndarray) -> QImage:
+    if not pixels.flags.c_contiguous:
+        raise ValueError("Layer pixels must be C-contiguous to be drawn without a copy.")
+    h, w = pixels.shape[:2]
+    return QImage(pixels.data, w, h, w * 4, QImage.Format.Format_ARGB32_Premultiplied)
 
 
 class MaskLayer:

@@ -26,8 +26,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from studio.core.document import Document, Rect, union_rect
+from studio.core.layers import intersect_rect
 from studio.ui.canvas import frame
-from studio.ui.canvas.layers import ImageLayer, MaskLayer, qimage_from_rgb
+from studio.ui.canvas.layers import LayerImages, MaskLayer, qimage_from_rgb
 from studio.ui.canvas.tools import MaskTools, Tool
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ BACKGROUND = QColor(48, 48, 52)
 class CanvasView(QWidget):
     zoom_changed = Signal(float)
     tool_changed = Signal(str)
+    colour_picked = Signal(object)  # (r, g, b) sampled by the eyedropper
     brush_size_changed = Signal(int)
     extend_changed = Signal(int, int, int, int)  # left, top, right, bottom (frame drag)
 
@@ -52,7 +54,7 @@ class CanvasView(QWidget):
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.mask_visible = True
-        self.image_layer, self.mask_layer = ImageLayer(), MaskLayer()
+        self.layer_images, self.mask_layer = LayerImages(), MaskLayer()
         self._mask_override: np.ndarray | None = None  # e.g. the effective-mask preview
         self._override: tuple[QImage, tuple[int, int]] | None = None  # candidate image, origin
         self.comparing = False  # show the original instead of the candidate (hold C)
@@ -85,31 +87,28 @@ class CanvasView(QWidget):
         self.fit()
 
     def _reset_layers(self) -> None:
-        self._dirty_image: Rect | None = None
         self._dirty_mask: Rect | None = None
-        self.image_layer.reset(self.doc.image)
+        self.layer_images.reset(self.doc.layers)
         self.mask_layer.reset(self.doc.mask if self._mask_override is None else self._mask_override)
 
     def _on_doc_changed(self, rect: Rect | None) -> None:
-        """Remember what to copy into the layers; the copy happens once per frame, in paintEvent."""
-        if rect is None or self.image_layer.size != self.doc.size:
+        """Repaint what changed. Layers are drawn straight from their arrays; the mask tint is copied
+        once per frame, in paintEvent."""
+        if not self.layer_images.current(self.doc.layers):
+            self.layer_images.reset(self.doc.layers)
+        if rect is None or self.layer_images.size != self.doc.size:
             self._reset_layers()
             self.update()
             return
         image_changed, mask_changed = self.doc.last_change
         if not (image_changed or mask_changed):  # only the history changed (a stroke ended)
             return
-        if image_changed:
-            self._dirty_image = union_rect(self._dirty_image, rect)
         if mask_changed and self._mask_override is None:
             self._dirty_mask = union_rect(self._dirty_mask, rect)
         self.update(self.doc_rect_to_widget(rect))
 
     def flush_layers(self) -> None:
-        """Bring the QImage layers up to date with the document (many mouse events, one copy)."""
-        if self._dirty_image is not None:
-            self.image_layer.update(self.doc.image, self._dirty_image)
-            self._dirty_image = None
+        """Bring the mask tint up to date with the document (many mouse events, one copy)."""
         if self._dirty_mask is not None:
             self.mask_layer.update(self.doc.mask, self._dirty_mask)
             self._dirty_mask = None
@@ -198,7 +197,7 @@ class CanvasView(QWidget):
             img, origin = self._override
             self._draw_layer(p, img, origin, exposed)
         else:
-            self._draw_layer(p, self.image_layer.qimage, (0, 0), exposed)
+            self._draw_document_layers(p, exposed)
             if self.mask_visible and not self.comparing:
                 self._draw_layer(p, self.mask_layer.qimage, (0, 0), exposed)
         if self._preview is not None:
@@ -209,21 +208,47 @@ class CanvasView(QWidget):
         self._draw_tool_feedback(p)
         p.end()
 
+    def _exposed_doc_rect(self, exposed: QRect) -> Rect:
+        """The document pixels (unclipped, 1 px margin) under the exposed widget rect."""
+        x0, y0 = self.widget_to_doc(QPointF(exposed.left(), exposed.top()))
+        x1, y1 = self.widget_to_doc(QPointF(exposed.right() + 1, exposed.bottom() + 1))
+        return (math.floor(x0) - 1, math.floor(y0) - 1, math.ceil(x1) + 1, math.ceil(y1) + 1)
+
     def _draw_layer(self, p: QPainter, img: QImage, origin: tuple[int, int], exposed: QRect) -> None:
         """Draw only the part of `img` that covers the exposed widget rect."""
         if img.isNull():
             return
         ox, oy = origin
-        x0, y0 = self.widget_to_doc(QPointF(exposed.left(), exposed.top()))
-        x1, y1 = self.widget_to_doc(QPointF(exposed.right() + 1, exposed.bottom() + 1))
-        sl = max(0, math.floor(x0) - ox - 1)
-        st = max(0, math.floor(y0) - oy - 1)
-        sr = min(img.width(), math.ceil(x1) - ox + 1)
-        sb = min(img.height(), math.ceil(y1) - oy + 1)
-        if sr <= sl or sb <= st:
-            return
+        left, top, right, bottom = self._exposed_doc_rect(exposed)
+        part = intersect_rect(
+            (left - ox, top - oy, right - ox, bottom - oy), (0, 0, img.width(), img.height())
+        )
+        if part is not None:
+            self._draw_part(p, img, part, origin)
+
+    def _draw_part(self, p: QPainter, img: QImage, part: Rect, origin: tuple[int, int] = (0, 0)) -> None:
+        sl, st, sr, sb = part
+        ox, oy = origin
         target = QRectF(self.doc_to_widget(sl + ox, st + oy), self.doc_to_widget(sr + ox, sb + oy))
         p.drawImage(target, img, QRectF(sl, st, sr - sl, sb - st))
+
+    def _draw_document_layers(self, p: QPainter, exposed: QRect) -> None:
+        """White under the canvas, then each visible layer with its opacity, bottom first: the same
+        composite as `Document.image`, drawn only where the exposed rect meets each layer's content."""
+        w, h = self.layer_images.size
+        area = intersect_rect(self._exposed_doc_rect(exposed), (0, 0, w, h))
+        if area is None:
+            return
+        p.fillRect(
+            QRectF(self.doc_to_widget(area[0], area[1]), self.doc_to_widget(area[2], area[3])),
+            Qt.GlobalColor.white,
+        )
+        for layer, img in zip(self.layer_images.layers, self.layer_images.qimages, strict=True):
+            part = intersect_rect(layer.bounds, area) if layer.shows else None
+            if part is not None:
+                p.setOpacity(layer.opacity)
+                self._draw_part(p, img, part)
+        p.setOpacity(1.0)
 
     def _draw_tool_feedback(self, p: QPainter) -> None:
         st, tool = self.tools.state, self.tools.tool

@@ -121,7 +121,7 @@ def test_maybe_close_save_writes_the_image(make_workspace, tmp_path) -> None:
 def test_open_file_and_save_load_mask(workspace, tmp_path) -> None:
     Image.new("RGB", (40, 30), (1, 2, 3)).save(tmp_path / "in.webp", lossless=True)
     assert workspace.open_file(tmp_path / "in.webp")
-    assert workspace.doc.size == (40, 30) and workspace.view.image_layer.size == (40, 30)
+    assert workspace.doc.size == (40, 30) and workspace.view.layer_images.size == (40, 30)
     assert workspace.title() == "in.webp"
     _paint(workspace)
     assert workspace.title() == "in.webp*"

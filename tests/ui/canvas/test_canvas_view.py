@@ -134,7 +134,7 @@ def test_undo_redo_of_strokes_mask_ops_and_resize(workspace, view, qtbot) -> Non
     doc.extend(8, 0, 0, 8)
     workspace.actions_["undo"].trigger()
     assert doc.size == (96, 64) and np.array_equal(doc.image, original)
-    assert view.image_layer.size == (96, 64)
+    assert view.layer_images.size == (96, 64)
     workspace.actions_["undo"].trigger()
     assert np.array_equal(doc.mask, after_stroke)
     workspace.actions_["undo"].trigger()
