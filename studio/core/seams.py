@@ -12,8 +12,8 @@ the two sides of that transition:
 It is flagged when either exceeds its limit (`COLOUR_BREAK_LIMIT`, `GRADIENT_BREAK_LIMIT`). Measured
 in tests/core/test_seams.py on a photo-like picture: a good composite reads colour 0.0-0.3 and
 gradient 0.8-1.0x; a warm-cast inpaint colour 18.2 (hard edge), 13.5 (feather 4), 8.6 (feather 8),
-and 0.1 after `blend_seam`; a 2 px dark outline along the join gradient 3.5x. About 0.7 s for a
-768x768 image on a 2-core VM: run it off the GUI thread.
+and 0.1 after `blend_seam`; a 2 px dark outline along the join gradient 3.5x. About 0.45 s for a
+768x768 image (`bench/bench_infill.py`, 2-core VM): run it off the GUI thread.
 
 `blend_seam` is the colour-matched fix: the colour step (beyond the original's) is measured along the
 boundary and taken off the generated side: fully in the core's first `band` px and, in the
