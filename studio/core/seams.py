@@ -19,7 +19,8 @@ and 0.1 after `blend_seam`; a 2 px dark outline along the join gradient 3.5x. Ab
 boundary and taken off the generated side: fully in the core's first `band` px and, in the
 transition, in proportion to the mask (the generated share of each pixel), fading out deeper into
 the core. It never changes a pixel where the mask is 0. `seam_band_mask` gives the thin band for the
-other fix, a low-strength re-inpaint of the join.
+other fix, a low-strength re-inpaint of the join. `measure_plan_seam` / `blend_plan_seam` do the same
+for a job's result image with its `GenerationPlan` (image and effective mask; mode and alpha kept).
 
 Arrays: images uint8 HxWx3 (RGB), masks HxW (uint8 0..255 or bool; 255/True = generated), all in the
 result's pixels (for an outpaint: the grown image, with the plan's image as `original`).
@@ -30,8 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from studio.core.plan import GenerationPlan
 
 Box = tuple[int, int, int, int]
 
@@ -134,6 +141,38 @@ def seam_band_mask(mask: np.ndarray, width: int = 8) -> np.ndarray:
     if not sides.boundary.any():
         return np.zeros(m.shape, np.uint8)
     return np.where(sides.line | sides.ring_core | sides.ring_untouched, 255, 0).astype(np.uint8)
+
+
+def measure_plan_seam(plan: GenerationPlan, result: Image.Image, band: int = DEFAULT_BAND) -> SeamReport:
+    """`measure_seam` of one inpaint/outpaint result against its plan's image and effective mask
+    (colour channels; alpha is ignored). Raises ValueError for a plan without an image and mask."""
+    image, mask = _plan_inputs(plan)
+    return measure_seam(_rgb(result), _rgb(image), np.asarray(mask), band)
+
+
+def blend_plan_seam(plan: GenerationPlan, result: Image.Image, band: int = DEFAULT_BLEND_BAND) -> Image.Image:
+    """`blend_seam` of one inpaint/outpaint result: the same mode and size back, alpha kept; every
+    pixel where the plan's mask is 0 is unchanged."""
+    from PIL import Image
+
+    image, mask = _plan_inputs(plan)
+    mask_array = np.asarray(mask)
+    fixed = Image.fromarray(blend_seam(_rgb(result), _rgb(image), mask_array, band), mode="RGB")
+    if result.mode in ("RGBA", "LA"):
+        fixed.putalpha(result.getchannel("A"))
+    fixed = fixed.convert(result.mode) if fixed.mode != result.mode else fixed
+    fixed.paste(result, mask=Image.fromarray(np.where(mask_array == 0, 255, 0).astype(np.uint8), "L"))
+    return fixed
+
+
+def _plan_inputs(plan: GenerationPlan) -> tuple[Image.Image, Image.Image]:
+    if plan.image is None or plan.mask is None:
+        raise ValueError("Only an inpaint or outpaint result has a seam to check.")
+    return plan.image, plan.mask
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 class _Sides:

@@ -13,7 +13,9 @@ from studio.core.seams import (
     COLOUR_BREAK_LIMIT,
     GRADIENT_BREAK_LIMIT,
     SeamReport,
+    blend_plan_seam,
     blend_seam,
+    measure_plan_seam,
     measure_seam,
     seam_band_mask,
 )
@@ -142,3 +144,27 @@ def test_bad_input_gets_a_clear_message() -> None:
         blend_seam(picture.astype(np.float32), picture, np.zeros((32, 32), np.uint8))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="single-channel"):
         seam_band_mask(picture)
+
+
+def test_plan_helpers_measure_and_fix_an_rgba_inpaint_keeping_its_mode_and_alpha() -> None:
+    rgba = np.dstack([photo(160, 128), np.linspace(80, 255, 160 * 128).reshape(128, 160).astype(np.uint8)])
+    picture = Image.fromarray(rgba, "RGBA")
+    painted = Image.new("L", picture.size, 0)
+    painted.paste(255, (40, 30, 120, 100))
+    request = GenerationRequest(
+        mode=Mode.INPAINT, init_image=picture, mask=painted, mask_options=MaskOptions(feather=3)
+    )
+    p = plan(request)
+    assert p.image is not None and p.mask is not None
+    shifted = np.clip(rgba.astype(int) + (*MISMATCH, 0), 0, 255).astype(np.uint8)
+    result = composite(p.image, Image.fromarray(shifted, "RGBA"), p.mask)
+    before = measure_plan_seam(p, result)
+    assert before.flagged
+    fixed = blend_plan_seam(p, result)
+    assert fixed.mode == "RGBA" and fixed.size == result.size
+    assert np.array_equal(np.asarray(fixed)[..., 3], np.asarray(result)[..., 3])
+    kept = np.asarray(p.mask) == 0
+    assert np.array_equal(np.asarray(fixed)[kept], np.asarray(result)[kept])
+    assert measure_plan_seam(p, fixed).colour_break < COLOUR_BREAK_LIMIT / 4
+    with pytest.raises(ValueError, match="inpaint or outpaint"):
+        measure_plan_seam(plan(GenerationRequest(width=64, height=64)), result)
