@@ -57,18 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--area", choices=[a.value for a in InpaintArea], default="whole")
     inp.add_argument("--padding", type=int, default=32, help="context around the mask for --area masked")
     inp.add_argument("--fill", choices=[f.value for f in MaskedContent], default="original")
+    _infill_option(inp, "how --fill infill fills the masked area from its surroundings")
     out = sub.add_parser("outpaint", help="extend an image beyond its borders")
     _generation_options(out, strength=1.0)
     _image_option(out)
     for side in ("left", "right", "top", "bottom"):
         out.add_argument(f"--{side}", type=int, default=0, metavar="PX")
-    out.add_argument("--overlap", type=int, default=16, help="original pixels regenerated at the seam")
+    out.add_argument(
+        "--overlap", type=int, default=16, help="original pixels regenerated at the seam, feather included"
+    )
     out.add_argument("--feather", type=int, default=8)
+    _infill_option(out, "how the new area is pre-filled from the image")
     info = sub.add_parser("info", help="print the parameters stored in a PNG (or what a model file is)")
     info.add_argument("image", type=Path)
     models = sub.add_parser("models", help="list the models Studio can load")
     models.add_argument("--dir", action="append", default=[], type=Path, help="another folder to search")
     return parser
+
+
+def _infill_option(p: argparse.ArgumentParser, help_text: str) -> None:
+    from studio.core.infill import DEFAULT_INFILL, INFILL_METHODS
+
+    p.add_argument("--infill", choices=INFILL_METHODS, default=DEFAULT_INFILL, help=help_text)
 
 
 def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> None:
@@ -311,10 +321,11 @@ def request_from_args(args: argparse.Namespace) -> Any:
             area=InpaintArea(args.area),
             padding=args.padding,
             fill=MaskedContent(args.fill),
+            infill=args.infill,
         )
     if mode is Mode.OUTPAINT:
         fields["outpaint"] = OutpaintOptions(args.left, args.right, args.top, args.bottom, args.overlap)
-        fields["mask_options"] = MaskOptions(feather=args.feather)
+        fields["mask_options"] = MaskOptions(feather=args.feather, infill=args.infill)
     return GenerationRequest(**fields)
 
 

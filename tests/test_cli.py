@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from studio.cli import main
+from studio.core.metadata import read_png_metadata
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +162,32 @@ def test_cli_entry_point_runs_without_torch_for_help():
     subprocess.run([sys.executable, "-c", code], check=True)
     result = subprocess.run([sys.executable, "-m", "studio.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "generate" in result.stdout
+
+
+def test_outpaint_infill_and_the_exact_overlap(tiny, tmp_path, capsys):
+    """`--infill` picks the pre-fill (kept in the PNG's Studio JSON); `--overlap 4` with `--feather 8`
+    changes the original at most 4 px deep (issue 12)."""
+    rng = np.random.default_rng(3)
+    image = Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    image.save(tmp_path / "in.png")
+    argv = [
+        "outpaint",
+        "--image",
+        str(tmp_path / "in.png"),
+        "--left",
+        "16",
+        "--overlap",
+        "4",
+        "--feather",
+        "8",
+    ]
+    common = ["--prompt", "p", "--seed", "1", "--model", tiny, "--steps", "2", "--threads", "1"]
+    assert main([*argv, "--infill", "ns", *common, "--out", str(tmp_path / "wide.png")]) == 0
+    with Image.open(tmp_path / "wide.png") as im:
+        result = np.asarray(im.convert("RGB"))
+        meta = read_png_metadata(im)
+    assert result.shape == (48, 80, 3)
+    assert np.array_equal(result[:, 16 + 4 :], np.asarray(image)[:, 4:])  # beyond the overlap: exact
+    assert meta is not None and meta.studio is not None
+    assert meta.studio["request"]["mask_options"]["infill"] == "ns"
+    capsys.readouterr()
