@@ -51,7 +51,7 @@ def load_text_encoder(src: Path | None = None) -> Any:  # noqa: ANN401
     import torch
     from transformers import BertModel
 
-    model = BertModel.from_pretrained(src or minilm_dir(), dtype=torch.float32, add_pooling_layer=False)
+    model = BertModel.from_pretrained(src or minilm_dir(), dtype=torch.float32)  # pooler kept: unused
     model.config.use_attention_mask = True
     return model.eval().requires_grad_(False)
 
