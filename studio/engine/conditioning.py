@@ -49,8 +49,8 @@ TI_HASH_LENGTH = 12  # A1111's `TI hashes` short hash: the first 12 hex digits o
 
 class _Tokenizer(Protocol):
     model_max_length: int
-    bos_token_id: int
-    eos_token_id: int
+    bos_token_id: int | None
+    eos_token_id: int | None
     pad_token_id: int | None
 
     def get_vocab(self) -> dict[str, int]: ...
@@ -192,7 +192,7 @@ def windows(
             current.weights.append(weight)
     if current.tokens or not done:
         done.append(current)
-    bos, eos = int(tok.bos_token_id), int(tok.eos_token_id)
+    bos, eos = _special_ids(tok)
     pad = int(tok.pad_token_id) if tok.pad_token_id is not None else eos
     out = []
     for window in done:
@@ -389,7 +389,10 @@ def _encode_window(
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
     kw: dict[str, object] = {}
     if getattr(model.config, "use_attention_mask", False):  # type: ignore[attr-defined]
-        kw["attention_mask"] = torch.ones_like(input_ids)
+        # as diffusers' pipelines: the text and its start/end tokens, not the padding after them
+        _, eos = _special_ids(_tokenizer_of(encoder.tokenizer))
+        end = ids.index(eos, 1) + 1 if eos in ids[1:] else len(ids)
+        kw["attention_mask"] = (torch.arange(len(ids), device=device) < end).long()[None]
     out = model(input_ids, output_hidden_states=True, **kw)  # type: ignore[operator]
     skip = max(1, int(clip_skip))
     pooled = None
@@ -442,6 +445,15 @@ def _pad_pair(
 
     target = max(pos.shape[1], neg.shape[1])
     return pad(pos, target, False), pad(neg, target, zero_negative)
+
+
+def _special_ids(tok: _Tokenizer) -> tuple[int, int]:
+    """Start and end token ids: CLIP's BOS/EOS, or BERT's [CLS]/[SEP] (which have no BOS/EOS)."""
+    bos = tok.bos_token_id if tok.bos_token_id is not None else getattr(tok, "cls_token_id", None)
+    eos = tok.eos_token_id if tok.eos_token_id is not None else getattr(tok, "sep_token_id", None)
+    if bos is None or eos is None:
+        raise ValueError("The model's tokenizer has no start/end tokens; it cannot be used here.")
+    return int(bos), int(eos)
 
 
 def _tokenizer_of(tokenizer: object) -> _Tokenizer:
