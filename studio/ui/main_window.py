@@ -119,7 +119,9 @@ class MainWindow(QMainWindow):
         return self.bridge.submit(request)
 
     def add_workspace(self, widget: QWidget, title: str) -> int:
-        """Add a tab next to "Generate" (the canvas); returns its index."""
+        """Add a tab next to "Generate" (the canvas); returns its index. `title` also heads the
+        workspace's shortcuts in Help → Keyboard shortcuts (the tab's text may change: a file name)."""
+        widget.setProperty("workspace_name", title)
         return self.tabs.addTab(widget, title)
 
     def workspace_request(self) -> GenerationRequest:
@@ -355,7 +357,7 @@ class MainWindow(QMainWindow):
         for index in range(1, self.tabs.count()):
             workspace = self.tabs.widget(index)
             if isinstance(workspace, WorkspaceWithShortcuts):
-                title = self.tabs.tabText(index)
+                title = str(workspace.property("workspace_name") or self.tabs.tabText(index))
                 extra += [(keys, f"{title}: {action}") for keys, action in workspace.shortcuts()]
         dialog = ShortcutsDialog(extra, parent=self)
         dialog.open()
