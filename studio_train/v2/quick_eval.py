@@ -75,4 +75,15 @@ class QuickEval:
         with self.csv.open("a", encoding="utf-8") as f:
             f.write(",".join(str(v) for v in row) + "\n")
         trainer.log.note(f"quick eval at unet step {trainer.step} ({size}px): {result} in {elapsed:.0f}s")
+        save_snapshot(trainer)
         return result
+
+
+def save_snapshot(trainer: Trainer) -> Path:
+    """The EMA UNet (fp16, sharded) at this step, for learning curves of the full evaluation
+    (`python -m studio_train.v2 --export OUT --snapshot STEP`)."""
+    from studio_train.v2.shards import save_sharded
+
+    folder = trainer.work / "snapshots" / f"{trainer.global_step():08d}"
+    save_sharded({k: v.half() for k, v in trainer.ema.state_dict().items()}, folder)
+    return folder

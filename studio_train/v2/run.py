@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--export", type=Path, default=None, help="only export the latest checkpoint's EMA model here"
     )
+    p.add_argument(
+        "--snapshot", type=int, default=None, help="with --export: the EMA UNet of this snapshot step"
+    )
     p.add_argument("--no-bf16", action="store_true", help="no bf16 autocast for the autoencoder")
     new = p.add_argument_group("recipe of a new run (ignored when resuming)")
     new.add_argument("--tiny", action="store_true", help="tiny dims and data (smoke tests)")
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if not resumed or trainer.phase in ("ae", "latents"):
             log.error("no checkpoint with a trained UNet in %s", args.work)
             return 1
+        if args.snapshot is not None:
+            load_snapshot(trainer, args.snapshot)
         export(trainer, args.export)
         return 0
     if trainer.phase == "done" and trainer.step < cfg.unet_steps:
@@ -109,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     if phase == "done":
         export(trainer, args.work / "model")
     return 0
+
+
+def load_snapshot(trainer, step: int) -> None:  # noqa: ANN001
+    from studio_train.v2.shards import load_sharded
+
+    weights = load_sharded(trainer.work / "snapshots" / f"{step:08d}")
+    trainer.ema.load_state_dict({k: v.float() for k, v in weights.items()})
 
 
 def use_bf16(args: argparse.Namespace, device: str) -> bool:

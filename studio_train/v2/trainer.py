@@ -184,6 +184,7 @@ class Trainer:
         cfg = self.cfg
         if self.phase == "ae":
             if self.step >= cfg.ae_steps:
+                self.ae_report()
                 self.phase, self.step = "latents", 0
                 return True
             self.ae_step()
@@ -230,6 +231,21 @@ class Trainer:
         self.log.step("ae", s, stats)
         return stats
 
+    def ae_report(self, n: int = 400) -> dict[str, float]:
+        """Reconstruction quality on up to `n` images spread over the data (notes + ae_quality.json)."""
+        import json
+
+        import numpy as np
+
+        from studio_train.autoencoder import evaluate_autoencoder
+
+        self.vae.eval()
+        pick = np.linspace(0, len(self.data) - 1, min(n, len(self.data))).round().astype(int)
+        quality = evaluate_autoencoder(self.vae, self.data.images[pick], self.device)
+        (self.work / "ae_quality.json").write_text(json.dumps(quality, indent=1) + "\n", encoding="utf-8")
+        self.log.note(f"autoencoder after {self.cfg.ae_steps} steps: {quality}")
+        return quality
+
     # ---- latents -------------------------------------------------------------------------------
     def prepare_latents(self) -> None:
         """Posterior mean/std of every image at every stage size; scaling factor from full size."""
@@ -251,7 +267,7 @@ class Trainer:
         self.log.note(f"latents cached for sizes {sorted(self.latents)}, scaling_factor {self.scale:.4f}")
 
     def ensure_latents(self) -> None:
-        if self.phase == "unet" and not self.latents:
+        if self.phase in ("unet", "done") and not self.latents:
             scale = self.scale
             self.prepare_latents()
             self.scale = scale
