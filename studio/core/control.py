@@ -94,14 +94,16 @@ class ControlUnit:
         return f"{self.kind.label}{pre} {self.weight:g} ({span}) {self.model_name}"
 
 
-def check_controls(units: object) -> None:
-    """Raise ValueError with a message the artist can act on; None when every unit is usable."""
+def check_controls(units: object, require_images: bool = True) -> None:
+    """Raise ValueError with a message the artist can act on; None when every unit is usable.
+    `require_images` False checks the settings only (units read from a preset or an image's metadata,
+    whose images the artist adds before the job runs)."""
     if not isinstance(units, tuple) or not all(isinstance(u, ControlUnit) for u in units):
         raise ValueError("The control list could not be read: each control needs a type, model and image.")
     if len(units) > MAX_CONTROL_UNITS:
         raise ValueError(f"At most {MAX_CONTROL_UNITS} controls per job, not {len(units)}.")
     for index, unit in enumerate(units):
-        _check_unit(index, unit)
+        _check_unit(index, unit, require_images)
     kinds = {u.kind for u in units}
     if ControlKind.CONTROLNET in kinds and ControlKind.T2I_ADAPTER in kinds:
         raise ValueError(
@@ -110,16 +112,15 @@ def check_controls(units: object) -> None:
         )
 
 
-def _check_unit(index: int, unit: ControlUnit) -> None:
+def _check_unit(index: int, unit: ControlUnit, require_image: bool = True) -> None:
     label = f"Control {index + 1} ({_kind_label(unit.kind)})"
     if not isinstance(unit.kind, ControlKind):
         raise ValueError(f"{label}: unknown control type {unit.kind!r}.")
     if not isinstance(unit.model, str) or not unit.model.strip():
         raise ValueError(f"{label} has no model: choose its file or folder.")
-    if unit.image is None:
+    if unit.image is None and require_image:
         raise ValueError(f"{label} has no image: choose a layer or an image file for it.")
-    w, h = unit.image.size
-    if w == 0 or h == 0:
+    if unit.image is not None and 0 in unit.image.size:
         raise ValueError(f"{label}: its image is empty (0 pixels wide or high).")
     _number(label, "weight", unit.weight, 0.0, MAX_CONTROL_WEIGHT)
     _number(label, "start", unit.start, 0.0, 1.0)

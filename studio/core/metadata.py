@@ -19,7 +19,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
-from studio.core import request_io
+from studio.core import control, request_io
 from studio.core.a1111_text import format_a1111, parse_a1111
 from studio.core.fileio import JSONDict, atomic_write_bytes
 from studio.core.images import open_guarded
@@ -85,12 +85,14 @@ def build_parameters(
     ti_hashes: Mapping[str, str] | None = None,
     vae_name: str = "",
     vae_hash: str = "",
+    control_hashes: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     """The parameters for one image: "prompt", "negative_prompt", A1111 keys, and "studio" (JSON).
 
     The engine passes what only it knows: `lora_hashes` {name as in the prompt / file stem: A1111's
     short hash} of the LoRAs applied, `ti_hashes` {embedding name: hash} of the embeddings the prompts
-    used, and the VAE override's `vae_name` (file name) and `vae_hash` ("" when the model's own VAE ran).
+    used, the VAE override's `vae_name` (file name) and `vae_hash` ("" when the model's own VAE ran), and
+    `control_hashes` {control model path: short hash} (`ControlNet N: "Module: ..., Model: name [hash]"`).
     LoRAs chosen in the picker are added to the A1111 prompt as `<lora:name:w>` tags, as A1111 writes
     them, so other tools apply them too; Studio's JSON keeps the request as it was."""
     try:
@@ -122,6 +124,7 @@ def build_parameters(
     params["Styles"] = request.styles or None  # the prompts above already contain them (as A1111 writes)
     params["Lora hashes"] = _hash_list(lora_hashes)
     params["TI hashes"] = _hash_list(ti_hashes)
+    params.update(control.a1111_fields(request.controls, dict(control_hashes or {})))
     params["Version"] = f"Studio {__version__}"
     params[STUDIO_KEY] = {
         "version": STUDIO_JSON_VERSION,
@@ -359,10 +362,24 @@ def _changes_from_a1111(meta: ImageMetadata, notes: list[str], mode: Mode) -> JS
     if s.get("VAE", "").strip():
         changes["vae"] = s["VAE"].strip()
     notes.extend(_lora_hash_notes(meta.prompt, s.get("Lora hashes", "")))
+    notes.extend(_control_notes(s))
+    applied |= {key for key in s if control.A1111_KEY.match(key)}
     not_applied = [key for key in s if key not in applied and key not in _DESCRIPTIVE_KEYS]
     if not_applied:
         notes.append(f"not applied: {', '.join(not_applied)}")
     return changes
+
+
+def _control_notes(settings: dict[str, str]) -> list[str]:
+    """`ControlNet N` entries: PNG text holds no control image, so none is applied; say which."""
+    units, unreadable = control.units_from_a1111(settings)
+    if not units and not unreadable:
+        return []
+    described = [u.describe() for u in units]
+    return [
+        f"not applied: {'; '.join(described + unreadable)} (the image does not hold the control images: "
+        "add them as controls to use them again)"
+    ]
 
 
 def _lora_hash_notes(prompt: str, hashes: str) -> list[str]:

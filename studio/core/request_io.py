@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from enum import Enum
 
-from studio.core.control import unit_to_dict, units_from_json
+from studio.core.control import check_controls, unit_to_dict, units_from_json
 from studio.core.fileio import JSONDict
 from studio.core.request import GenerationRequest, LoraRef, Mode
 
@@ -66,6 +66,14 @@ def apply_checked(base: GenerationRequest, changes: JSONDict, notes: list[str]) 
     accepted: JSONDict = {}
     for key, value in changes.items():
         if key in _UNCHECKED:  # checked against the images when the job is submitted
+            accepted[key] = value
+            continue
+        if key == "controls":  # their images are added before the job runs
+            try:
+                check_controls(value, require_images=False)
+            except ValueError as exc:
+                notes.append(f"{exc} The controls were not taken over.")
+                continue
             accepted[key] = value
             continue
         try:

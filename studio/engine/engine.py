@@ -313,7 +313,7 @@ class Engine:
                 self._emit(Started(job.id, the_plan, warnings), job.handle)
                 images = generate(job.request, the_plan, self._manager(), ctx)
             elapsed = time.monotonic() - ctx.started
-            params = files.parameters(job.request, loaded, images, ctx.embedding_hashes)
+            params = files.parameters(job.request, loaded, images, ctx.embedding_hashes, ctx.control_hashes)
             outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
         except JobCancelled as exc:
             outcome = Cancelled(job.id, exc.at_step)

@@ -16,12 +16,13 @@ def failure_for(exc: BaseException, doing: str = "generating") -> tuple[FailureK
     """`doing` ("generating", "loading the model") says what failed in the message for a bug."""
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     from studio.engine.conditioning import EmbeddingError
+    from studio.engine.control import ControlError
     from studio.engine.device import is_out_of_memory
     from studio.engine.pipelines import RequestError
     from studio.engine.runner import NonFiniteOutput
     from studio.engine.schedulers import SchedulerUnavailable
 
-    if isinstance(exc, RequestError | SchedulerUnavailable | EmbeddingError):
+    if isinstance(exc, RequestError | SchedulerUnavailable | EmbeddingError | ControlError):
         return FailureKind.INPUT, str(exc), detail
     if _is_model_load_error(exc):
         return FailureKind.MODEL, str(exc) or "The model could not be loaded.", detail

@@ -32,7 +32,12 @@ class JobFiles:
     vae_hash: str = ""
 
     def parameters(
-        self, request: GenerationRequest, loaded: LoadedModel, images: list[Image.Image], tis: dict[str, str]
+        self,
+        request: GenerationRequest,
+        loaded: LoadedModel,
+        images: list[Image.Image],
+        tis: dict[str, str],
+        control_hashes: dict[str, str] | None = None,
     ) -> list[dict[str, object]]:
         """A1111-style parameters per image (``studio.core.metadata.build_parameters``)."""
         from studio.core.metadata import build_parameters
@@ -47,6 +52,7 @@ class JobFiles:
                 image.size,
                 vae_name=self.vae_name,
                 vae_hash=self.vae_hash,
+                control_hashes=control_hashes,
                 **files,
             )
             for seed, image in zip(request.seeds(), images, strict=False)

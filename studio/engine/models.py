@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from studio.core.request import Mode
 from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
+from studio.engine.control import ControlModels
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.schedulers import create_scheduler
 
@@ -61,6 +62,7 @@ class ModelManager:
         self._pipes: dict[str, Pipeline] = {}
         self._base_scheduler_config: dict[str, object] = {}
         self._latent_rgb: LatentRGB | None = None
+        self.controls = ControlModels()  # ControlNets / adapters kept while jobs reuse them
 
     @property
     def resident_ref(self) -> str | None:
@@ -142,6 +144,7 @@ class ModelManager:
         self.loaded = None
         self._pipes.clear()
         self._latent_rgb = None
+        self.controls.clear()
         from studio.engine.device import free_memory
 
         free_memory()

@@ -21,6 +21,7 @@ from PIL import Image
 from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, Mode
 from studio.engine.conditioning import prompt_conditioning
+from studio.engine.control import prepare
 from studio.engine.models import ModelManager
 from studio.engine.runner import CallContext, run_pipeline, to_pil
 
@@ -63,14 +64,24 @@ def _common(request: GenerationRequest) -> dict[str, object]:
 
 
 def _call(
-    models: ModelManager, mode: Mode, request: GenerationRequest, ctx: CallContext, **kw: object
+    models: ModelManager,
+    mode: Mode,
+    request: GenerationRequest,
+    plan: GenerationPlan,
+    ctx: CallContext,
+    **kw: object,
 ) -> list[Image.Image]:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
+    # ControlNet / adapters (also without controls: an IP-Adapter left in the UNet is taken out)
+    control = prepare(request, plan, mode, pipe, models, models.controls)
+    pipe, extra = control.pipe or pipe, control.kwargs
+    ctx.step_hooks = control.step_hooks
+    ctx.control_hashes.update(control.hashes)
     # the prompts as A1111 reads them (weights, BREAK, long prompts, clip skip, embeddings), encoded
     # here and passed as embeddings; the request's embeddings are loaded for this call only
     with prompt_conditioning(pipe, request) as conditioning:
         ctx.embedding_hashes.update(conditioning.embedding_hashes)
-        images = run_pipeline(pipe, {**_common(request), **conditioning.kwargs, **kw}, ctx)
+        images = run_pipeline(pipe, {**_common(request), **conditioning.kwargs, **kw, **extra}, ctx)
     return to_pil(images)
 
 
@@ -80,10 +91,10 @@ def _txt2img(
     width, height = plan.generation_size
     size = {"width": width, "height": height}
     if not models.is_inpaint_model:
-        return _call(models, Mode.TXT2IMG, request, ctx, **size)
+        return _call(models, Mode.TXT2IMG, request, plan, ctx, **size)
     blank = Image.new("RGB", (width, height), (127, 127, 127))
     full = Image.new("L", blank.size, 255)
-    return _call(models, Mode.INPAINT, request, ctx, image=blank, mask_image=full, strength=1.0, **size)
+    return _call(models, Mode.INPAINT, request, plan, ctx, image=blank, mask_image=full, strength=1.0, **size)
 
 
 def _img2img(
@@ -92,10 +103,18 @@ def _img2img(
     image = _required(plan.image)
     common = {"image": image, "strength": request.strength}
     if not models.is_inpaint_model:
-        return _call(models, Mode.IMG2IMG, request, ctx, **common)
+        return _call(models, Mode.IMG2IMG, request, plan, ctx, **common)
     full = Image.new("L", image.size, 255)
     return _call(
-        models, Mode.INPAINT, request, ctx, mask_image=full, width=image.width, height=image.height, **common
+        models,
+        Mode.INPAINT,
+        request,
+        plan,
+        ctx,
+        mask_image=full,
+        width=image.width,
+        height=image.height,
+        **common,
     )
 
 
@@ -114,6 +133,7 @@ def _inpaint(
         models,
         Mode.INPAINT,
         request,
+        plan,
         ctx,
         image=source.resize(gen_size, Image.Resampling.LANCZOS),
         mask_image=region_mask.resize(gen_size, Image.Resampling.BILINEAR),

@@ -83,6 +83,11 @@ class CallContext:
     current_kind: Callable[[], PreviewKind] | None = None
     # name -> A1111 short hash of the textual inversion embeddings the prompts used (`TI hashes`)
     embedding_hashes: dict[str, str] = field(default_factory=dict)
+    # control model path -> short hash (`ControlNet N: ... Model: name [hash]`)
+    control_hashes: dict[str, str] = field(default_factory=dict)
+    # called after each model call with (the next step index, the steps of the call): IP-Adapter
+    # start/end switch their scale here
+    step_hooks: list[Callable[[int, int], None]] = field(default_factory=list)
 
 
 def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> npt.NDArray[np.float32]:
@@ -99,7 +104,8 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
     ) -> dict[str, torch.Tensor]:
         latents = tensors["latents"]
         total = ctx.total_steps
-        step = completed_step(i, p.num_timesteps, total, scheduler_order(p.scheduler))
+        calls = getattr(p, "num_timesteps", None) or len(p.scheduler.timesteps)
+        step = completed_step(i, calls, total, scheduler_order(p.scheduler))
         if step is not None:
             if not bool(torch.isfinite(latents).all()):
                 raise non_finite(p)
@@ -110,11 +116,13 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
             ctx.on_step(step, total, previews, maker.kind if previews else PreviewKind.NONE)
         if ctx.cancel.is_set():
             raise JobCancelled(ctx.last_step)
+        for hook in ctx.step_hooks:
+            hook(i + 1, calls)
         return tensors
 
     try:
         with torch.inference_mode():
-            out = pipe(**kwargs, callback_on_step_end=callback, output_type="np")
+            out = pipe(**kwargs, **_step_callback(pipe, callback), output_type="np")
     finally:
         capture.restore()
         _release(pipe)
@@ -122,6 +130,20 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
     if not np.isfinite(images).all():
         raise non_finite(pipe)
     return images
+
+
+def _step_callback(pipe: Pipeline, callback: Callable[..., object]) -> dict[str, object]:
+    """`callback_on_step_end`, or for the pipelines that only have the older `callback(i, t, latents)`
+    (diffusers' T2I-Adapter pipeline) the same callback through it."""
+    import inspect
+
+    if "callback_on_step_end" in inspect.signature(pipe.__call__).parameters:
+        return {"callback_on_step_end": callback}
+
+    def legacy(i: int, t: object, latents: object) -> None:
+        callback(pipe, i, t, {"latents": latents})
+
+    return {"callback": legacy, "callback_steps": 1}
 
 
 def _release(pipe: Pipeline) -> None:
