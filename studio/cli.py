@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from studio.cli_controls import ControlSpecError, add_control_options, control_fields
 from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -94,6 +95,7 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     p.add_argument("--strength", type=float, default=strength, help="denoising strength (not txt2img)")
     p.add_argument("--model", default="", help="model folder, file or cached Hub id (default: built-in)")
     _own_file_options(p)
+    add_control_options(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -312,6 +314,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         "init_image": image,
         "preview": PreviewKind.NONE,
         **own_file_fields(args),
+        **_controls(args),
     }
     if mode is Mode.INPAINT:
         fields["mask"] = _open_image(args.mask, "L")
@@ -327,6 +330,13 @@ def request_from_args(args: argparse.Namespace) -> Any:
         fields["outpaint"] = OutpaintOptions(args.left, args.right, args.top, args.bottom, args.overlap)
         fields["mask_options"] = MaskOptions(feather=args.feather, infill=args.infill)
     return GenerationRequest(**fields)
+
+
+def _controls(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return control_fields(args, _open_image)
+    except ControlSpecError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def own_file_fields(args: argparse.Namespace) -> dict[str, Any]:
