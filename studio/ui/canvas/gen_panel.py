@@ -77,6 +77,7 @@ class CanvasGenPanel(QGroupBox):
         self.change_model.setToolTip("The model, LoRAs and VAE are chosen on the Generate tab")
         self.size_line = QLabel()
         self.size_line.setWordWrap(True)
+        self.native_side = DEFAULTS.width  # the shared model's side, set by `show_shared`
         self._layout()
         self.set_values(initial or DEFAULTS, random_seed=random_seed)
         self._connect()
@@ -170,7 +171,7 @@ class CanvasGenPanel(QGroupBox):
         """The model and add-ons the jobs will use (from the Generate tab), and the generation size."""
         self.model_line.setText(describe_shared(shared))
         self.model_line.setToolTip(shared.model or "The built-in model")
-        side = native_size(shared.model)
+        self.native_side = side = native_size(shared.model)
         self.size_line.setText(f"Generates at {side} × {side} px, the model's native size")
 
     def _random_toggled(self, on: bool) -> None:

@@ -18,12 +18,15 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
+from studio.core.candidate_seams import fix_candidate
 from studio.core.document import Document
 from studio.core.events import Cancelled, Failed, Finished, Started, Step
 from studio.core.plan import GenerationPlan
 from studio.core.preview_composite import PreviewBase, composite_preview, preview_base
 from studio.core.request import GenerationRequest, MaskOptions, Mode, OutpaintOptions
+from studio.core.seams import SeamReport
 from studio.ui.bridge import QtJob
+from studio.ui.canvas.seam_worker import SeamChecker
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class CanvasGenerationController(QObject):
     progress = Signal(int, int)  # step, total
     message = Signal(str)
     accepted = Signal()
+    seam_changed = Signal()  # the seam report or fix of a result changed
 
     def __init__(
         self, doc: Callable[[], Document], submit: Submit, request_provider: Callable[[], GenerationRequest]
@@ -64,6 +68,11 @@ class CanvasGenerationController(QObject):
         self.candidates: list[np.ndarray] = []
         self.candidate_job: CanvasJob | None = None
         self.index = 0
+        self.seams: dict[int, SeamReport | None] = {}  # candidate index -> its report, once measured
+        self.unfixed: list[np.ndarray | None] = []  # per candidate: the result before its seam fix
+        self._seam_tokens: list[object] = []  # per candidate: its newest measure (older ones are stale)
+        self.seam_checker = SeamChecker(self)
+        self.seam_checker.measured.connect(self._on_seam_measured)
 
     @property
     def busy(self) -> bool:
@@ -176,6 +185,10 @@ class CanvasGenerationController(QObject):
             )
         if good:
             self.candidates, self.candidate_job, self.index = good, job, 0
+            self.seams, self.unfixed = {}, [None] * len(good)
+            self._seam_tokens = [object() for _ in good]
+            for index in range(len(good)):
+                self._measure_seam(index)
         self.candidates_changed.emit(self.index, len(self.candidates))
 
     def _on_failed(self, event: Failed) -> None:
@@ -211,7 +224,47 @@ class CanvasGenerationController(QObject):
 
     def discard(self) -> None:
         self.candidates, self.candidate_job, self.index = [], None, 0
+        self.seams, self.unfixed, self._seam_tokens = {}, [], []
         self.candidates_changed.emit(0, 0)
+
+    # seam check -----------------------------------------------------------------------------------
+    def seam(self) -> SeamReport | None:
+        """The seam report of the result on show (None while it is measured, or without a mask)."""
+        return self.seams.get(self.index)
+
+    def seam_measuring(self) -> bool:
+        return self.has_candidates and self.index not in self.seams
+
+    def seam_fixed(self) -> bool:
+        return self.index < len(self.unfixed) and self.unfixed[self.index] is not None
+
+    def toggle_seam_fix(self) -> None:
+        """Colour-match the result on show along its seam (core.seams.blend_seam), or take the fix back.
+        The fixed result is what Accept puts into the image (one undoable edit with it)."""
+        job, i = self.candidate_job, self.index
+        if job is None or job.plan is None or i >= len(self.candidates):
+            return
+        before = self.unfixed[i]
+        if before is None:
+            self.unfixed[i] = self.candidates[i]
+            self.candidates[i] = fix_candidate(job.plan, self.candidates[i])
+        else:
+            self.candidates[i], self.unfixed[i] = before, None
+        self._measure_seam(i)
+        self.candidates_changed.emit(self.index, len(self.candidates))
+
+    def _measure_seam(self, index: int) -> None:
+        job = self.candidate_job
+        if job is not None and job.plan is not None:
+            self.seams.pop(index, None)
+            self._seam_tokens[index] = object()
+            self.seam_checker.measure(self._seam_tokens[index], index, job.plan, self.candidates[index])
+            self.seam_changed.emit()
+
+    def _on_seam_measured(self, token: object, index: int, report: SeamReport | None) -> None:
+        if index < len(self._seam_tokens) and token is self._seam_tokens[index]:
+            self.seams[index] = report
+            self.seam_changed.emit()
 
     def accept(self) -> bool:
         cur, job = self.current(), self.candidate_job
@@ -227,9 +280,17 @@ class CanvasGenerationController(QObject):
             doc.extend(left, top, right, bottom, image=result, label="Outpaint result")
         else:
             doc.apply_image(result, "Inpaint result")
+        self._report_accepted_seam()
         self.discard()
         self.accepted.emit()
         return True
+
+    def _report_accepted_seam(self) -> None:
+        """The accepted result's seam measure, in the message line (its details)."""
+        report = self.seam()
+        if report is not None:
+            fixed = " (seam fixed)" if self.seam_fixed() else ""
+            self.message.emit(f"Result accepted{fixed}: {report.summary()}")
 
 
 def _keep_document_pixels(

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.infill import DEFAULT_INFILL, INFILL_METHODS
 from studio.core.request import InpaintArea, MaskedContent, MaskOptions, OutpaintOptions
+from studio.core.seams import SeamReport
 
 SIDES = ("left", "top", "right", "bottom")
 INFILL_LABELS = {
@@ -211,10 +212,19 @@ class CandidateBar(QWidget):
         self.compare.setToolTip("Hold to see the original (or hold C)")
         self.discard = QPushButton("Discard")
         self.discard.setToolTip("Throw away all results (Esc)")
+        self.seam = QLabel()
+        self.seam.setObjectName("seamReport")
+        self.fix_seam = QPushButton("Fix seam")
+        self.fix_seam.setCheckable(True)
+        self.fix_seam.setToolTip(
+            "Colour-match the generated area to the picture along the join (click again to take it back)"
+        )
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         for w in (self.prev, self.label, self.next):
             row.addWidget(w)
+        row.addWidget(self.seam)
+        row.addWidget(self.fix_seam)
         row.addStretch(1)
         row.addWidget(self.compare)
         row.addWidget(self.accept)
@@ -226,3 +236,15 @@ class CandidateBar(QWidget):
         self.label.setText(f"Result {index + 1} of {count}" if count else "")
         self.prev.setEnabled(count > 1)
         self.next.setEnabled(count > 1)
+
+    def set_seam(self, report: SeamReport | None, fixed: bool, measuring: bool) -> None:
+        """The seam measure of the result on show; the fix is offered when the seam is visible."""
+        if measuring:
+            self.seam.setText("seam: measuring…")
+        else:
+            self.seam.setText(report.summary() if report is not None else "")
+        flagged = report is not None and report.flagged
+        self.seam.setStyleSheet("color: #e0563b;" if flagged else "")
+        self.fix_seam.setVisible(flagged or fixed)
+        self.fix_seam.setChecked(fixed)
+        self.fix_seam.setText("Seam fixed ✓" if fixed else "Fix seam")

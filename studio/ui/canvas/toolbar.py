@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.canvas.tools import MAX_SIZE, MIN_SIZE, Tool
+from studio.ui.canvas.tools import MAX_SIZE, MIN_SIZE, STROKE_TOOLS, Tool
 
 if TYPE_CHECKING:
     from studio.core.document import Document
@@ -182,6 +182,13 @@ class CanvasActions:
         self.all["redo"].setEnabled(stack.can_redo() and not deciding)
         self.all["undo"].setText(f"Undo {stack.undo_label()}".strip())
         self.all["redo"].setText(f"Redo {stack.redo_label()}".strip())
+
+
+def tool_indicator(tool: str, size: int) -> str:
+    """The active-tool line: the tool's name and key, with the size for the brush tools."""
+    label, key = next(((lb, k) for t, lb, k in TOOL_LABELS if t.value == tool), (tool.title(), ""))
+    text = f"{label} ({key})" if key else label
+    return f"{text} · {size} px" if tool in {t.value for t in STROKE_TOOLS} else text
 
 
 def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import QWidget
 
 from studio.core.document import Document, Rect, union_rect
 from studio.core.layers import intersect_rect
-from studio.ui.canvas import frame
+from studio.ui.canvas import frame, overlays
+from studio.ui.canvas.cursors import tool_cursor
 from studio.ui.canvas.layers import LayerImages, MaskLayer, qimage_from_rgb
 from studio.ui.canvas.tools import MaskTools, Tool
 
@@ -48,9 +49,9 @@ class CanvasView(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setCursor(Qt.CursorShape.CrossCursor)
         self.setMinimumSize(200, 200)
         self.tools = MaskTools(Document.blank(1, 1))
+        self.setCursor(tool_cursor(self.tools.tool.value))
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.mask_visible = True
@@ -64,6 +65,9 @@ class CanvasView(QWidget):
         self._pan_from: QPointF | None = None
         self._space = False
         self._cursor_pos: QPointF | None = None
+        self._painted_cursor = QRect()  # where the brush outline was last drawn (repainted when it moves)
+        self.region: overlays.GenerationRegion | None = None  # what an inpaint would generate
+        self.seam_box: Rect | None = None  # the worst stretch of a flagged seam, document pixels
         self._fitted = False
         self._settle = QTimer(self)  # running while the view moves; on timeout, one smooth repaint
         self._settle.setSingleShot(True)
@@ -136,6 +140,18 @@ class CanvasView(QWidget):
             self._preview = (qimage_from_rgb(rgb), target)
         self.update()
 
+    def set_region(self, region: overlays.GenerationRegion | None) -> None:
+        """Outline the region an inpaint would generate (None: none)."""
+        if region != self.region:
+            self.region = region
+            self.update()
+
+    def set_seam_box(self, box: Rect | None) -> None:
+        """Highlight the worst stretch of a result's seam (document pixels; None: none)."""
+        if box != self.seam_box:
+            self.seam_box = box
+            self.update()
+
     def set_extend(self, left: int, top: int, right: int, bottom: int) -> None:
         self.extend = (left, top, right, bottom)
         self.update()
@@ -205,6 +221,10 @@ class CanvasView(QWidget):
             target = QRectF(self.doc_to_widget(left, top), self.doc_to_widget(right, bottom))
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)  # a coarse preview: no blocks
             p.drawImage(target, img, QRectF(img.rect()))
+        if self.region is not None and self._override is None and self._preview is None:
+            overlays.draw_region(p, self, self.region)
+        if self.seam_box is not None and self._override is not None and not self.comparing:
+            overlays.draw_seam(p, self, self.seam_box)
         self._draw_tool_feedback(p)
         p.end()
 
@@ -269,6 +289,7 @@ class CanvasView(QWidget):
             for pen in pens:
                 p.setPen(pen)
                 p.drawEllipse(self._cursor_pos, radius, radius)
+            self._painted_cursor = self._cursor_rect()
 
     def _cursor_rect(self) -> QRect:
         if self._cursor_pos is None:
@@ -327,7 +348,7 @@ class CanvasView(QWidget):
             self._pan_from = pos
             self.update()
             return
-        old = self._cursor_rect()
+        old = self._painted_cursor
         self._cursor_pos = pos
         if self.tools.tool is Tool.FRAME and self._frame_drag is None:
             self.setCursor(frame.cursor_for(self, pos))
@@ -343,7 +364,9 @@ class CanvasView(QWidget):
     def _release(self, pos: QPointF, button: Qt.MouseButton) -> None:
         if self._pan_from is not None:
             self._pan_from = None
-            self.setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor)
+            self.setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else tool_cursor(self.tools.tool.value)
+            )
             return
         if self._frame_drag is not None:
             self._frame_drag = None
@@ -353,22 +376,23 @@ class CanvasView(QWidget):
             self.update()
 
     def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
-        old = self._cursor_rect()
         self._cursor_pos = None
-        self.update(old)
+        self.update(self._painted_cursor)
         super().leaveEvent(event)
 
     def set_tool(self, tool: Tool) -> None:
         self.tools.cancel()
         self.tools.tool = tool
+        self.setCursor(tool_cursor(tool.value))
         self.tool_changed.emit(tool.value)
         self.update()
 
     def set_brush_size(self, size: int) -> None:
-        old = self._cursor_rect()
+        """Repaint where the outline was last drawn and where it is now: no ghost outlines, whatever
+        changed the size before (the [ and ] keys change it first)."""
         self.tools.settings.size = int(size)
         self.brush_size_changed.emit(self.tools.settings.size)
-        self.update(old.united(self._cursor_rect()))
+        self.update(self._painted_cursor.united(self._cursor_rect()))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         key, s = event.key(), self.tools.settings
@@ -397,7 +421,7 @@ class CanvasView(QWidget):
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self.setCursor(Qt.CursorShape.CrossCursor)
+            self.setCursor(tool_cursor(self.tools.tool.value))
         elif event.key() == Qt.Key.Key_C and not event.isAutoRepeat():
             self.set_comparing(False)
         else:

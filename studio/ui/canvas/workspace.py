@@ -31,12 +31,13 @@ from PySide6.QtWidgets import (
 from studio.core.document import Document, Rect
 from studio.core.request import GenerationRequest
 from studio.ui.bridge import QtJob
+from studio.ui.canvas import overlays
 from studio.ui.canvas.autosave import AutosaveWriter, Restorable
 from studio.ui.canvas.fileops import FileCommands
 from studio.ui.canvas.gen_panel import CanvasGenPanel
 from studio.ui.canvas.generation import CanvasGenerationController, Submit
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
-from studio.ui.canvas.toolbar import CanvasActions, build_toolbar
+from studio.ui.canvas.toolbar import CanvasActions, build_toolbar, tool_indicator
 from studio.ui.canvas.view import CanvasView
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
         self.status = QLabel()
+        self.tool_label = QLabel()  # the active tool (and brush size), always on show
+        self.tool_label.setObjectName("activeTool")
+        self._region_timer = _single_shot(self, 250, self._update_region)
         self.cancel_button = QPushButton("Cancel")
         self._autosave_timer = _single_shot(self, autosave_delay_ms, self.autosave_now)
         self._effective_timer = _single_shot(self, 300, self._update_effective)
@@ -106,6 +110,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         left.addWidget(self.candidate_bar)
         row = QHBoxLayout()
         row.addWidget(self.status, 1)
+        row.addWidget(self.tool_label)
         row.addWidget(self.cancel_button)
         left.addLayout(row)
         side = QWidget()
@@ -150,6 +155,11 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.outpaint_panel.amounts_changed.connect(self.view.set_extend)
         self.view.extend_changed.connect(lambda *a: self.outpaint_panel.set_amounts(*a))
         self.view.zoom_changed.connect(lambda s: self._show_status())
+        g.seam_changed.connect(self._show_seam)
+        bar.fix_seam.clicked.connect(g.toggle_seam_fix)
+        self.view.tool_changed.connect(lambda _tool: self._show_tool())
+        self.view.brush_size_changed.connect(lambda _size: self._show_tool())
+        self._show_tool()
 
     def _watch(self, doc: Document) -> None:
         doc.add_listener(self._doc_changed)
@@ -204,6 +214,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.actions_.set_candidates(count > 0)
         cur = self.generation.current()
         self.view.set_override(*cur) if cur else self.view.set_override(None)
+        self._show_seam()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -215,6 +226,8 @@ class CanvasWorkspace(FileCommands, QWidget):
     # document -------------------------------------------------------------------------------------
     def _doc_changed(self, rect: Rect | None) -> None:
         self._autosave_timer.start()
+        if rect is None or self.doc.last_change[1]:  # the mask changed: the region may have too
+            self._region_timer.start()
         if self.doc.dirty != self._shown_dirty:
             self._emit_title()
         self.actions_.refresh_undo()
@@ -327,8 +340,28 @@ class CanvasWorkspace(FileCommands, QWidget):
             self.view.show_mask_array(None)
 
     def _options_changed(self) -> None:
+        self._region_timer.start()
         if self.actions_.effective.isChecked():
             self._effective_timer.start()
+
+    def _update_region(self) -> None:
+        """Outline what an inpaint would generate into (the selection's box at the model's size)."""
+        options, side = self.inpaint_panel.options(), self.gen_panel.native_side
+        self.view.set_region(overlays.inpaint_region(self.doc.size, self.doc.mask_pil(), options, side))
+
+    def _show_seam(self) -> None:
+        """The seam figure of the result on show; its worst stretch outlined when it is flagged."""
+        g = self.generation
+        report, fixed, current = g.seam(), g.seam_fixed(), g.current()
+        self.candidate_bar.set_seam(report, fixed, g.seam_measuring())
+        box = report.worst_box if report is not None and report.flagged and current else None
+        if box is not None and current is not None:
+            (ox, oy), (x0, y0, x1, y1) = current[1], box
+            box = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)  # result pixels -> document pixels
+        self.view.set_seam_box(box)
+
+    def _show_tool(self) -> None:
+        self.tool_label.setText(tool_indicator(self.view.tools.tool.value, self.view.tools.settings.size))
 
     def _update_effective(self) -> None:
         if not self.actions_.effective.isChecked():

@@ -112,3 +112,79 @@ def test_the_shortcuts_dialog_lists_the_canvas_shortcuts(window: Any, tmp_path: 
         ("Ctrl+Z", "Canvas: Undo"),
     ):
         assert expected in rows, expected
+
+
+# -- the region, cursors, the active tool, the brush outline ----------------------------------------
+def test_the_region_to_generate_is_drawn_as_the_engine_will_plan_it(workspace, submits, qtbot) -> None:
+    from studio.core.request import InpaintArea
+
+    assert workspace.view.region is None  # nothing painted yet
+    _paint(workspace, (60, 30, 70, 40))
+    qtbot.waitUntil(lambda: workspace.view.region is not None)
+    shown = workspace.view.region
+    workspace.inpaint()
+    the_plan = submits.start()
+    assert shown.box == the_plan.region_in_source and shown.generation_size == the_plan.generation_size
+    assert shown.box != (0, 0, *workspace.doc.size)  # the selection's box, not the whole picture
+    workspace.generation.abandon()
+    panel = workspace.inpaint_panel
+    panel.area.setCurrentIndex(panel.area.findData(InpaintArea.WHOLE_IMAGE))
+    qtbot.waitUntil(lambda: workspace.view.region is None)  # the whole image: no outline
+    panel.area.setCurrentIndex(panel.area.findData(InpaintArea.ONLY_MASKED))
+    qtbot.waitUntil(lambda: workspace.view.region is not None)
+    workspace.doc.clear_mask()
+    qtbot.waitUntil(lambda: workspace.view.region is None)
+
+
+def test_each_tool_has_its_own_cursor_and_the_active_tool_is_shown(workspace, qtbot) -> None:
+    view = workspace.view
+    view.setFocus()
+    seen = {}
+    for key, tool, name in (
+        (Qt.Key.Key_B, Tool.BRUSH, "Brush (B)"),
+        (Qt.Key.Key_E, Tool.ERASER, "Eraser (E)"),
+        (Qt.Key.Key_R, Tool.RECT, "Rectangle (R)"),
+        (Qt.Key.Key_L, Tool.LASSO, "Lasso (L)"),
+    ):
+        qtbot.keyClick(view, key)
+        assert view.tools.tool is tool
+        assert workspace.tool_label.text().startswith(name)
+        seen[tool] = view.cursor().pixmap().toImage()
+        assert not seen[tool].isNull()
+    images = list(seen.values())
+    assert all(a != b for i, a in enumerate(images) for b in images[i + 1 :])  # four different cursors
+    qtbot.keyClick(view, Qt.Key.Key_B)
+    qtbot.keyClick(view, Qt.Key.Key_BracketRight)
+    assert workspace.tool_label.text() == f"Brush (B) · {view.tools.settings.size} px"
+
+
+def test_shrinking_the_brush_repaints_where_the_bigger_outline_was(workspace, qtbot) -> None:
+    """[ and ] change the size: the area of the outline drawn last is repainted (no ghost rings)."""
+    from PySide6.QtCore import QEvent, QObject, QPoint, QRect
+
+    view = workspace.view
+    painted: list[QRect] = []
+
+    class Recorder(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.Paint:
+                painted.append(event.region().boundingRect())
+            return False
+
+    recorder = Recorder()
+    view.installEventFilter(recorder)
+    view.setFocus()
+    qtbot.mouseMove(view, QPoint(150, 150))
+    for _ in range(3):
+        qtbot.keyClick(view, Qt.Key.Key_BracketRight)
+    qtbot.wait(20)
+    big = view._painted_cursor.intersected(view.rect())
+    assert big.width() > 20 and big.height() > 20
+    painted.clear()
+    qtbot.keyClick(view, Qt.Key.Key_BracketLeft)
+    qtbot.waitUntil(lambda: bool(painted))
+    repainted = painted[0]
+    for p in painted[1:]:
+        repainted = repainted.united(p)
+    assert repainted.contains(big), (repainted, big)
+    view.removeEventFilter(recorder)

@@ -52,6 +52,8 @@ def real_workspace(qtbot: Any, tmp_path: Path, tiny_inpaint_model: Path) -> Iter
         tmp_path / "autosave",
         document=Document(image),
         unsaved_choice=lambda parent: "discard",
+        generation_settings=base,  # the canvas panel's own prompt, steps, batch, seed, sampler
+        random_seed=False,
     )
     qtbot.addWidget(ws)
     ws.show()

@@ -120,7 +120,9 @@ def test_app_canvas_starts_with_the_remembered_panel(window: Any, tmp_path: Path
     from studio.core.request import GenerationRequest
 
     remembered = GenerationRequest(prompt="kept", strength=0.3, batch=2, seed=77, scheduler="Heun")
-    window.settings = dataclasses.replace(window.settings, canvas_request=remembered, canvas_random_seed=False)
+    window.settings = dataclasses.replace(
+        window.settings, canvas_request=remembered, canvas_random_seed=False
+    )
     canvas = attach_canvas(window, tmp_path / "autosave")
     assert canvas is not None
     request = canvas.generation_request()
