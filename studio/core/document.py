@@ -472,6 +472,12 @@ class Document:
             self.undo_stack.push(StackEdit(label, before, after, rect, coalesce, pixels))
         self._announce(rect, pixels=pixels, mask=before.mask is not after.mask)
 
+    def seal(self) -> None:
+        """The next edit starts a new undo step (a slider released: its run of changes is one step)."""
+        last = self.undo_stack.undo_list[-1] if self.undo_stack.undo_list else None
+        if isinstance(last, StackEdit):
+            last.coalesce = ""
+
     def _announce(self, rect: Rect | None, *, pixels: bool, mask: bool) -> None:
         if pixels and rect is None:
             self.notify(None, mask=mask, layers=True)

@@ -1,9 +1,14 @@
-"""Autosave of the canvas (image + mask at the undo head) and restore after a crash.
+"""Autosave of the canvas (every layer + the mask at the undo head) and restore after a crash.
 
-Layout: AUTOSAVE_DIR/canvas-<id>/{image-<n>.png, mask-<n>.png, state.json}. The PNGs of a save are
-written first, then state.json (atomically) names them, then older PNGs go: a crash at any point
-leaves a complete earlier or later save. A clean close deletes the folder; a folder still there at
-the next launch whose process is gone is offered for restore. No Qt here.
+Layout: AUTOSAVE_DIR/canvas-<id>/{layer-<uid>-<version>.png..., mask-<n>.png, state.json}. Each layer
+is a straight-alpha RGBA PNG of its content (cropped, placed with x/y), written only when the layer
+changed since the last save (most edits touch one layer; the others' files stay). The PNGs of a save
+are written first, then state.json (atomically) names them with each layer's name, visibility,
+opacity and kind, then older PNGs go: a crash at any point leaves a complete earlier or later save.
+A restore gives back exactly the same layer pixels (premultiplied -> straight -> premultiplied is
+exact). A clean close deletes the folder; a folder still there at the next launch whose process is
+gone is offered for restore. Version-1 folders (one image + mask) from older Studios still restore.
+No Qt here.
 
 Each folder has a `lock` file that its writer holds locked (`core.locks.FolderLock`) from before its
 first state.json until the folder is removed; the OS drops the lock when the process dies, however it
@@ -31,17 +36,36 @@ from PIL import Image
 from studio.core.document import Document, encode_image
 from studio.core.fileio import atomic_write_bytes, atomic_write_text, clean_stale_temps, set_aside
 from studio.core.images import open_guarded
+from studio.core.layers import Layer, LayerKind, LayerProps, Rect, slices, unpremultiply
 from studio.core.locks import FolderLock
 
 log = logging.getLogger(__name__)
 STATE = "state.json"
 PREFIX = "canvas-"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True)
+class LayerSnapshot:
+    """One layer at snapshot time; `pixels` (premultiplied, cropped to `bounds`) is None when the
+    layer did not change since a snapshot that carried it (its file is kept)."""
+
+    uid: str
+    version: int
+    props: LayerProps
+    bounds: Rect | None
+    pixels: np.ndarray | None
+
+    @property
+    def file(self) -> str:
+        return f"layer-{self.uid}-{self.version}.png"
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    image: np.ndarray | None  # None: the image did not change since the last snapshot (mask edits)
+    layers: tuple[LayerSnapshot, ...]
+    active: int
     mask: np.ndarray
     source: str  # the file the document came from, "" if none
     counter: int
@@ -54,14 +78,17 @@ class Restorable:
     size: tuple[int, int]
     source: str
     lock: FolderLock | None = field(default=None, compare=False, repr=False)  # held while offered
+    layer_count: int = 1
 
     def load(self) -> Document:
         state = json.loads((self.folder / STATE).read_text("utf-8"))
-        with open_guarded(self.folder / state["image"]) as img:
-            image = np.asarray(img.convert("RGB")).copy()
-        with open_guarded(self.folder / state["mask"]) as m:
-            mask = np.asarray(m.convert("L")).copy()
-        doc = Document(image, mask, path=Path(state["source"]) if state.get("source") else None)
+        mask = _read_png(self.folder / state["mask"], "L")
+        path = Path(state["source"]) if state.get("source") else None
+        if state.get("version") == 1:
+            doc = Document(_read_png(self.folder / state["image"], "RGB"), mask, path=path)
+        else:
+            layers = [_load_layer(self.folder, entry, mask.shape) for entry in state["layers"]]
+            doc = Document(mask=mask, layers=layers, active=int(state.get("active", 0)), path=path)
         doc.version = 1  # restored work is unsaved work
         return doc
 
@@ -73,6 +100,25 @@ class Restorable:
         """Leave it for later (offered again at the next start); a restoring canvas keeps the lock."""
         if self.lock is not None:
             self.lock.release()
+
+
+def _read_png(path: Path, mode: str) -> np.ndarray:
+    with open_guarded(path) as img:
+        return np.asarray(img.convert(mode)).copy()
+
+
+def _load_layer(folder: Path, entry: dict, shape: tuple[int, ...]) -> Layer:
+    h, w = shape[:2]
+    rgba = np.zeros((h, w, 4), np.uint8)
+    if entry.get("x") is not None:
+        part = _read_png(folder / entry["file"], "RGBA")
+        x, y = int(entry["x"]), int(entry["y"])
+        if y + part.shape[0] > h or x + part.shape[1] > w or x < 0 or y < 0:
+            raise ValueError(f"the autosaved layer {entry['name']!r} does not fit the canvas")
+        rgba[y : y + part.shape[0], x : x + part.shape[1]] = part
+    layer = Layer.from_rgba(str(entry["name"]), rgba, LayerKind(entry.get("kind", "image")))
+    layer.visible, layer.opacity = bool(entry.get("visible", True)), float(entry.get("opacity", 1.0))
+    return layer
 
 
 class AutosaveWriter:
@@ -87,20 +133,22 @@ class AutosaveWriter:
         self._counter = _last_counter(self.folder)
         self._folder_lock = FolderLock.held(self.folder)  # a restored folder's lock passes on to us
         self._closed = False
-        self._image_version = -1  # Document.image_version of the last snapshot that carried the image
-        self._image_name = ""  # worker side: the image file the latest state.json names
+        self._sent: dict[str, int] = {}  # layer uid -> version of the last snapshot carrying its pixels
         self.last_error = ""
 
     def save(self, doc: Document, *, wait: bool = False) -> None:
-        """Snapshot `doc` now (a fast copy on the caller's thread) and write it in the background."""
+        """Snapshot `doc` now (on the caller's thread: a copy of the layers that changed, cropped to
+        their content) and write it in the background."""
         self._counter += 1
         with self._lock:
-            same_image = doc.image_version == self._image_version
-            self._image_version = doc.image_version
-            image = None if same_image else doc.image.copy()  # most edits are mask strokes: skip 48 MB
-            if image is None and self._pending is not None:
-                image = self._pending.image  # the pending snapshot is replaced: keep its image
-            self._pending = Snapshot(image, doc.mask.copy(), str(doc.path or ""), self._counter)
+            layers = tuple(self._layer_snapshot(x) for x in doc.layers)
+            present = {x.uid for x in doc.layers}  # a layer that left (deleted) and comes back (undo)
+            self._sent = {k: v for k, v in self._sent.items() if k in present}  # is carried again
+            if self._pending is not None:  # the pending snapshot is replaced: keep the pixels it carried
+                layers = _carry_pixels(layers, self._pending.layers)
+            self._pending = Snapshot(
+                layers, doc.active_index, doc.mask.copy(), str(doc.path or ""), self._counter
+            )
             if self._closed:  # closed cleanly, then edited again (e.g. the window close was cancelled)
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
                 self._closed = False
@@ -109,6 +157,12 @@ class AutosaveWriter:
             future = self._future
         if wait:
             future.result()
+
+    def _layer_snapshot(self, layer: Layer) -> LayerSnapshot:
+        same = self._sent.get(layer.uid) == layer.version
+        self._sent[layer.uid] = layer.version
+        pixels = None if same or layer.bounds is None else layer.pixels[slices(layer.bounds)].copy()
+        return LayerSnapshot(layer.uid, layer.version, layer.props, layer.bounds, pixels)
 
     def flush(self) -> None:
         with self._lock:
@@ -121,7 +175,7 @@ class AutosaveWriter:
         self.flush()
         with self._lock:
             self._closed = True
-            self._image_version = -1
+            self._sent = {}
             pool = self._pool
         pool.shutdown(wait=True)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -153,19 +207,9 @@ class AutosaveWriter:
     def _write(self, snap: Snapshot) -> None:
         started = time.perf_counter()
         self._ensure_lock()
-        names = {"image": f"image-{snap.counter}.png", "mask": f"mask-{snap.counter}.png"}
-        if snap.image is None and (self.folder / self._image_name).is_file() and self._image_name:
-            names["image"] = self._image_name  # unchanged: the file written before stays
-        elif snap.image is None:
-            with self._lock:
-                self._image_version = -1  # the image file is missing: the next save carries it
-            raise OSError("the autosaved image is missing; it will be written with the next save")
-        else:
-            atomic_write_bytes(
-                self.folder / names["image"], encode_image(Image.fromarray(snap.image), ".png", 1)
-            )
-            self._image_name = names["image"]
-        atomic_write_bytes(self.folder / names["mask"], encode_image(Image.fromarray(snap.mask), ".png", 1))
+        entries = [self._write_layer(layer) for layer in snap.layers]
+        mask_name = f"mask-{snap.counter}.png"
+        atomic_write_bytes(self.folder / mask_name, encode_image(Image.fromarray(snap.mask), ".png", 1))
         h, w = snap.mask.shape
         state = {
             "version": FORMAT_VERSION,
@@ -174,13 +218,61 @@ class AutosaveWriter:
             "size": [w, h],
             "source": snap.source,
             "counter": snap.counter,
-            **names,
+            "mask": mask_name,
+            "active": snap.active,
+            "layers": entries,
         }
         atomic_write_text(self.folder / STATE, json.dumps(state, indent=1))
+        keep = {mask_name, *(e["file"] for e in entries)}
         for old in self.folder.glob("*.png"):
-            if old.name not in names.values():
+            if old.name not in keep:
                 old.unlink(missing_ok=True)
-        log.debug("Autosaved %dx%d in %.0f ms", w, h, (time.perf_counter() - started) * 1000)
+        log.debug(
+            "Autosaved %dx%d, %d layers in %.0f ms",
+            w,
+            h,
+            len(entries),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _write_layer(self, layer: LayerSnapshot) -> dict[str, object]:
+        """Write the layer's PNG if it came with pixels; its entry in state.json (worker thread)."""
+        path = self.folder / layer.file
+        if layer.pixels is not None:
+            rgba = Image.fromarray(unpremultiply(layer.pixels), "RGBA")
+            atomic_write_bytes(path, encode_image(rgba, ".png", 1))
+        elif layer.bounds is not None and not path.is_file():
+            with self._lock:
+                self._sent = {}  # a file is missing: the next save carries every layer
+            raise OSError(
+                f"the autosaved layer {layer.props.name!r} is missing; it will be written with the next save"
+            )
+        p = layer.props
+        x, y = (layer.bounds[0], layer.bounds[1]) if layer.bounds else (None, None)
+        return {
+            "file": layer.file,
+            "uid": layer.uid,
+            "name": p.name,
+            "visible": p.visible,
+            "opacity": p.opacity,
+            "kind": p.kind.value,
+            "x": x,
+            "y": y,
+        }
+
+
+def _carry_pixels(
+    layers: tuple[LayerSnapshot, ...], pending: tuple[LayerSnapshot, ...]
+) -> tuple[LayerSnapshot, ...]:
+    """The new snapshot's layers, taking the pixels a replaced (never written) snapshot carried for
+    a layer that has not changed since."""
+    carried = {(x.uid, x.version): x.pixels for x in pending if x.pixels is not None}
+    return tuple(
+        LayerSnapshot(x.uid, x.version, x.props, x.bounds, carried.get((x.uid, x.version)))
+        if x.pixels is None and (x.uid, x.version) in carried
+        else x
+        for x in layers
+    )
 
 
 def find_all_restorable(autosave_dir: Path) -> list[Restorable]:
@@ -218,12 +310,18 @@ def _read(folder: Path, lock: FolderLock) -> Restorable | None:
     path = folder / STATE
     try:
         state = json.loads(path.read_text("utf-8"))
-        if state.get("version") != FORMAT_VERSION:
+        if state.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"unknown autosave version {state.get('version')!r}")
-        if not (folder / state["image"]).is_file() or not (folder / state["mask"]).is_file():
+        layers = (
+            [state["image"]]
+            if state["version"] == 1
+            else [x["file"] for x in state["layers"] if x["x"] is not None]
+        )
+        if not all((folder / name).is_file() for name in [state["mask"], *layers]):
             raise ValueError("autosave images are missing")
         size = (int(state["size"][0]), int(state["size"][1]))
-        return Restorable(folder, float(state["saved_at"]), size, str(state.get("source", "")), lock)
+        count = 1 if state["version"] == 1 else len(state["layers"])
+        return Restorable(folder, float(state["saved_at"]), size, str(state.get("source", "")), lock, count)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("Autosave in %s is unreadable: %s", folder, exc)
         set_aside(path, str(exc))

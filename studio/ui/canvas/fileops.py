@@ -1,4 +1,9 @@
-"""File commands of the canvas workspace: open, new, paste, save, masks, drag and drop, copy."""
+"""File commands of the canvas workspace: open, new, paste as a layer, save (.ora keeps the layers),
+export the flattened image, masks, drag and drop, copy.
+
+Nothing is lost by saving: a document whose layers a flat image cannot hold (`needs_layers_file`)
+is saved as OpenRaster; writing it to PNG/JPEG/WebP is an export that leaves it unsaved.
+"""
 
 from __future__ import annotations
 
@@ -55,20 +60,47 @@ class FileCommands(_MixinBase):
         return size is not None and self.set_document(Document.blank(*size))
 
     def paste(self) -> bool:
-        doc = files.document_from_mime(QGuiApplication.clipboard().mimeData())
-        if doc is None:
+        """Ctrl+V: the clipboard's image becomes a new layer above the selected one (centred)."""
+        try:
+            rgba = files.rgba_from_mime(QGuiApplication.clipboard().mimeData())
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not paste: {exc}")
+            return False
+        if rgba is None:
             self._show_message("The clipboard holds no image.")
             return False
-        doc.version = 1  # pasted pixels exist nowhere else yet
-        return self.set_document(doc)
+        layer, cropped = self.doc.paste_layer(rgba)
+        w, h = rgba.shape[1], rgba.shape[0]
+        note = (
+            f" (cropped: the image is {w}x{h}, the canvas {self.doc.width}x{self.doc.height})"
+            if cropped
+            else ""
+        )
+        self._show_message(f"Pasted as the layer {layer.name}{note}.")
+        return True
 
     def save_image(self, path: Path | None = None, *, ask: bool = False) -> bool:
+        """Save the document (Ctrl+S): True when it is saved. A layered document goes to .ora; if
+        another format is chosen, a flattened copy is exported and the document stays unsaved."""
+        layered = self.doc.needs_layers_file()
         if path is None:
-            path = self.doc.path if (self.doc.path and not ask) else files.ask_save_image(self, self.doc.path)
+            current = self.doc.path
+            keeps_layers = current is not None and (current.suffix.lower() == ".ora" or not layered)
+            path = (
+                current
+                if (current and keeps_layers and not ask)
+                else files.ask_save_image(self, current, layered)
+            )
         if path is None:
             return False
+        if layered and Path(path).suffix.lower() != ".ora":
+            self.export_image(path)
+            self._show_message(
+                f"Exported a flattened copy to {path}; the layers are kept only in an .ora file."
+            )
+            return False
         try:
-            self.doc.save_image(path)
+            self.doc.save(path)
         except (OSError, ValueError) as exc:
             self._show_message(f"Could not save {Path(path).name}: {exc}")
             return False
@@ -77,6 +109,20 @@ class FileCommands(_MixinBase):
         self._autosaved_version = self.doc.version
         self._emit_title()
         self._show_message(f"Saved {path}")
+        return True
+
+    def export_image(self, path: Path | None = None) -> bool:
+        """Write the flattened image (PNG with the last accepted result's generation parameters);
+        the document's own file and saved state do not change."""
+        path = path or files.ask_export_image(self, self.doc.path)
+        if path is None:
+            return False
+        try:
+            self.doc.export_flat(path)
+        except (OSError, ValueError) as exc:
+            self._show_message(f"Could not export {Path(path).name}: {exc}")
+            return False
+        self._show_message(f"Exported {path}")
         return True
 
     def copy_image(self) -> None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+from PIL import ImageOps
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QSpinBox, QWidget
 
-from studio.core.document import OPEN_FILTER_SUFFIXES, Document
-from studio.ui.canvas.layers import rgb_from_qimage
+from studio.core.document import FLAT_SUFFIXES, OPEN_FILTER_SUFFIXES, Document
+from studio.core.images import open_image
+from studio.ui.canvas.layers import rgb_from_qimage, rgba_from_qimage
 
 log = logging.getLogger(__name__)
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
-SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP, lossless (*.webp)"
+IMAGE_FILTER = "Images and layered documents (*.png *.jpg *.jpeg *.webp *.ora);;OpenRaster (*.ora)"
+EXPORT_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP, lossless (*.webp)"
+SAVE_FILTER = "OpenRaster, with layers (*.ora);;" + EXPORT_FILTER
 
 
 def ask_open_image(parent: QWidget) -> Path | None:
@@ -21,12 +25,24 @@ def ask_open_image(parent: QWidget) -> Path | None:
     return Path(name) if name else None
 
 
-def ask_save_image(parent: QWidget, suggested: Path | None, title: str = "Save image") -> Path | None:
-    name, _ = QFileDialog.getSaveFileName(parent, title, str(suggested or "untitled.png"), SAVE_FILTER)
+def ask_save_image(parent: QWidget, suggested: Path | None, layered: bool = False) -> Path | None:
+    """Where to save; a layered document is offered .ora (its layers survive only there)."""
+    suffix = ".ora" if layered else ".png"
+    start = suggested.with_suffix(suffix) if suggested else Path(f"untitled{suffix}")
+    name, _ = QFileDialog.getSaveFileName(parent, "Save", str(start), SAVE_FILTER)
     if not name:
         return None
     path = Path(name)
-    return path if path.suffix.lower() in OPEN_FILTER_SUFFIXES else path.with_suffix(".png")
+    return path if path.suffix.lower() in OPEN_FILTER_SUFFIXES else path.with_suffix(suffix)
+
+
+def ask_export_image(parent: QWidget, suggested: Path | None) -> Path | None:
+    start = suggested.with_suffix(".png") if suggested else Path("untitled.png")
+    name, _ = QFileDialog.getSaveFileName(parent, "Export flattened image", str(start), EXPORT_FILTER)
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.suffix.lower() in FLAT_SUFFIXES else path.with_suffix(".png")
 
 
 def ask_mask_path(parent: QWidget, save: bool, suggested: Path | None = None) -> Path | None:
@@ -81,4 +97,21 @@ def document_from_mime(mime: QMimeData) -> Document | None:
             img = img.toImage()
         if img is not None and not img.isNull():
             return Document(rgb_from_qimage(img))
+    return None
+
+
+def rgba_from_mime(mime: QMimeData) -> np.ndarray | None:
+    """The clipboard's (or a drop's) image as straight RGBA: an image file, or raw image data."""
+    path = image_path_from_mime(mime)
+    if path is not None and path.suffix.lower() in FLAT_SUFFIXES:
+        upright = ImageOps.exif_transpose(open_image(path))
+        return np.asarray(upright.convert("RGBA")).copy()
+    if path is not None:
+        raise ValueError(f"{path.name} is a layered document; open it instead")
+    if mime.hasImage():
+        img = mime.imageData()
+        if hasattr(img, "toImage"):  # a QPixmap
+            img = img.toImage()
+        if img is not None and not img.isNull():
+            return rgba_from_qimage(img)
     return None

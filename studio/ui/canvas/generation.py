@@ -41,6 +41,7 @@ class CanvasJob:
     snapshot: np.ndarray  # the document image when the job was submitted
     plan: GenerationPlan | None = None  # from the job's Started event
     preview_base: PreviewBase | None = None  # what its step previews are composited onto
+    parameters: list[dict[str, object]] = field(default_factory=list)  # per candidate (PNG metadata)
     links: list[tuple[SignalInstance, Callable[..., None]]] = field(default_factory=list, repr=False)
 
     @property
@@ -177,6 +178,10 @@ class CanvasGenerationController(QObject):
             return
         results = [_as_rgb(img) for img in event.images]
         good = [r for r in results if (r.shape[1], r.shape[0]) == plan.result_size]
+        params = event.parameters if len(event.parameters) == len(results) else [{}] * len(results)
+        job.parameters = [
+            p for r, p in zip(results, params, strict=True) if (r.shape[1], r.shape[0]) == plan.result_size
+        ]
         if len(good) < len(results):
             w, h = plan.result_size
             log.error("Engine returned %d result(s) not %dx%d; ignored", len(results) - len(good), w, h)
@@ -280,6 +285,8 @@ class CanvasGenerationController(QObject):
             doc.extend(left, top, right, bottom, image=result, label="Outpaint result")
         else:
             doc.apply_image(result, "Inpaint result")
+        if self.index < len(job.parameters) and job.parameters[self.index]:
+            doc.generation_parameters = job.parameters[self.index]  # what an exported PNG carries
         self._report_accepted_seam()
         self.discard()
         self.accepted.emit()

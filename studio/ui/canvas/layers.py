@@ -86,3 +86,13 @@ def rgb_from_qimage(img: QImage) -> np.ndarray:
     ptr = img.constBits()
     arr = np.frombuffer(ptr, np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
     return arr[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def rgba_from_qimage(img: QImage) -> np.ndarray:
+    """Straight-alpha RGBA pixels of any QImage (a copy)."""
+    img = img.convertToFormat(QImage.Format.Format_RGBA8888)
+    w, h = img.width(), img.height()
+    arr = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(
+        h, img.bytesPerLine()
+    )
+    return arr[:, : w * 4].reshape(h, w, 4).copy()

@@ -27,7 +27,8 @@ def ask_restore(parent: QWidget, item: Restorable) -> str:
     box = QMessageBox(parent)
     box.setWindowTitle(RESTORE_TITLE)
     box.setText(f"Studio did not close cleanly. Restore the canvas{name} autosaved at {when}?")
-    box.setInformativeText(f"{item.size[0]} × {item.size[1]} pixels, image and mask.")
+    layers = "1 layer" if item.layer_count == 1 else f"{item.layer_count} layers"
+    box.setInformativeText(f"{item.size[0]} × {item.size[1]} pixels, {layers} and the mask.")
     restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
     discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton("Ask next time", QMessageBox.ButtonRole.RejectRole)

@@ -31,6 +31,8 @@ TOOL_LABELS = (
     (Tool.RECT, "Rectangle", "R"),
     (Tool.LASSO, "Lasso", "L"),
     (Tool.FRAME, "Canvas frame", "F"),
+    (Tool.PAINT, "Colour brush", "P"),
+    (Tool.PICKER, "Eyedropper", "I"),
 )
 
 VIEW_KEYS: tuple[tuple[str, str], ...] = (
@@ -69,6 +71,7 @@ class CanvasCommands(Protocol):
     def new_canvas(self) -> bool: ...
     def paste(self) -> bool: ...
     def save_image(self, *, ask: bool = False) -> bool: ...
+    def export_image(self) -> bool: ...
     def copy_image(self) -> None: ...
     def save_mask(self) -> bool: ...
     def load_mask(self) -> bool: ...
@@ -99,9 +102,10 @@ class CanvasActions:
         add("fill", "Fill mask", lambda: ws.doc.fill_mask(), ())
         add("open", "Open image…", lambda: ws.open_file(), (QKeySequence.StandardKey.Open,))
         add("new", "New canvas…", lambda: ws.new_canvas(), (QKeySequence.StandardKey.New,))
-        add("paste", "Paste image", ws.paste, (QKeySequence.StandardKey.Paste,))
-        add("save", "Save image", lambda: ws.save_image(), (QKeySequence.StandardKey.Save,))
-        add("save_as", "Save image as…", lambda: ws.save_image(ask=True), ("Ctrl+Shift+S",))
+        add("paste", "Paste as layer", ws.paste, (QKeySequence.StandardKey.Paste,))
+        add("save", "Save", lambda: ws.save_image(), (QKeySequence.StandardKey.Save,))
+        add("save_as", "Save as…", lambda: ws.save_image(ask=True), ("Ctrl+Shift+S",))
+        add("export", "Export flattened image…", lambda: ws.export_image(), ("Ctrl+Shift+E",))
         add("copy", "Copy image", ws.copy_image, (QKeySequence.StandardKey.Copy,))
         add("save_mask", "Save mask…", lambda: ws.save_mask(), ())
         add("load_mask", "Load mask…", lambda: ws.load_mask(), ())
@@ -198,7 +202,7 @@ def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:
     file_button.setText("File")
     file_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
     menu = QMenu(file_button)
-    for name in ("new", "open", "paste", "copy", "save", "save_as", "save_mask", "load_mask"):
+    for name in ("new", "open", "paste", "copy", "save", "save_as", "export", "save_mask", "load_mask"):
         menu.addAction(actions[name])
     file_button.setMenu(menu)
     top.addWidget(file_button)

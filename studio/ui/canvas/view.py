@@ -30,7 +30,7 @@ from studio.core.layers import intersect_rect
 from studio.ui.canvas import frame, overlays
 from studio.ui.canvas.cursors import tool_cursor
 from studio.ui.canvas.layers import LayerImages, MaskLayer, qimage_from_rgb
-from studio.ui.canvas.tools import MaskTools, Tool
+from studio.ui.canvas.tools import STROKE_TOOLS, MaskTools, Tool
 
 log = logging.getLogger(__name__)
 MIN_SCALE, MAX_SCALE = 0.02, 64.0
@@ -52,6 +52,7 @@ class CanvasView(QWidget):
         self.setMinimumSize(200, 200)
         self.tools = MaskTools(Document.blank(1, 1))
         self.setCursor(tool_cursor(self.tools.tool.value))
+        self.tools.on_colour_picked = self.colour_picked.emit
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.mask_visible = True
@@ -284,7 +285,7 @@ class CanvasView(QWidget):
             for pen in pens:
                 p.setPen(pen)
                 p.drawPolyline(poly)
-        if self._cursor_pos is not None and tool in (Tool.BRUSH, Tool.ERASER) and self._pan_from is None:
+        if self._cursor_pos is not None and tool in STROKE_TOOLS and self._pan_from is None:
             radius = self.tools.settings.size * 0.5 * self.scale
             for pen in pens:
                 p.setPen(pen)
@@ -434,4 +435,6 @@ _TOOL_KEYS = {
     Qt.Key.Key_R: Tool.RECT,
     Qt.Key.Key_L: Tool.LASSO,
     Qt.Key.Key_F: Tool.FRAME,
+    Qt.Key.Key_P: Tool.PAINT,
+    Qt.Key.Key_I: Tool.PICKER,
 }

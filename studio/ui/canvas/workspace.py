@@ -36,6 +36,7 @@ from studio.ui.canvas.autosave import AutosaveWriter, Restorable
 from studio.ui.canvas.fileops import FileCommands
 from studio.ui.canvas.gen_panel import CanvasGenPanel
 from studio.ui.canvas.generation import CanvasGenerationController, Submit
+from studio.ui.canvas.layers_panel import ColourBrushBox, LayersPanel
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar, tool_indicator
 from studio.ui.canvas.view import CanvasView
@@ -85,6 +86,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.generation = CanvasGenerationController(lambda: self.doc, submit, self.generation_request)
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
+        self.layers_panel, self.colour_box = LayersPanel(self.doc), ColourBrushBox(self.view.tools.settings)
         self.status = QLabel()
         self.tool_label = QLabel()  # the active tool (and brush size), always on show
         self.tool_label.setObjectName("activeTool")
@@ -118,6 +120,8 @@ class CanvasWorkspace(FileCommands, QWidget):
         side_box.addWidget(self.gen_panel)
         side_box.addWidget(self.inpaint_panel)
         side_box.addWidget(self.outpaint_panel)
+        side_box.addWidget(self.layers_panel)
+        side_box.addWidget(self.colour_box)
         side_box.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -139,6 +143,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         g.progress.connect(lambda step, total: self._show_status(f"Generating: step {step} of {total}"))
         g.message.connect(self._show_message)
         g.accepted.connect(self._after_accept)
+        self.view.colour_picked.connect(self.colour_box.show_colour)
         self.cancel_button.clicked.connect(g.cancel)
         bar = self.candidate_bar
         bar.prev.clicked.connect(lambda: g.show(-1))
@@ -257,6 +262,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.outpaint_panel.set_amounts(0, 0, 0, 0)
         self.view.set_extend(0, 0, 0, 0)
         self.view.set_document(doc)
+        self.layers_panel.set_document(doc)
         self._watch(doc)
         self._emit_title()
 

@@ -70,7 +70,8 @@ def test_writer_keeps_a_complete_save_and_drops_old_files(tmp_path) -> None:
     doc.fill_mask()
     writer.save(doc, wait=True)
     names = sorted(p.name for p in writer.folder.iterdir())
-    assert names == ["image-1.png", "lock", "mask-2.png", "state.json"]  # the image did not change
+    image = f"layer-{doc.layers[0].uid}-0.png"  # the empty paint layer needs no file
+    assert names == [image, "lock", "mask-2.png", "state.json"]  # the image did not change
     _crash(writer)
     assert find_restorable(tmp_path).load().mask.all()
 
@@ -137,9 +138,13 @@ def test_new_canvas_paste_and_drop(workspace, tmp_path) -> None:
     img = QImage(20, 10, QImage.Format.Format_RGB32)
     img.fill(0xFF102030)
     QGuiApplication.clipboard().setImage(img)
-    assert workspace.paste()
-    assert workspace.doc.size == (20, 10) and (workspace.doc.image == (0x10, 0x20, 0x30)).all()
-    assert workspace.doc.dirty
+    assert workspace.paste()  # since layers (issue 12): a new layer, centred, not a new document
+    doc = workspace.doc
+    assert doc.size == (64, 32) and len(doc.layers) == 3 and doc.active_layer.name == "Pasted 1"
+    assert (doc.image[11:21, 22:42] == (0x10, 0x20, 0x30)).all() and (doc.image[:11] == 255).all()
+    assert doc.dirty
+    workspace.undo()
+    assert len(doc.layers) == 2 and (doc.image == 255).all()
     Image.new("RGB", (12, 12), (9, 9, 9)).save(tmp_path / "drop.png")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "drop.png"))])
@@ -195,7 +200,8 @@ def test_mask_only_edits_do_not_rewrite_the_image(tmp_path) -> None:
     writer.save(doc, wait=True)
     doc.fill_mask()
     writer.save(doc, wait=True)
-    assert sorted(p.name for p in writer.folder.glob("*.png")) == ["image-1.png", "mask-2.png"]
+    image = f"layer-{doc.layers[0].uid}-0.png"
+    assert sorted(p.name for p in writer.folder.glob("*.png")) == [image, "mask-2.png"]
     doc.apply_image(np.zeros((32, 32, 3), np.uint8))
     doc.invert_mask()
     writer.save(doc)  # carries the new image...
