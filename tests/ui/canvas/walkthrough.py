@@ -135,6 +135,7 @@ def main(out_dir: str) -> int:
         window.presets_panel.apply_selected()
         for name, value in {"prompt": PROMPT, "batch": 2, "steps": 40, "seed": 7}.items():
             vm.set(name, value)
+        canvas.gen_panel.set_values(window.workspace_request(), random_seed=False)  # the canvas's own
         window.show_workspace(canvas)
         assert canvas.open_file(image_path), "open_file failed"
         assert window.tabs.currentWidget() is canvas
