@@ -12,7 +12,7 @@ At start the canvas offers back the work of crashed sessions ("Restore unsaved w
 that dead processes left in the config and output folders are removed. Two hooks exist for the
 end-to-end tests only (tests/ui/test_crash_restore.py): STUDIO_RESTORE_ANSWER=restore|discard|later
 answers the restore dialog without showing it, and STUDIO_TEST_EDIT=1 makes one undoable edit in the
-canvas (TEST_EDIT_BOX masked and painted red) that its autosave then writes, as a stroke would.
+canvas (TEST_EDIT_BOX masked and painted red, a hidden paint layer) that its autosave then writes.
 """
 
 from __future__ import annotations
@@ -244,15 +244,28 @@ def offer_crashed_work(window: MainWindow, canvas: CanvasWorkspace) -> bool:
 
 
 def apply_test_edit(canvas: CanvasWorkspace) -> None:
-    """STUDIO_TEST_EDIT=1 (end-to-end tests only): TEST_EDIT_BOX masked and painted red, one undoable
-    edit each, autosaved by the canvas's own timer like any stroke."""
+    """STUDIO_TEST_EDIT=1 (end-to-end tests only): TEST_EDIT_BOX masked and painted red (an accepted
+    result layer), then half-transparent blue painted into the paint layer, which is renamed "Test
+    paint" and hidden (the flattened image keeps only the red); each an undoable edit, autosaved by the
+    canvas's own timer like any stroke."""
     import numpy as np
 
+    from studio.core.layers import premultiply
+
+    doc = canvas.doc
     x0, y0, x1, y1 = TEST_EDIT_BOX
-    image = canvas.doc.image.copy()
+    image = doc.image.copy()
     image[y0:y1, x0:x1] = (255, 0, 0)
-    canvas.doc.apply_image(image, "Test edit")
-    canvas.doc.set_mask_region(TEST_EDIT_BOX, np.full((y1 - y0, x1 - x0), 255, np.uint8), "Test edit")
+    doc.apply_image(image, "Test edit")
+    doc.set_mask_region(TEST_EDIT_BOX, np.full((y1 - y0, x1 - x0), 255, np.uint8), "Test edit")
+    paint = doc.layers[1]
+    doc.begin_stroke(paint)
+    doc.stroke_backup(TEST_EDIT_BOX)
+    paint.pixels[y0:y1, x0:x1] = premultiply(np.array([[[0, 0, 255, 128]]], np.uint8))
+    doc.stroke_touched(TEST_EDIT_BOX)
+    doc.end_stroke("Test edit")
+    doc.rename_layer(1, "Test paint")
+    doc.set_layer_visible(1, False)
 
 
 def open_files(window: MainWindow, canvas: CanvasWorkspace | None, files: Sequence[Path]) -> None:
@@ -276,6 +289,10 @@ def smoke_report(t0: float, canvas: CanvasWorkspace | None = None) -> None:
         report["canvas_image_sha256"] = hashlib.sha256(canvas.doc.image.tobytes()).hexdigest()
         report["canvas_mask_sha256"] = hashlib.sha256(canvas.doc.mask.tobytes()).hexdigest()
         report["canvas_autosave"] = str(canvas.autosave.folder)
+        report["canvas_layers"] = [
+            [x.name, x.visible, x.opacity, hashlib.sha256(x.pixels.tobytes()).hexdigest()]
+            for x in canvas.doc.layers
+        ]
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
 

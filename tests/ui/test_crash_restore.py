@@ -57,6 +57,8 @@ def test_work_killed_mid_edit_is_restored_at_the_next_start(tmp_path: Path) -> N
     image[y0:y1, x0:x1] = (255, 0, 0)
     mask = np.zeros((40, 96), np.uint8)
     mask[y0:y1, x0:x1] = 255
+    paint = np.zeros((40, 96, 4), np.uint8)  # premultiplied BGRA: blue at alpha 128
+    paint[y0:y1, x0:x1] = (128, 0, 0, 128)
 
     first = subprocess.Popen(
         app_command("--no-preload", photo),
@@ -87,6 +89,13 @@ def test_work_killed_mid_edit_is_restored_at_the_next_start(tmp_path: Path) -> N
     assert restored["canvas_mask_sha256"] == _sha(mask)
     assert restored["canvas_dirty"] is True  # restored work is not saved anywhere else yet
     assert restored["canvas_autosave"] == str(state.parent)  # it keeps autosaving there
+    layers = restored["canvas_layers"]
+    assert [row[:3] for row in layers] == [  # every layer back: names, visibility, opacity, pixels
+        ["Image", True, 1.0],
+        ["Test paint", False, 1.0],
+        ["Result 1", True, 1.0],
+    ]
+    assert layers[1][3] == _sha(paint)
 
     later = _smoke(tmp_path, "later")  # the smoke run quit without closing: still offered
     assert later["canvas_size"] == [1024, 1024] and state.is_file()
