@@ -148,3 +148,27 @@ def test_infill_choices_reach_the_request(workspace, submits) -> None:
     workspace.inpaint()
     options = submits.requests[-1].mask_options
     assert options.fill is MaskedContent.INFILL and options.infill == "stretch"
+
+
+# -- honest previews -------------------------------------------------------------------------------------
+def test_the_live_preview_changes_only_what_the_result_will(workspace, submits) -> None:
+    """The step preview on the canvas is the region composited through the effective mask: wherever
+    the mask keeps the picture, the preview shows the document's pixels exactly."""
+    from studio.core.events import Step
+    from studio.core.request import PreviewKind
+
+    shown: list = []
+    workspace.generation.preview_changed.connect(lambda rgb, box: shown.append((rgb, box)))
+    _paint(workspace, (30, 20, 50, 40))
+    workspace.inpaint_panel.padding.setValue(4)
+    workspace.inpaint()
+    the_plan = submits.start()
+    w, h = the_plan.generation_size
+    submits.send(Step(101, 1, 4, 0.1, np.full((h, w, 3), 255, np.uint8), PreviewKind.X0))
+    patch, box = shown[-1]
+    assert box == the_plan.region_in_source and box != (0, 0, *workspace.doc.size)
+    x0, y0, x1, y1 = box
+    weight = np.asarray(the_plan.mask)[y0:y1, x0:x1]
+    document = workspace.doc.image[y0:y1, x0:x1]
+    assert np.array_equal(patch[weight == 0], document[weight == 0])
+    assert (patch[weight == 255] == 255).all()
