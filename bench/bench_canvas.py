@@ -1,10 +1,16 @@
-"""Time per brush stroke segment on a 4096x4096 document (offscreen Qt).
+"""Time per brush stroke segment on a 4096x4096 document (offscreen Qt), mask and colour brush.
 
 Three levels per brush size: the numpy rasterization alone; the full tool path (rasterize, record the
 dirty rect, copy it into the overlay QImage, schedule the widget rect); and that plus a synchronous
 repaint of the dirty widget rect. Also the per-stroke costs (begin: mask backup; end: undo patch).
 
-    QT_QPA_PLATFORM=offscreen python bench/bench_canvas.py [--size 4096] [--segments 300]
+Layers (issue 12): the same for the colour brush on a document with 4 layers (the image and three
+paint layers covering the canvas, the active one in the middle), and the cost of a layer change at
+2048x2048 (hiding/showing a full-canvas layer; an opacity step): the view's repaint at fit and at
+100 % (what the artist waits for) and the flattened image's update (what generation and export read).
+Goals: a stroke segment and a layer change each within one frame (16 ms).
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_canvas.py [--size 4096] [--segments 300] [--quick]
 """
 
 from __future__ import annotations
@@ -46,7 +52,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--segments", type=int, default=300)
+    parser.add_argument("--layer-size", type=int, default=2048, help="canvas side for the layer-change case")
+    parser.add_argument("--quick", action="store_true", help="small sizes, few segments (a smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.segments, args.layer_size = 512, 10, 256
 
     from PySide6.QtWidgets import QApplication
 
@@ -96,7 +106,148 @@ def main() -> None:
     begin = (time.perf_counter() - t0) * 1000
     doc.end_stroke()
     _print(args, rows, begin, view.scale)
+    _bench_colour_strokes(args, app)
+    _bench_layer_change(args.layer_size, app)
     _bench_autosave(doc)
+
+
+BENCH_COLOUR = np.array([30, 30, 200, 255], np.uint8)  # premultiplied BGRA
+
+
+def _four_layers(size: int):  # type: ignore[no-untyped-def]
+    """A document with the image and three paint layers that cover the canvas (worst case for
+    compositing: every layer is drawn everywhere); the middle paint layer is active."""
+    from studio.core.document import Document
+    from studio.core.layers import Layer, LayerKind
+
+    rng = np.random.default_rng(0)
+    doc = Document(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    for i in range(2):
+        layer = Layer.empty(f"Cover {i}", size, size, LayerKind.PAINT)
+        layer.pixels[:] = (40 * i, 60, 90, 160)  # premultiplied, semi-transparent everywhere
+        layer.touched((0, 0, size, size))
+        doc.add_layer(layer=layer)
+    doc.layers[1].pixels[:] = (10, 20, 30, 120)
+    doc.layers[1].touched((0, 0, size, size))
+    doc.set_active(2)
+    doc.image  # noqa: B018 - bring the cached flattened image up to date
+    return doc
+
+
+def _bench_colour_strokes(args: argparse.Namespace, app: object) -> None:
+    from studio.ui.canvas import brush
+    from studio.ui.canvas.tools import Tool
+    from studio.ui.canvas.view import CanvasView
+
+    doc = _four_layers(args.size)
+    view = CanvasView(doc)
+    view.resize(1600, 1000)
+    view.show()
+    app.processEvents()  # type: ignore[attr-defined]
+    view.set_tool(Tool.PAINT)
+    view.tools.settings.colour, view.tools.settings.opacity = (200, 30, 30), 0.8
+    n, rows = args.segments, []
+    for zoom in ("fit", "100%"):
+        view.fit() if zoom == "fit" else view.actual_size()
+        for diameter in (16, 64, 256, 1024):
+            radius, step = diameter / 2, max(2.0, diameter / 8)
+            pts = _path(n, args.size, step)
+            layer = doc.active_layer
+            coverage = np.zeros((args.size, args.size), np.uint8)
+
+            def raster(
+                i: int,
+                p: list = pts,
+                r: float = radius,
+                c: np.ndarray = coverage,
+                px: np.ndarray = layer.pixels,
+            ) -> None:
+                rect = brush.paint_segment(c, p[i], p[i + 1], r, hardness=0.8)
+                if rect:
+                    before = px[rect[1] : rect[3], rect[0] : rect[2]].copy()
+                    brush.colour_segment(px, before, c, rect, BENCH_COLOUR, 0.8)
+
+            numpy_only = _time(raster, n)
+            view.tools.settings.size = diameter
+            view.tools.press(pts[0])
+            full = _time(lambda i, p=pts: view.tools.move(p[i + 1]), n)
+            view.tools.release(pts[-1])
+            app.processEvents()  # type: ignore[attr-defined]
+            view.tools.press(pts[0])
+
+            def with_paint(i: int, p: list = pts, r: float = radius) -> None:
+                view.tools.move(p[i + 1])
+                rect = brush.segment_rect(p[i], p[i + 1], r, args.size, args.size)
+                if rect:
+                    view.repaint(view.doc_rect_to_widget(rect))
+
+            painted = _time(with_paint, n)
+            t0 = time.perf_counter()
+            view.tools.release(pts[-1])
+            end = time.perf_counter() - t0
+            rows.append((zoom, diameter, step, _stats(numpy_only), _stats(full), _stats(painted), end * 1000))
+            doc.undo()
+            doc.undo()
+    print()
+    print(f"Colour brush on a {args.size}x{args.size} document with 4 full-canvas layers (ms; median / p95;")
+    print(" 'tool' = rasterize + blend into the active layer + record the dirty rect; '+paint' = and repaint")
+    print(" it, drawing the 4 layers straight from their arrays)")
+    _table(rows)
+    t0 = time.perf_counter()
+    doc.begin_stroke(doc.active_layer)
+    begin = (time.perf_counter() - t0) * 1000
+    doc.end_stroke()
+    print(f"begin colour stroke (tile backup set-up, no copy): {begin:.2f} ms")
+    view.close()
+
+
+def _bench_layer_change(size: int, app: object) -> None:
+    """Hide/show a full-canvas layer and step its opacity: the repaint the artist sees and the update
+    of the flattened image that generation and export read."""
+    from studio.ui.canvas.view import CanvasView
+
+    doc = _four_layers(size)
+    view = CanvasView(doc)
+    view.resize(1600, 1000)
+    view.show()
+    app.processEvents()  # type: ignore[attr-defined]
+    reps = 15
+    print()
+    print(f"Layer change on a {size}x{size} document with 4 full-canvas layers (ms; median / p95)")
+    for zoom in ("fit", "100%"):
+        view.fit() if zoom == "fit" else view.actual_size()
+
+        def toggle(i: int) -> None:
+            doc.set_layer_visible(2, i % 2 == 1)
+            view.repaint()
+
+        def opacity(i: int) -> None:
+            doc.set_layer_opacity(2, 0.3 + 0.02 * (i % 20))
+            view.repaint()
+
+        for label, fn in (("hide/show a layer", toggle), ("opacity step", opacity)):
+            med, p95 = _stats(_time(fn, reps))
+            print(f"  {zoom:>5} {label:<18} view repaint {med:6.2f} / {p95:6.2f}")
+
+    def flattened(i: int) -> None:
+        doc.set_layer_visible(2, i % 2 == 1)
+        doc.image  # noqa: B018 - the cached flattened image brought up to date
+
+    med, p95 = _stats(_time(flattened, 5))
+    print(f"  flattened image update after hide/show (numpy, read on demand): {med:.1f} / {p95:.1f}")
+    view.close()
+
+
+def _table(rows: list) -> None:
+    header = (
+        f"{'zoom':>5} {'brush px':>8} {'seg px':>6} | {'numpy':>13} | {'tool':>13} | {'+paint':>13} | "
+        f"{'end stroke':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for zoom, diameter, step, raster, full, painted, end in rows:
+        cells = " | ".join(f"{a:6.2f}/{b:6.2f}" for a, b in (raster, full, painted))
+        print(f"{zoom:>5} {diameter:>8} {step:>6.0f} | {cells} | {end:10.2f}")
 
 
 def _bench_autosave(doc: object) -> None:
@@ -134,15 +285,7 @@ def _print(args: argparse.Namespace, rows: list, begin_ms: float, scale: float) 
     print(f"Canvas stroke segments on a {args.size}x{args.size} document, {args.segments} segments each")
     print("(ms; median / p95; 'tool' = rasterize + record the dirty rect; '+paint' = and repaint it,")
     print(" which copies the dirty rect into the overlay QImage and draws it)")
-    header = (
-        f"{'zoom':>5} {'brush px':>8} {'seg px':>6} | {'numpy':>13} | {'tool':>13} | {'+paint':>13} | "
-        f"{'end stroke':>10}"
-    )
-    print(header)
-    print("-" * len(header))
-    for zoom, diameter, step, raster, full, painted, end in rows:
-        cells = " | ".join(f"{a:6.2f}/{b:6.2f}" for a, b in (raster, full, painted))
-        print(f"{zoom:>5} {diameter:>8} {step:>6.0f} | {cells} | {end:10.2f}")
+    _table(rows)
     print(f"begin stroke (mask backup): {begin_ms:.2f} ms")
 
 

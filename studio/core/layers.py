@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+from PIL import Image
 
 Rect = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), document pixels
 BACKGROUND = (255, 255, 255)  # what shows through transparent areas (R, G, B)
@@ -238,12 +239,24 @@ def over(upper: Layer, lower: Layer) -> np.ndarray:
 
 
 def lerp_pixels(before: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per pixel `before + (target - before) * weight / 255` on BGRA uint8 arrays, rounded.
+    """Per pixel `before + (target - before) * weight / 255`, rounded exactly, on BGRA uint8 arrays.
 
-    `target` is one pixel (4,) or an array like `before`; `weight` is HxW uint8. Painting a colour
-    with coverage `weight` onto premultiplied pixels is exactly this; erasing is a lerp to (0,0,0,0).
+    `target` is one pixel (4,); `weight` is HxW uint8. Painting a colour with coverage `weight` onto
+    premultiplied pixels is exactly this; erasing is a lerp to (0, 0, 0, 0). Done by Pillow's masked
+    paste on a 4-channel image without alpha rules ("CMYK"): the same exact rounding in one C pass,
+    about 2x faster than numpy's uint16 arithmetic here (bench_canvas.py).
     """
-    w = weight[..., None].astype(np.uint16)
-    out = before.astype(np.uint16) * (255 - w)
-    out += np.asarray(target, np.uint16) * w
-    return div255(out).astype(np.uint8)
+    h, w = weight.shape
+    img = Image.frombuffer("CMYK", (w, h), np.ascontiguousarray(before), "raw", "CMYK", 0, 1).copy()
+    img.paste(
+        tuple(int(v) for v in target),
+        None,
+        Image.frombuffer("L", (w, h), np.ascontiguousarray(weight), "raw", "L", 0, 1),
+    )
+    return np.asarray(img)
+
+
+def scale_weights(weight: np.ndarray, factor: float) -> np.ndarray:
+    """`weight * factor`, rounded (uint8 HxW; factor 0..1), through a lookup table."""
+    lut = np.round(np.arange(256, dtype=np.float64) * min(1.0, max(0.0, factor))).astype(np.uint8)
+    return lut[weight]

@@ -75,6 +75,12 @@ def test_lerp_paints_and_erases() -> None:
     out = lerp_pixels(before, colour_pixel((255, 0, 0)), np.array([[0, 128, 255]], np.uint8))
     assert out.tolist() == [[[0, 0, 0, 0], [0, 0, 128, 128], [0, 0, 255, 255]]]
     assert lerp_pixels(out, np.zeros(4, np.uint8), np.full((1, 3), 255, np.uint8)).max() == 0
+    rng = np.random.default_rng(1)
+    before, weight = rng.integers(0, 256, (50, 70, 4), np.uint8), rng.integers(0, 256, (50, 70), np.uint8)
+    for target in ([30, 30, 200, 255], [0, 0, 0, 0]):  # exact rounding, every channel alike (no alpha rules)
+        w = weight[..., None].astype(np.uint32)
+        expected = div255(before.astype(np.uint32) * (255 - w) + np.array(target, np.uint32) * w)
+        assert np.array_equal(lerp_pixels(before, np.array(target, np.uint8), weight), expected)
 
 
 # document layers ----------------------------------------------------------------------------------

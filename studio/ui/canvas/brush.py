@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from studio.core.layers import div255, lerp_pixels
+from studio.core.layers import lerp_pixels, scale_weights
 
 Rect = tuple[int, int, int, int]
 Point = tuple[float, float]
@@ -163,6 +163,6 @@ def colour_segment(
     left, top, right, bottom = rect
     weight = coverage[top:bottom, left:right]
     if opacity < 1.0:
-        weight = div255(weight.astype(np.uint16) * np.uint16(round(opacity * 255))).astype(np.uint8)
+        weight = scale_weights(weight, opacity)
     target = np.zeros(4, np.uint8) if erase else colour
     layer[top:bottom, left:right] = lerp_pixels(before, target, weight)
