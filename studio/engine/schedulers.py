@@ -35,6 +35,25 @@ _NO_KARRAS = {"use_karras_sigmas": False}
 # e.g. one shipped with an Euler config) ruins Stable Diffusion images.
 _NO_CLIP = {"clip_sample": False, "thresholding": False}
 _KARRAS = {"use_karras_sigmas": True}
+# Euler and the multistep DPM solvers take every sigma schedule: reset all, then switch one on
+_PLAIN_SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
+_SCHEDULES: dict[str, dict[str, object]] = {
+    "Automatic": _PLAIN_SIGMAS,
+    "Karras": {**_PLAIN_SIGMAS, "use_karras_sigmas": True},
+    "Exponential": {**_PLAIN_SIGMAS, "use_exponential_sigmas": True},
+    "Beta": {**_PLAIN_SIGMAS, "use_beta_sigmas": True},
+    "SGM Uniform": {**_PLAIN_SIGMAS, "timestep_spacing": "trailing"},
+}
+_DPM_2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+_DPM_2M_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
+_DPM_3M_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 3}
+
+
+def _sigmas(class_name: str, base: Mapping[str, object], schedule: str) -> SchedulerSpec:
+    return SchedulerSpec(
+        class_name, {**base, **_SCHEDULES[schedule]}, needs="scipy" if schedule == "Beta" else ""
+    )
+
 
 SPECS: dict[str, SchedulerSpec] = {
     "DPM++ 2M": SchedulerSpec(
@@ -56,6 +75,21 @@ SPECS: dict[str, SchedulerSpec] = {
     "UniPC": SchedulerSpec("UniPCMultistepScheduler", _NO_KARRAS),
     "DDPM": SchedulerSpec("DDPMScheduler", _NO_CLIP),
     "LCM": SchedulerSpec("LCMScheduler", _NO_CLIP),
+    "DPM++ 2M Exponential": _sigmas("DPMSolverMultistepScheduler", _DPM_2M, "Exponential"),
+    "DPM++ 2M SGM Uniform": _sigmas("DPMSolverMultistepScheduler", _DPM_2M, "SGM Uniform"),
+    "DPM++ 2M Beta": _sigmas("DPMSolverMultistepScheduler", _DPM_2M, "Beta"),
+    "DPM++ 2M SDE": _sigmas("DPMSolverMultistepScheduler", _DPM_2M_SDE, "Automatic"),
+    "DPM++ 2M SDE Karras": _sigmas("DPMSolverMultistepScheduler", _DPM_2M_SDE, "Karras"),
+    "DPM++ 2M SDE Exponential": _sigmas("DPMSolverMultistepScheduler", _DPM_2M_SDE, "Exponential"),
+    "DPM++ 3M SDE": _sigmas("DPMSolverMultistepScheduler", _DPM_3M_SDE, "Automatic"),
+    "DPM++ 3M SDE Karras": _sigmas("DPMSolverMultistepScheduler", _DPM_3M_SDE, "Karras"),
+    "DPM++ 3M SDE Exponential": _sigmas("DPMSolverMultistepScheduler", _DPM_3M_SDE, "Exponential"),
+    "Euler Karras": _sigmas("EulerDiscreteScheduler", {}, "Karras"),
+    "Euler Exponential": _sigmas("EulerDiscreteScheduler", {}, "Exponential"),
+    "Euler SGM Uniform": _sigmas("EulerDiscreteScheduler", {}, "SGM Uniform"),
+    "Euler Beta": _sigmas("EulerDiscreteScheduler", {}, "Beta"),
+    "UniPC Karras": SchedulerSpec("UniPCMultistepScheduler", _KARRAS),
+    "TCD": SchedulerSpec("TCDScheduler", _NO_CLIP),
 }
 
 assert set(SPECS) == set(SCHEDULER_NAMES), "every Studio scheduler name needs a diffusers mapping"

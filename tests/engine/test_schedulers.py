@@ -41,7 +41,9 @@ def test_img2img_step_counts_follow_strength(shared_engine, request_for, name, s
     assert _steps(rec, job) == list(range(1, n + 1))
 
 
-@pytest.mark.parametrize("name", ["Euler a", "DPM2 a", "DPM++ SDE", "DDPM", "LCM"])
+@pytest.mark.parametrize(
+    "name", ["Euler a", "DPM2 a", "DPM++ SDE", "DDPM", "LCM", "DPM++ 2M SDE Karras", "DPM++ 3M SDE", "TCD"]
+)
 def test_stochastic_schedulers_are_reproducible_with_and_without_previews(shared_engine, request_for, name):
     """Ancestral noise must come from the job's generators (not torch's global one), previews or not."""
     import numpy as np
