@@ -70,6 +70,11 @@ class UserDirs:
         """VAE files and diffusers VAE folders offered in the VAE choice."""
         return self.data / "vae"
 
+    @property
+    def controls(self) -> Path:
+        """ControlNet / T2I-Adapter / IP-Adapter models offered in the Controls panel."""
+        return self.data / "controls"
+
     def ensure(self) -> UserDirs:
         for p in (self.config, self.data, self.output, self.logs, self.models, self.presets):
             p.mkdir(parents=True, exist_ok=True)

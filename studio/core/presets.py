@@ -9,6 +9,9 @@ after a backup copy (`NAME.json.v1-backup`) is kept next to it; a failing step l
 A preset from a newer Studio (higher schema_version; `Preset.newer`) is read as far as this version
 understands it and left in place untouched: saving over or renaming it is refused, duplicating works.
 A prompt with `{prompt}` (as in A1111 styles) wraps the current prompt instead of replacing it.
+Control units (issue 14) are kept as `"controls": [{kind, model, weight, ...}]` without their images
+(`image_name` says where the image came from); an entry that cannot be read is left out with a note
+when the preset is applied, and never makes the rest of the preset unusable.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core import request_io
+from studio.core.control import unit_to_dict, units_from_json
 from studio.core.fileio import (
     JSONDict,
     MigrationError,
@@ -54,7 +58,9 @@ PRESET_FIELDS: dict[str, tuple[type, ...]] = {
     "batch": (int,),
     "strength": (int, float),
     "seed": (int,),
+    "controls": (list,),  # [{kind, model, weight, ...}]: core.control's JSON, without images
 }
+_LENIENT_FIELDS = ("controls",)  # a value of the wrong type is left out, never refuses the preset
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -73,17 +79,23 @@ class Preset:
     @classmethod
     def capture(cls, name: str, request: GenerationRequest, with_seed: bool = False) -> Preset:
         """A preset holding the request's current values for every preset field."""
-        keys = [k for k in PRESET_FIELDS if with_seed or k != "seed"]
-        return cls(name=name, fields={k: getattr(request, k) for k in keys})
+        keys = [k for k in PRESET_FIELDS if (with_seed or k != "seed") and k != "controls"]
+        fields: JSONDict = {k: getattr(request, k) for k in keys}
+        if request.controls:  # a preset saved without controls leaves the current ones alone
+            fields["controls"] = [unit_to_dict(unit) for unit in request.controls]
+        return cls(name=name, fields=fields)
 
     def apply_to(self, request: GenerationRequest, notes: list[str] | None = None) -> GenerationRequest:
         """`request` with this preset's fields; values that would not validate are skipped (noted)."""
+        notes = notes if notes is not None else []
         changes = dict(self.fields)
+        if "controls" in changes:
+            changes["controls"] = units_from_json(changes["controls"], notes)
         for key in ("prompt", "negative_prompt"):
             value = changes.get(key)
             if isinstance(value, str) and PROMPT_PLACEHOLDER in value:
                 changes[key] = merge_prompt(value, getattr(request, key))
-        return request_io.apply_checked(request, changes, notes if notes is not None else [])
+        return request_io.apply_checked(request, changes, notes)
 
     def to_json(self) -> JSONDict:
         return {"schema_version": MIGRATIONS.current, "name": self.name, "settings": dict(self.fields)}
@@ -138,7 +150,7 @@ def check_fields(settings: JSONDict, lenient: bool = False) -> JSONDict:
             continue
         types = PRESET_FIELDS[key]
         if isinstance(value, bool) or not isinstance(value, types):
-            if lenient:
+            if lenient or key in _LENIENT_FIELDS:
                 log.info("Ignoring preset field %s = %r: not a value this version can use", key, value)
                 continue
             raise PresetError(f"{key} has the wrong type ({value!r})")

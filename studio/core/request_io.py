@@ -58,7 +58,8 @@ def coerce_fields(data: JSONDict, base: GenerationRequest, notes: list[str]) -> 
 
 def apply_checked(base: GenerationRequest, changes: JSONDict, notes: list[str]) -> GenerationRequest:
     """`base` with each change that passes validation; a rejected change keeps the base value."""
-    probe = base.replace(mode=Mode.TXT2IMG, init_image=None, mask=None)
+    # the images (and the controls, which carry theirs) are checked when the job is submitted
+    probe = base.replace(mode=Mode.TXT2IMG, init_image=None, mask=None, controls=())
     try:
         probe.validate()
     except ValueError:

@@ -45,7 +45,7 @@ PREVIEW_KINDS = ("x0", "latent", "none")
 THEMES = ("system", "dark", "light")
 _CHOICES = {"device": DEVICES, "precision": PRECISIONS, "preview_kind": PREVIEW_KINDS, "theme": THEMES}
 _NOT_SAVED = ("problems", "extra", "last_request", "canvas_request", "file_version")
-_FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs")
+_FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "control_dirs")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class Settings:
     lora_dirs: tuple[str, ...] = ()
     embedding_dirs: tuple[str, ...] = ()
     vae_dirs: tuple[str, ...] = ()
+    # Control models (issue 14): extra folders searched after the user data folder's controls/, and
+    # the CLIP image encoder folder IP-Adapters use ("" = the `image_encoder` folder beside the adapter).
+    control_dirs: tuple[str, ...] = ()
+    ip_image_encoder: str = ""
     theme: str = "system"
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
     # The canvas's own generation panel (prompt, strength, batch, seed, sampler…) at the last change.
@@ -294,6 +298,11 @@ def user_folders(
         joined(dirs.embeddings, settings.embedding_dirs),
         joined(dirs.vae, settings.vae_dirs),
     )
+
+
+def control_folders(settings: Settings, dirs: UserDirs) -> tuple[str, ...]:
+    """Folders searched for control models: the user data folder's own first, then the settings' ones."""
+    return tuple(dict.fromkeys((str(dirs.controls), *settings.control_dirs)))
 
 
 def _last_request(data: object, problems: list[str]) -> GenerationRequest | None:

@@ -31,6 +31,12 @@ from studio.ui.results import SavedResult
 from studio.ui.saver import ResultSaver
 from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.banner import ErrorBanner
+from studio.ui.widgets.control_sources import (
+    ControlImageError,
+    describe_controls,
+    with_control_insets,
+    with_images,
+)
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.progress_panel import ProgressPanel, format_seconds
@@ -68,6 +74,7 @@ class GenerateTabController(QObject):
         self.preview_interval = 1  # from settings; 0 = previews off
         self.lora_dirs: tuple[str, ...] = ()  # from settings: where `<lora:name:w>` and names are found
         self.embedding_dirs: tuple[str, ...] = ()
+        self.ip_image_encoder = ""  # from settings: the CLIP image encoder folder IP-Adapters use
         self.last_results: list[SavedResult] = []
         bridge.model_ready.connect(self._on_model_ready)  # any model, also preloads: worth a status line
         self.progress.cancel_requested.connect(self.cancel)
@@ -89,16 +96,22 @@ class GenerateTabController(QObject):
 
     # -- commands ---------------------------------------------------------------------------------
     def build_request(self) -> GenerationRequest:
-        return self._with_settings(self.vm.styled_request(self.vm.next_request()))
+        """The next job's request; its control images are read now (ControlImageError if one cannot)."""
+        request = self._with_settings(self.vm.styled_request(self.vm.next_request()))
+        return request.replace(controls=with_images(request.controls, None))
 
     def shared_request(self) -> GenerationRequest:
         """The tab's settings for another workspace (the canvas), which writes its own prompts, seed,
-        sampler and strength over them: no seed is drawn and no style is applied."""
-        return self._with_settings(self.vm.request())
+        sampler, strength and controls over them: no seed is drawn and no style is applied."""
+        return self._with_settings(self.vm.request()).replace(controls=())
 
     def _with_settings(self, request: GenerationRequest) -> GenerationRequest:
         """`request` with the folders and preview interval from the settings."""
-        request = request.replace(lora_dirs=self.lora_dirs, embedding_dirs=self.embedding_dirs)
+        request = request.replace(
+            lora_dirs=self.lora_dirs,
+            embedding_dirs=self.embedding_dirs,
+            ip_image_encoder=self.ip_image_encoder,
+        )
         if self.preview_interval <= 0:
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)
         return request.replace(preview_interval=self.preview_interval)
@@ -106,7 +119,11 @@ class GenerateTabController(QObject):
     def generate(self) -> QtJob | None:
         """Submit the current settings; returns the job, or None when it was queued behind the
         running one, when the engine refused the request (the banner says why) or could not start."""
-        request = self.build_request()
+        try:
+            request = self.build_request()
+        except ControlImageError as exc:  # the panel keeps the unit: the artist chooses another image
+            self.banner.show_error(str(exc))
+            return None
         if self.busy:
             self.queue.add(request)
             self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
@@ -230,7 +247,12 @@ class GenerateTabController(QObject):
 
     def _on_saved(self, saved: list[SavedResult]) -> None:
         for result in reversed(saved):
-            self.history.add_result(result.path, pil_to_qimage(result.image))
+            controls = result.request.controls  # shown with the result: their maps inset, listed
+            item = self.history.add_result(
+                result.path, pil_to_qimage(with_control_insets(result.image, controls))
+            )
+            if controls:
+                item.setToolTip(f"{result.path.name}\nControls:\n{describe_controls(controls)}")
         if saved:
             self.history.setCurrentRow(0)
             self.status_message.emit(

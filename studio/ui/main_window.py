@@ -30,8 +30,9 @@ from studio.core.native_size import native_size
 from studio.core.paths import user_dirs
 from studio.core.presets import Preset, PresetStore
 from studio.core.request import GenerationRequest, PreviewKind
-from studio.core.settings import Settings, user_folders
+from studio.core.settings import Settings, control_folders, user_folders
 from studio.core.styles import style_of, without_style
+from studio.core.user_files import find_control_models
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
 from studio.ui.dialogs.settings_dialog import SettingsDialog
@@ -43,6 +44,7 @@ from studio.ui.layout import GenerateTab, build_status_bar
 from studio.ui.results import recent_images
 from studio.ui.theme import apply_theme
 from studio.ui.viewmodel import RequestViewModel
+from studio.ui.widgets.control_panel import ControlPanel, bind_view_model
 from studio.ui.widgets.controls import ControlsPanel
 from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.lora_panel import OwnFilesPanel
@@ -157,7 +159,14 @@ class MainWindow(QMainWindow):
         self.own_files = OwnFilesPanel(
             self.vm, lambda: self.prompts.open_file("Choose a VAE file", VAE_FILTER)
         )
-        self.controls = ControlsPanel(self.vm, self.model_picker, self.init_slot, self.own_files)
+        self.control_panel = ControlPanel(
+            lambda title, filt: self.prompts.open_file(title, filt),
+            lambda title: self.prompts.open_folder(title),
+        )
+        bind_view_model(self.control_panel, self.vm)
+        self.controls = ControlsPanel(
+            self.vm, self.model_picker, self.init_slot, self.own_files, self.control_panel
+        )
         self.controls.generate_requested.connect(self.generate)
         self.presets_panel = PresetsPanel(preset_store, self.prompts, self.vm.request)
         self.presets_panel.apply_requested.connect(self._apply_preset)
@@ -299,10 +308,18 @@ class MainWindow(QMainWindow):
         self.refresh_own_files(settings)
 
     def refresh_own_files(self, settings: Settings | None = None) -> None:
-        """The LoRA, embedding and VAE folders: listed in the panel and sent with every request."""
-        loras, embeddings, vaes = user_folders(settings or self.settings, user_dirs())
+        """The LoRA, embedding, VAE and control model folders: listed in the panels and sent with every
+        request, as is the IP-Adapter image encoder folder."""
+        settings = settings or self.settings
+        loras, embeddings, vaes = user_folders(settings, user_dirs())
         self.generation.lora_dirs, self.generation.embedding_dirs = loras, embeddings
+        self.generation.ip_image_encoder = str(settings.ip_image_encoder)
         self.own_files.set_folders(loras, embeddings, vaes)
+        self.control_panel.set_models(self.control_models(settings))
+
+    def control_models(self, settings: Settings | None = None) -> list[Path]:
+        """The control models in the control model folders (the canvas's Controls panel offers them too)."""
+        return find_control_models(control_folders(settings or self.settings, user_dirs()))
 
     def apply_settings(self, settings: Settings) -> None:
         old = self.settings

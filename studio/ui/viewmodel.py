@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.control import ControlUnit
 from studio.core.request import (
     MAX_BATCH,
     MAX_CLIP_SKIP,
@@ -49,6 +50,9 @@ _FIELDS: dict[str, tuple[type, float | None, float | None]] = {
     "loras": (tuple, None, None),  # tuple[LoraRef, ...], in the order they were added
     "vae": (str, None, None),
     "clip_skip": (int, 1, MAX_CLIP_SKIP),
+    # tuple[ControlUnit, ...] without images (`image_name` names the source): the Controls panel adds
+    # the images when a job is submitted (`GenerateTabController.control_images`)
+    "controls": (tuple, None, None),
     "init_image": (object, None, None),
 }
 
@@ -91,6 +95,7 @@ class RequestViewModel(QObject):
     loras_changed = Signal(object)  # tuple[LoraRef, ...]
     vae_changed = Signal(str)
     clip_skip_changed = Signal(int)
+    controls_changed = Signal(object)  # tuple[ControlUnit, ...]
     init_image_changed = Signal(object)  # PIL image or None
     last_seed_changed = Signal(object)
     styles_changed = Signal(object)  # tuple[Style, ...]: the active styles, applied at generation
@@ -113,6 +118,7 @@ class RequestViewModel(QObject):
     loras: _Field[tuple[LoraRef, ...]] = _Field()
     vae: _Field[str] = _Field()
     clip_skip: _Field[int] = _Field()
+    controls: _Field[tuple[ControlUnit, ...]] = _Field()
     init_image: _Field[Image.Image | None] = _Field()
 
     def __init__(self, base: GenerationRequest | None = None, parent: QObject | None = None) -> None:

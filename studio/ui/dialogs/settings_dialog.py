@@ -1,4 +1,5 @@
-"""Settings dialog: device and precision, preview kind and interval, output folder, model folders, theme."""
+"""Settings dialog: device and precision, preview kind and interval, output folder, model folders, control
+model folders and the IP-Adapter image encoder, theme."""
 
 from __future__ import annotations
 
@@ -74,6 +75,18 @@ class SettingsDialog(QDialog):
         self.model_dirs.setToolTip("Folders searched for models (.safetensors, .ckpt, diffusers folders)")
         self.model_dirs.setMaximumHeight(100)
         self.model_dirs.addItems([str(d) for d in settings.model_dirs])
+        self.control_dirs = QListWidget()
+        self.control_dirs.setToolTip(
+            "More folders searched for ControlNet, T2I-Adapter and IP-Adapter models (after the user "
+            f"data folder's {user_dirs().controls.name}/ folder)"
+        )
+        self.control_dirs.setMaximumHeight(80)
+        self.control_dirs.addItems([str(d) for d in settings.control_dirs])
+        self.ip_image_encoder = QLineEdit(str(settings.ip_image_encoder))
+        self.ip_image_encoder.setToolTip(
+            "The CLIP image encoder folder IP-Adapters use (h94/IP-Adapter's models/image_encoder)"
+        )
+        self.ip_image_encoder.setPlaceholderText("Default: an image_encoder folder beside the adapter")
         self.theme = _combo(THEMES, settings.theme, "Colour theme; dark unless the system is light")
         self._layout(browse)
 
@@ -101,6 +114,9 @@ class SettingsDialog(QDialog):
         form.addRow("Output folder", output_row)
         form.addRow("Model folders", self.model_dirs)
         form.addRow("", dir_buttons)
+        form.addRow("Control models", self.control_dirs)
+        form.addRow("", self._folder_buttons(self.control_dirs, "control model folder"))
+        form.addRow("IP-Adapter image encoder", self._encoder_row())
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -110,6 +126,36 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+
+    def _folder_buttons(self, folders: QListWidget, what: str) -> QHBoxLayout:
+        add, remove = QPushButton("Add…"), QPushButton("Remove")
+        add.setToolTip(f"Add a {what}")
+        remove.setToolTip(f"Remove the selected {what}")
+        add.clicked.connect(lambda: self._add_folder(folders, f"Add a {what}"))
+        remove.clicked.connect(lambda: folders.takeItem(folders.currentRow()))
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        return row
+
+    def _add_folder(self, folders: QListWidget, title: str) -> None:
+        folder = self._prompts.open_folder(title)
+        if folder:
+            folders.addItem(folder)
+
+    def _encoder_row(self) -> QHBoxLayout:
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_encoder)
+        row = QHBoxLayout()
+        row.addWidget(self.ip_image_encoder, 1)
+        row.addWidget(browse)
+        return row
+
+    def _browse_encoder(self) -> None:
+        folder = self._prompts.open_folder("IP-Adapter image encoder folder")
+        if folder:
+            self.ip_image_encoder.setText(folder)
 
     def _browse_output(self) -> None:
         folder = self._prompts.open_folder("Output folder")
@@ -131,5 +177,7 @@ class SettingsDialog(QDialog):
             preview_interval=self.preview_interval.value(),
             output_dir=self.output_dir.text().strip(),
             model_dirs=tuple(self.model_dirs.item(i).text() for i in range(self.model_dirs.count())),
+            control_dirs=tuple(self.control_dirs.item(i).text() for i in range(self.control_dirs.count())),
+            ip_image_encoder=self.ip_image_encoder.text().strip(),
             theme=str(self.theme.currentData()),
         )

@@ -65,6 +65,7 @@ class ControlsPanel(QWidget):
         model_picker: ModelPicker,
         init_slot: InitImageSlot,
         own_files: OwnFilesPanel | None = None,
+        control_panel: QWidget | None = None,
     ) -> None:
         super().__init__()
         self.vm = vm
@@ -79,6 +80,8 @@ class ControlsPanel(QWidget):
         if own_files is not None:
             layout.addWidget(own_files)
             own_files.embeddings.insert_requested.connect(self.insert_in_prompt)
+        if control_panel is not None:  # ControlNet / T2I-Adapter / IP-Adapter units
+            layout.addWidget(control_panel)
         layout.addWidget(self._sampling_group())
         layout.addWidget(self._size_group())
         layout.addWidget(self._seed_group())
