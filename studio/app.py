@@ -153,14 +153,21 @@ def connect_canvas_panel(window: MainWindow, canvas: CanvasWorkspace) -> None:
 
     panel = canvas.gen_panel
 
+    controls = canvas.control_panel  # the canvas's own control units, remembered without images
+
     def remember() -> None:
         window.settings = dataclasses.replace(
             window.settings,
-            canvas_request=panel.remembered(),
+            canvas_request=panel.remembered().replace(controls=controls.units()),
             canvas_random_seed=panel.random_seed.isChecked(),
         )
 
     panel.changed.connect(remember)
+    if window.settings.canvas_request is not None:
+        controls.set_units(window.settings.canvas_request.controls)
+    controls.set_models(window.control_models())
+    controls.changed.connect(remember)
+    window.settings_changed.connect(lambda settings: controls.set_models(window.control_models(settings)))
     panel.change_model_requested.connect(window.show_generate_tab)
     panel.use_generate_prompt_requested.connect(
         lambda: panel.set_prompts(window.vm.prompt, window.vm.negative_prompt)

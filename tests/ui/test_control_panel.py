@@ -249,3 +249,29 @@ def test_settings_dialog_sets_control_folders_and_the_image_encoder(
     assert window.settings.ip_image_encoder == str(encoder)
     editor = window.control_panel.add_unit(ControlKind.CONTROLNET)
     assert editor.model.currentData() == str(net)  # a diffusers folder in the new folder
+
+
+def test_the_canvas_has_its_own_controls_remembered_with_its_settings(
+    window: Any, user_dirs: Any, answers: Any, tmp_path: Path
+) -> None:
+    from studio.app import attach_canvas
+
+    folder = _models(window, user_dirs)
+    window.apply_settings(dataclasses.replace(window.settings, ip_image_encoder=str(tmp_path / "enc")))
+    tab_unit = window.control_panel.add_unit(ControlKind.CONTROLNET)
+    _choose_image(tab_unit, answers, _picture(tmp_path / "tab.png"))
+    canvas = attach_canvas(window, tmp_path / "autosave")
+    assert canvas is not None and canvas.control_panel.editors == []  # the Generate tab's stay there
+    editor = canvas.control_panel.add_unit(ControlKind.IP_ADAPTER)
+    assert editor.model.currentData() == str(folder / IP_MODEL)  # the same control model folders
+    index = editor.source.findData("Image")
+    editor.source.setCurrentIndex(index)
+    editor.source.activated.emit(index)
+    request = canvas.generation_request()
+    (unit,) = request.controls
+    assert unit.kind is ControlKind.IP_ADAPTER and unit.image is not None
+    assert request.ip_image_encoder == str(tmp_path / "enc")
+    remembered = window.remember_request().canvas_request  # written on quit
+    assert remembered is not None and remembered.controls == (unit.replace(image=None),)
+    again = attach_canvas(window, tmp_path / "autosave2")  # the next start
+    assert again is not None and again.control_panel.units() == (unit.replace(image=None),)

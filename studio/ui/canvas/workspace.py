@@ -33,6 +33,7 @@ from studio.core.request import GenerationRequest
 from studio.ui.bridge import QtJob
 from studio.ui.canvas import overlays
 from studio.ui.canvas.autosave import AutosaveWriter, Restorable
+from studio.ui.canvas.control_layers import DocumentImages
 from studio.ui.canvas.fileops import FileCommands
 from studio.ui.canvas.gen_panel import CanvasGenPanel
 from studio.ui.canvas.generation import CanvasGenerationController, Submit
@@ -40,6 +41,9 @@ from studio.ui.canvas.layers_panel import ColourBrushBox, LayersPanel
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar, tool_indicator
 from studio.ui.canvas.view import CanvasView
+from studio.ui.dialogs.prompts import Prompts
+from studio.ui.widgets.control_panel import ControlPanel
+from studio.ui.widgets.control_sources import ControlImageError
 
 log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 2000
@@ -83,6 +87,12 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.view = CanvasView(self.doc)
         self._shared_request = request_provider
         self.gen_panel = CanvasGenPanel(generation_settings, random_seed=random_seed)
+        self.prompts = Prompts(self)  # file questions of the Controls panel (tests answer them)
+        self.control_panel = ControlPanel(
+            lambda title, filt: self.prompts.open_file(title, filt),
+            lambda title: self.prompts.open_folder(title),
+        )
+        self.control_panel.set_canvas(DocumentImages(lambda: self.doc))  # layers are control sources
         self.generation = CanvasGenerationController(lambda: self.doc, submit, self.generation_request)
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
@@ -118,6 +128,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         side = QWidget()
         side_box = QVBoxLayout(side)
         side_box.addWidget(self.gen_panel)
+        side_box.addWidget(self.control_panel)
         side_box.addWidget(self.inpaint_panel)
         side_box.addWidget(self.outpaint_panel)
         side_box.addWidget(self.layers_panel)
@@ -176,21 +187,30 @@ class CanvasWorkspace(FileCommands, QWidget):
         """What the next job uses: the shared settings (shown again) with the panel's fields."""
         shared = self._shared_request()
         self.gen_panel.show_shared(shared)
-        return self.gen_panel.request(shared)
+        # the control images are read now: a layer gives its pixels as they are (ControlImageError)
+        return self.gen_panel.request(shared).replace(controls=self.control_panel.with_images())
 
     def refresh_shared(self) -> None:
         """Show the shared settings again (the Generate tab's model or LoRAs changed)."""
         self.gen_panel.show_shared(self._shared_request())
 
     def inpaint(self) -> QtJob | None:
-        return self.generation.inpaint(self.inpaint_panel.options())
+        try:
+            return self.generation.inpaint(self.inpaint_panel.options())
+        except ControlImageError as exc:  # the unit stays in the Controls panel to be fixed
+            self._show_message(str(exc))
+            return None
 
     def outpaint(self) -> QtJob | None:
         """Grow/feather from the inpaint panel; how the new area is pre-filled from the outpaint panel."""
         options = dataclasses.replace(
             self.inpaint_panel.options(), infill=self.outpaint_panel.infill_method()
         )
-        return self.generation.outpaint(self.outpaint_panel.options(), options)
+        try:
+            return self.generation.outpaint(self.outpaint_panel.options(), options)
+        except ControlImageError as exc:
+            self._show_message(str(exc))
+            return None
 
     def extend_canvas(self) -> None:
         """Grow the canvas by the outpaint amounts without generating (white margins; undoable)."""
@@ -231,6 +251,7 @@ class CanvasWorkspace(FileCommands, QWidget):
     # document -------------------------------------------------------------------------------------
     def _doc_changed(self, rect: Rect | None) -> None:
         self._autosave_timer.start()
+        self.control_panel.canvas_changed(layers_changed=rect is None or self.doc.last_layers_change)
         if rect is None or self.doc.last_change[1]:  # the mask changed: the region may have too
             self._region_timer.start()
         if self.doc.dirty != self._shown_dirty:
@@ -263,6 +284,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.view.set_extend(0, 0, 0, 0)
         self.view.set_document(doc)
         self.layers_panel.set_document(doc)
+        self.control_panel.canvas_changed(layers_changed=True)
         self._watch(doc)
         self._emit_title()
 

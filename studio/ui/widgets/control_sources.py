@@ -43,6 +43,8 @@ def source_label(image_name: str, canvas: CanvasImages | None) -> str:
         return "Canvas (flattened)"
     if canvas is not None and image_name in canvas.layer_names():
         return f"Layer: {image_name}"
+    if canvas is not None and image_name and not Path(image_name).is_absolute():
+        return f"Layer: {image_name} (not on the canvas)"
     return f"File: {Path(image_name).name}" if image_name else "No image"
 
 
