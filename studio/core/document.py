@@ -5,8 +5,8 @@ BGRA pixels, name, visibility, opacity, kind); `Document.image` is their flatten
 cached and brought up to date one dirty rectangle at a time when read; it is what generation, export
 and the eyedropper use. The mask is the document's single inpaint mask (not a layer).
 
-Undo covers every edit. Pixel edits (strokes, mask operations) keep only the before/after patches of
-their dirty rectangle (`PatchEdit`); layer-stack edits (add, delete, move, merge, flatten, properties,
+Undo covers every edit. Mask edits keep only the before/after patches of their dirty rectangle
+(`PatchEdit`), layer strokes those of the 128 px tiles they changed (`TileEdit`); layer-stack edits (add, delete, move, merge, flatten, properties,
 canvas size, accepted results) keep the stack's layer objects and properties before and after
 (`StackEdit`), never copies of pixels that stay in the document. The stack drops its oldest edits once
 the bytes they hold alone exceed `max_bytes`.
@@ -102,7 +102,22 @@ class StackEdit:
         return sum(x.nbytes for x in only) + int(masks)
 
 
-Edit = PatchEdit | StackEdit
+@dataclass
+class TileEdit:
+    """A layer stroke: before/after pixels of each tile it touched (a long curved stroke keeps only
+    what it painted, not its whole bounding box). `rect` bounds them all (what to redraw)."""
+
+    label: str
+    rect: Rect
+    target: Layer
+    tiles: list[tuple[Rect, np.ndarray, np.ndarray]]  # (tile rect, before, after)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(b.nbytes + a.nbytes) for _, b, a in self.tiles)
+
+
+Edit = PatchEdit | TileEdit | StackEdit
 
 
 class UndoStack:
@@ -182,17 +197,17 @@ class StrokeBackup:
             self.saved_pixels[sl] = self.pixels[sl]
         self.saved[ty, tx] = True
 
-    def before(self, rect: Rect) -> np.ndarray:
-        """The stroke's starting pixels of `rect` (tiles never saved were never touched)."""
-        out = self.pixels[slices(rect)].copy()
-        ty, tx = self._tiles(rect)
-        t = self.tile
-        for row, col in zip(*np.nonzero(self.saved[ty, tx]), strict=True):
-            tile_rect = _tile_rect(ty.start + int(row), tx.start + int(col), t)
-            part = intersect_rect(tile_rect, rect)
-            if part is not None:
-                dst = (part[0] - rect[0], part[1] - rect[1], part[2] - rect[0], part[3] - rect[1])
-                out[slices(dst)] = self.saved_pixels[slices(part)]
+    def tiles(self) -> list[tuple[Rect, np.ndarray, np.ndarray]]:
+        """(tile rect, pixels before the stroke, pixels now) of every tile the stroke changed."""
+        h, w = self.pixels.shape[:2]
+        out = []
+        for row, col in zip(*np.nonzero(self.saved), strict=True):
+            rect = intersect_rect(_tile_rect(int(row), int(col), self.tile), (0, 0, w, h))
+            if rect is None:
+                continue
+            sl = slices(rect)
+            if not np.array_equal(self.saved_pixels[sl], self.pixels[sl]):
+                out.append((rect, self.saved_pixels[sl].copy(), self.pixels[sl].copy()))
         return out
 
 
@@ -391,16 +406,22 @@ class Document:
         self._stroke_mask_backup = self._stroke_layer_backup = None
         if rect is None:
             return
-        sl = slices(rect)
-        if layer is None and mask_backup is not None:
+        if layer is not None and layer_backup is not None:
+            tiles = layer_backup.tiles()
+            if not tiles:
+                return
+            bounds = tiles[0][0]
+            for tile_rect, _, _ in tiles[1:]:
+                bounds = union_rect(bounds, tile_rect) or bounds
+            self.undo_stack.push(TileEdit(label, bounds, layer, tiles))
+        elif layer is None and mask_backup is not None:
+            sl = slices(rect)
             before, after = mask_backup[sl].copy(), self.mask[sl].copy()
-        elif layer is not None and layer_backup is not None:
-            before, after = layer_backup.before(rect), layer.pixels[sl].copy()
+            if np.array_equal(before, after):
+                return
+            self.undo_stack.push(PatchEdit(label, rect, None, before, after))
         else:
             return
-        if np.array_equal(before, after):
-            return
-        self.undo_stack.push(PatchEdit(label, rect, layer, before, after))
         self.notify(rect, image=False, mask=False)  # pixels were announced already; the history changed
 
     @property
@@ -712,6 +733,12 @@ class Document:
             self._announce(
                 None if size_changed else edit.rect, pixels=edit.pixels or size_changed, mask=mask_changed
             )
+            return
+        if isinstance(edit, TileEdit):
+            for tile_rect, old, new in edit.tiles:
+                edit.target.pixels[slices(tile_rect)] = old if before else new
+            edit.target.touched(edit.rect)
+            self.notify(edit.rect, mask=False)
             return
         pixels = edit.before if before else edit.after
         sl = slices(edit.rect)

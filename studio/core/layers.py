@@ -8,7 +8,8 @@ compositing are plain linear blends of all four channels. Files hold straight (u
 premultiplied pixel, so a document saved and opened again has exactly the same pixels.
 
 The flattened image is the visible layers, bottom to top, over white ("source over" with each
-layer's opacity); transparent areas are white, in the view as in every export.
+layer's opacity); transparent areas are white, in the view as in every export. The view draws the
+same composite with QPainter; the two agree within rounding (one level).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 Rect = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), document pixels
 BACKGROUND = (255, 255, 255)  # what shows through transparent areas (R, G, B)
@@ -199,27 +200,31 @@ def slices(rect: Rect) -> tuple[slice, slice]:
 def flatten(layers: list[Layer], rect: Rect, background: tuple[int, int, int] = BACKGROUND) -> np.ndarray:
     """The visible `layers` (bottom first) composited over `background` in `rect`: RGB uint8.
 
-    Only the part of each layer inside its bounds is blended, so small paint layers cost little.
+    Premultiplied "source over" (dst * (1 - a) + src, each layer's opacity applied to all four of its
+    channels), each step rounded exactly, done with Pillow's C passes on 4-channel images without
+    alpha rules ("CMYK"): several times faster than numpy here. Only the part of each layer inside its
+    bounds is blended, so small paint layers cost little.
     """
     left, top, right, bottom = rect
-    acc = np.empty((bottom - top, right - left, 3), np.float32)
-    acc[:] = background[::-1]  # B, G, R like the layers
+    acc = Image.new("CMYK", (right - left, bottom - top), (*background[::-1], 255))  # B, G, R, A
     for layer in layers:
         part = intersect_rect(layer.bounds, rect) if layer.shows else None
         if part is None:
             continue
-        px = layer.pixels[slices(part)]
-        dst = acc[part[1] - top : part[3] - top, part[0] - left : part[2] - left]
-        keep = px[..., 3:4].astype(np.float32)
-        keep *= np.float32(-layer.opacity / 255.0)
-        keep += np.float32(1.0)
-        dst *= keep
-        if layer.opacity >= 1.0:
-            dst += px[..., :3]
-        else:
-            dst += px[..., :3] * np.float32(layer.opacity)
-    acc += np.float32(0.5)
-    return acc.astype(np.uint8)[..., ::-1].copy()
+        src = _four_channels(layer.pixels[slices(part)])
+        if layer.opacity < 1.0:  # src * opacity: a lerp toward zero by (1 - opacity)
+            src.paste((0, 0, 0, 0), None, Image.new("L", src.size, round((1.0 - layer.opacity) * 255)))
+        box = (part[0] - left, part[1] - top, part[2] - left, part[3] - top)
+        dst = acc.crop(box)
+        dst.paste((0, 0, 0, 0), None, src.getchannel(3))  # dst * (1 - a)
+        acc.paste(ImageChops.add(dst, src), box)
+    return np.asarray(acc)[..., 2::-1].copy()
+
+
+def _four_channels(pixels: np.ndarray) -> Image.Image:
+    """A writable Pillow copy of BGRA pixels as a 4-channel image without alpha rules."""
+    h, w = pixels.shape[:2]
+    return Image.frombuffer("CMYK", (w, h), np.ascontiguousarray(pixels), "raw", "CMYK", 0, 1).copy()
 
 
 def over(upper: Layer, lower: Layer) -> np.ndarray:
@@ -247,7 +252,7 @@ def lerp_pixels(before: np.ndarray, target: np.ndarray, weight: np.ndarray) -> n
     about 2x faster than numpy's uint16 arithmetic here (bench_canvas.py).
     """
     h, w = weight.shape
-    img = Image.frombuffer("CMYK", (w, h), np.ascontiguousarray(before), "raw", "CMYK", 0, 1).copy()
+    img = _four_channels(before)
     img.paste(
         tuple(int(v) for v in target),
         None,

@@ -104,7 +104,7 @@ def test_paint_stroke_on_a_layer_shows_in_the_composite_and_undoes() -> None:
     assert (doc.image[10:20, 10:20] == (0, 255, 0)).all()
     assert np.array_equal(doc.image[:10], original[:10])
     edit = doc.undo_stack.undo_list[-1]
-    assert edit.rect == (10, 10, 20, 20) and edit.nbytes == 2 * 10 * 10 * 4  # the patch only
+    assert edit.rect == (0, 0, 64, 48) and edit.nbytes == 2 * 64 * 48 * 4  # one (clipped) 128 px tile
     assert doc.needs_layers_file()
     doc.undo()
     assert np.array_equal(doc.image, original) and not doc.layers[1].pixels.any()
@@ -123,8 +123,29 @@ def test_stroke_backup_restores_tiles_across_a_large_layer() -> None:
         image.pixels[rect[1] : rect[3], rect[0] : rect[2]] = 9
         doc.stroke_touched(rect)
     doc.end_stroke()
+    edit = doc.undo_stack.undo_list[-1]
+    assert len(edit.tiles) == 12 and edit.rect == (0, 0, 400, 300)  # 3 x 4 tiles of 128 px, clipped
+    assert all(not np.array_equal(b, a) for _, b, a in edit.tiles)
+    painted = doc.layers[0].pixels.copy()
     doc.undo()
     assert np.array_equal(image.pixels, before)
+    doc.redo()
+    assert np.array_equal(image.pixels, painted)
+
+
+def test_a_curved_stroke_keeps_only_the_tiles_it_painted() -> None:
+    doc = Document(_noise(1024, 1024))
+    layer = doc.layers[1]
+    doc.begin_stroke(layer)
+    for rect in ((0, 0, 10, 10), (1000, 1000, 1010, 1010)):  # two far corners: the box is the canvas
+        doc.stroke_backup(rect)
+        layer.pixels[rect[1] : rect[3], rect[0] : rect[2]] = 200
+        doc.stroke_touched(rect)
+    doc.end_stroke()
+    edit = doc.undo_stack.undo_list[-1]
+    assert len(edit.tiles) == 2 and edit.nbytes == 2 * 2 * 128 * 128 * 4  # not 2 x 4 MB
+    doc.undo()
+    assert not layer.pixels.any()
 
 
 @pytest.mark.parametrize(

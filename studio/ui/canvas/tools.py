@@ -80,6 +80,7 @@ class MaskTools:
         self.tool = Tool.BRUSH
         self.state = ToolState()
         self.on_colour_picked: Callable[[tuple[int, int, int]], None] | None = None
+        self.on_message: Callable[[str], None] | None = None  # why a press did nothing
         self._layer: Layer | None = None  # the layer a colour stroke paints
         self._coverage: np.ndarray | None = None  # the colour stroke's coverage so far (HxW uint8)
 
@@ -97,6 +98,12 @@ class MaskTools:
         erase = (self.tool is Tool.ERASER) != alt  # Alt flips paint/erase for every tool
         if self.tool is Tool.PICKER:
             self.pick(p)
+            return
+        if self.tool is Tool.PAINT and not (
+            self.doc.active_layer.visible and self.doc.active_layer.opacity > 0
+        ):
+            if self.on_message is not None:
+                self.on_message(f"The layer {self.doc.active_layer.name} is hidden: show it to paint on it.")
             return
         self.state = ToolState(active=True, erase=erase, last=p, start=p, points=[p])
         if self.tool in STROKE_TOOLS:

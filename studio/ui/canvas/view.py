@@ -41,6 +41,7 @@ class CanvasView(QWidget):
     zoom_changed = Signal(float)
     tool_changed = Signal(str)
     colour_picked = Signal(object)  # (r, g, b) sampled by the eyedropper
+    message = Signal(str)  # why a tool did nothing (e.g. painting on a hidden layer)
     brush_size_changed = Signal(int)
     extend_changed = Signal(int, int, int, int)  # left, top, right, bottom (frame drag)
 
@@ -53,6 +54,7 @@ class CanvasView(QWidget):
         self.tools = MaskTools(Document.blank(1, 1))
         self.setCursor(tool_cursor(self.tools.tool.value))
         self.tools.on_colour_picked = self.colour_picked.emit
+        self.tools.on_message = self.message.emit
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self.mask_visible = True

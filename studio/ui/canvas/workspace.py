@@ -155,6 +155,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         g.message.connect(self._show_message)
         g.accepted.connect(self._after_accept)
         self.view.colour_picked.connect(self.colour_box.show_colour)
+        self.view.message.connect(self._show_message)
         self.cancel_button.clicked.connect(g.cancel)
         bar = self.candidate_bar
         bar.prev.clicked.connect(lambda: g.show(-1))

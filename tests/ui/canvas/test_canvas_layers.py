@@ -227,3 +227,11 @@ def test_sketch_then_refine_inpaint_and_export_with_metadata(
         assert np.array_equal(np.asarray(png.convert("RGB")), doc.image)
     workspace.actions_["undo"].trigger()
     assert len(doc.layers) == 2 and (doc.image[18:23, 20:61] == RED).all()
+
+
+def test_painting_a_hidden_layer_says_why_nothing_happens(workspace, view, qtbot) -> None:
+    workspace.doc.set_layer_visible(1, False)
+    steps = len(workspace.doc.undo_stack)
+    _colour_stroke(workspace, view, qtbot)
+    assert not workspace.doc.layers[1].pixels.any() and len(workspace.doc.undo_stack) == steps
+    assert "Paint 1 is hidden" in workspace.status.text()
