@@ -125,8 +125,8 @@ class LayersPanel(QGroupBox):
             return
         index = self._row(self.list.row(item))
         visible = item.checkState() == Qt.CheckState.Checked
-        name = item.text().split(" ", 1)[1] if " " in item.text() else item.text()
         layer = self.doc.layers[index]
+        name = item.text().removeprefix(f"{KIND_MARKS[layer.kind]} ")  # the mark is not part of the name
         if visible != layer.visible:
             self.doc.set_layer_visible(index, visible)
         elif name.strip() and name != layer.name:

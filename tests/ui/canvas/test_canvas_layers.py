@@ -132,6 +132,8 @@ def test_layers_panel_drives_every_layer_operation(workspace, view, qtbot) -> No
     panel.opacity.setValue(40)
     panel.opacity.sliderReleased.emit()
     assert doc.layers[1].opacity == 0.4 and doc.undo_stack.undo_label() == "Opacity of Paint 1"
+    panel.list.item(1).setText("My sketch")  # the mark typed away: the name is still the text
+    assert doc.layers[1].name == "My sketch"
     panel.list.item(1).setText("✎ Sketch")
     assert doc.layers[1].name == "Sketch"
     panel.buttons["up"].click()
@@ -149,6 +151,7 @@ def test_layers_panel_drives_every_layer_operation(workspace, view, qtbot) -> No
         "Merge Sketch down",
         "Move layer Sketch",
         "Rename layer to Sketch",
+        "Rename layer to My sketch",
         "Opacity of Paint 1",
     ]
     for label in steps:
