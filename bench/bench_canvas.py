@@ -234,7 +234,7 @@ def _bench_layer_change(size: int, app: object) -> None:
         doc.image  # noqa: B018 - the cached flattened image brought up to date
 
     med, p95 = _stats(_time(flattened, 5))
-    print(f"  flattened image update after hide/show (numpy, read on demand): {med:.1f} / {p95:.1f}")
+    print(f"  flattened image update after hide/show (read on demand): {med:.1f} / {p95:.1f}")
     view.close()
 
 
