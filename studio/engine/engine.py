@@ -212,6 +212,9 @@ class Engine:
                 handle.deliver(event)  # logs its own subscribers' errors
 
     def _work_loop(self) -> None:
+        from studio.engine.device import lower_thread_priority
+
+        lower_thread_priority()  # before torch starts its OpenMP workers from this thread
         while True:
             cmd = self._take()
             if cmd is None:
@@ -242,13 +245,19 @@ class Engine:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
 
-            from studio.engine.device import choose_device, choose_dtype, default_torch_threads
+            from studio.engine.device import auto_cpu_bf16, choose_device, choose_dtype, default_torch_threads
             from studio.engine.models import ModelManager
 
             torch.set_num_threads(int(self._torch_threads or default_torch_threads()))
             device = choose_device(self._device_pref)
             dtype = choose_dtype(device, self._precision)
-            self._models = ModelManager(device, dtype, loader=self._loader, cache_dir=self._latent_cache())
+            self._models = ModelManager(
+                device,
+                dtype,
+                loader=self._loader,
+                cache_dir=self._latent_cache(),
+                bf16_when_faster=auto_cpu_bf16(device, self._precision),
+            )
             log.info("Engine on %s, %s, %d torch threads", device, dtype, torch.get_num_threads())
         return self._models
 

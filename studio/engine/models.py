@@ -52,10 +52,19 @@ class ModelManager:
     """Holds exactly one loaded model (``studio.engine.loading.LoadedModel``) and its mode pipelines."""
 
     def __init__(
-        self, device: str, dtype: torch.dtype, *, loader: Loader | None = None, cache_dir: Path | None = None
+        self,
+        device: str,
+        dtype: torch.dtype,
+        *,
+        loader: Loader | None = None,
+        cache_dir: Path | None = None,
+        bf16_when_faster: bool = False,
     ) -> None:
         self.device = device
-        self.dtype = dtype
+        self.dtype = dtype  # the resident model's dtype (what control models are cast to)
+        self._load_dtype = dtype  # what models are loaded in
+        # "auto" precision on a CPU with bf16 hardware: large UNets are cast to bf16 after loading
+        self._bf16_when_faster = bf16_when_faster
         self._loader = loader or _default_loader
         self._cache_dir = cache_dir
         self.loaded: LoadedModel | None = None
@@ -107,13 +116,34 @@ class ModelManager:
 
     def _load(self, ref: str, progress: Progress | None) -> tuple[LoadedModel, float]:
         start = time.monotonic()
-        loaded = self._loader(ref, device=self.device, dtype=self.dtype, progress=progress)
+        loaded = self._loader(ref, device=self.device, dtype=self._load_dtype, progress=progress)
         loaded.pipe.set_progress_bar_config(disable=True)
+        self.dtype = self._load_dtype
+        if self._bf16_when_faster:
+            self._to_bf16_if_faster(loaded)
         self._fast_path(loaded, progress)
         self.loaded = loaded
         self._base_scheduler_config = dict(loaded.pipe.scheduler.config)
         self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
         return loaded, time.monotonic() - start
+
+    def _to_bf16_if_faster(self, loaded: LoadedModel) -> None:
+        import torch
+
+        from studio.engine.device import bf16_pays_off
+
+        params = sum(p.numel() for p in loaded.pipe.unet.parameters())
+        if not bf16_pays_off(params):
+            log.info(
+                "%s stays in %s (UNet %.0fM parameters: bf16 would be slower)",
+                loaded.name,
+                self.dtype,
+                params / 1e6,
+            )
+            return
+        loaded.pipe.to(dtype=torch.bfloat16)
+        self.dtype = torch.bfloat16
+        log.info("%s runs in bf16 on this CPU (UNet %.0fM parameters)", loaded.name, params / 1e6)
 
     def _fast_path(self, loaded: LoadedModel, progress: Progress | None) -> None:
         """CUDA only (``studio.engine.fastpath``): channels_last, fused QKV, compiled UNet + warm-up.
