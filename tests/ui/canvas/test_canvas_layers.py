@@ -238,3 +238,10 @@ def test_painting_a_hidden_layer_says_why_nothing_happens(workspace, view, qtbot
     _colour_stroke(workspace, view, qtbot)
     assert not workspace.doc.layers[1].pixels.any() and len(workspace.doc.undo_stack) == steps
     assert "Paint 1 is hidden" in workspace.status.text()
+
+
+def test_layer_keys_are_listed_in_the_shortcuts(workspace) -> None:
+    rows = dict((action, keys) for keys, action in workspace.shortcuts())
+    assert rows["Paste as layer"] == "Ctrl+V" and rows["Export flattened image…"] == "Ctrl+Shift+E"
+    assert rows["Colour brush tool"] == "P" and rows["Eyedropper tool"] == "I"
+    assert rows["Undo"] == "Ctrl+Z"
