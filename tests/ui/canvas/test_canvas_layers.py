@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPointingDevice, QTabletEvent
 from PySide6.QtWidgets import QApplication
 
@@ -245,3 +245,23 @@ def test_layer_keys_are_listed_in_the_shortcuts(workspace) -> None:
     assert rows["Paste as layer"] == "Ctrl+V" and rows["Export flattened image…"] == "Ctrl+Shift+E"
     assert rows["Colour brush tool"] == "P" and rows["Eyedropper tool"] == "I"
     assert rows["Undo"] == "Ctrl+Z"
+
+
+def test_the_view_shows_the_flattened_image(workspace, view, qtbot) -> None:
+    """What the view draws from the layers is `Document.image` (within rounding), through changes."""
+    doc = workspace.doc
+    view.mask_visible = False
+    view.scale, view.offset = 1.0, QPointF(5, 7)
+    _colour_stroke(workspace, view, qtbot, colour=(0, 90, 250))
+    doc.set_layer_opacity(1, 0.55)
+    glaze = doc.add_layer("Glaze")
+    doc.begin_stroke(glaze)
+    doc.stroke_backup((30, 10, 80, 50))
+    glaze.pixels[10:50, 30:80] = (0, 100, 50, 140)  # premultiplied: a translucent green-yellow
+    doc.stroke_touched((30, 10, 80, 50))
+    doc.end_stroke()
+    QApplication.sendEvent(view, QEvent(QEvent.Type.Leave))  # no brush outline in the picture
+    for change in (lambda: None, lambda: doc.set_layer_visible(0, False), lambda: doc.move_layer(2, 0)):
+        change()
+        shown = _rendered(view)[7 : 7 + 64, 5 : 5 + 96].astype(int)
+        assert np.abs(shown - doc.image).max() <= 2
