@@ -58,7 +58,7 @@ def test_a_controlnet_added_in_the_panel_reaches_the_request_with_its_image(
     folder = _models(window, user_dirs)
     panel = window.control_panel
     assert panel.empty.isVisible()
-    panel.add_buttons[ControlKind.CONTROLNET].click()
+    panel.add_actions[ControlKind.CONTROLNET].trigger()
     (editor,) = panel.editors
     assert not panel.empty.isVisible()
     models = [editor.model.itemText(i) for i in range(editor.model.count())]

@@ -40,7 +40,8 @@ from studio.ui.widgets.inputs import set_quietly
 
 log = logging.getLogger(__name__)
 
-THUMB = 88
+THUMB = 72
+MIN_COMBO_CHARS = 10
 BROWSE_FILE, BROWSE_FOLDER = "\0browse-file", "\0browse-folder"
 PREPROCESSOR_LABELS = {
     "none": "None: the image is the map",
@@ -113,7 +114,7 @@ class ControlUnitEditor(QFrame):
         self.start = _spin(0, 100, "The first step the control acts on, as % of the steps")
         self.end = _spin(0, 100, "The last step the control acts on, as % of the steps")
         for spin in (self.start, self.end):
-            spin.setSuffix(" %")
+            spin.setSuffix(" % of steps")
         self.mode = QComboBox()
         for mode, label in MODE_LABELS.items():
             self.mode.addItem(label, mode)
@@ -127,13 +128,13 @@ class ControlUnitEditor(QFrame):
         self._layout()
 
     def _layout(self) -> None:
+        for combo in (self.model, self.source, self.preprocessor, self.mode):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(MIN_COMBO_CHARS)  # long file names never widen the column
         head = QHBoxLayout()
-        head.addWidget(self.enabled, 1)
-        head.addWidget(self.remove)
-        span = QHBoxLayout()
-        span.addWidget(self.start)
-        span.addWidget(QLabel("to"))
-        span.addWidget(self.end)
+        head.addWidget(self.enabled, 1, Qt.AlignmentFlag.AlignTop)
+        head.addWidget(self.thumbnail)
+        head.addWidget(self.remove, 0, Qt.AlignmentFlag.AlignTop)
         self.form = QFormLayout()
         self.form.addRow("Model", self.model)
         self.form.addRow("Image", self.source)
@@ -141,15 +142,13 @@ class ControlUnitEditor(QFrame):
         self.form.addRow("", self.hint)
         self.form.addRow("Thresholds", self.thresholds)
         self.form.addRow("Weight", self.weight)
-        self.form.addRow("Steps", span)
+        self.form.addRow("Start", self.start)
+        self.form.addRow("End", self.end)
         self.form.addRow("Mode", self.mode)
-        body = QHBoxLayout()
-        body.addLayout(self.form, 1)
-        body.addWidget(self.thumbnail, 0, Qt.AlignmentFlag.AlignTop)
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 4, 6, 6)
         box.addLayout(head)
-        box.addLayout(body)
+        box.addLayout(self.form)
 
     def _connect(self) -> None:
         self.enabled.toggled.connect(lambda _on: self._edited())

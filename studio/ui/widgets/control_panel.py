@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGroupBox, QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
 from studio.core.control import MAX_CONTROL_UNITS, ControlKind, ControlUnit
 from studio.core.user_files import guess_control_kind
@@ -27,6 +28,11 @@ EMPTY_HINT = (
     "No controls. A ControlNet or T2I-Adapter follows a map (edges, a scribble, depth…); "
     "an IP-Adapter borrows the look of a reference picture."
 )
+KIND_HINTS = {
+    ControlKind.CONTROLNET: ("ControlNet: follow a map", "Edges, a scribble, line art, depth…"),
+    ControlKind.T2I_ADAPTER: ("T2I-Adapter: follow a map (txt2img)", "A lighter map follower"),
+    ControlKind.IP_ADAPTER: ("IP-Adapter: borrow a picture's look", "A reference picture as an image prompt"),
+}
 THUMBNAIL_DELAY_MS = 400  # after a canvas change, the thumbnails of layer sources are made again
 
 
@@ -40,17 +46,18 @@ class ControlPanel(QGroupBox):
         self.editors: list[ControlUnitEditor] = []
         self._found: list[Path] = []
         self._canvas: CanvasImages | None = None
-        self.add_buttons = {kind: self._add_button(kind) for kind in ControlKind}
+        self.add_button = QPushButton("Add control")
+        self.add_button.setToolTip("Add a ControlNet, T2I-Adapter or IP-Adapter unit")
+        menu = QMenu(self.add_button)
+        self.add_actions = {kind: self._add_action(menu, kind) for kind in ControlKind}
+        self.add_button.setMenu(menu)
         self.empty = QLabel(EMPTY_HINT)
         self.empty.setWordWrap(True)
         self.empty.setObjectName("dimLabel")
         self.rows = QVBoxLayout()
         self.rows.setContentsMargins(0, 0, 0, 0)
-        buttons = QHBoxLayout()
-        for button in self.add_buttons.values():
-            buttons.addWidget(button)
         box = QVBoxLayout(self)
-        box.addLayout(buttons)
+        box.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignLeft)
         box.addWidget(self.empty)
         box.addLayout(self.rows)
         self._thumb_timer = QTimer(self)
@@ -59,11 +66,11 @@ class ControlPanel(QGroupBox):
         self._thumb_timer.timeout.connect(self.refresh_thumbnails)
         self._show_empty()
 
-    def _add_button(self, kind: ControlKind) -> QPushButton:
-        button = QPushButton(f"+ {kind.label}")
-        button.setToolTip(f"Add a {kind.label} control")
-        button.clicked.connect(lambda _=False, k=kind: self.add_unit(k))
-        return button
+    def _add_action(self, menu: QMenu, kind: ControlKind) -> QAction:
+        action = menu.addAction(KIND_HINTS[kind][0])
+        action.setToolTip(KIND_HINTS[kind][1])
+        action.triggered.connect(lambda _=False, k=kind: self.add_unit(k))
+        return action
 
     # units ----------------------------------------------------------------------------------------
     def add_unit(self, kind: ControlKind) -> ControlUnitEditor | None:
@@ -166,9 +173,7 @@ class ControlPanel(QGroupBox):
 
     def _show_empty(self) -> None:
         self.empty.setVisible(not self.editors)
-        full = len(self.editors) >= MAX_CONTROL_UNITS
-        for button in self.add_buttons.values():
-            button.setEnabled(not full)
+        self.add_button.setEnabled(len(self.editors) < MAX_CONTROL_UNITS)
 
 
 def bind_view_model(panel: ControlPanel, vm: RequestViewModel) -> None:

@@ -54,6 +54,8 @@ class LoraPicker(QWidget):
         super().__init__()
         self.vm = vm
         self.available = QComboBox()
+        self.available.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.available.setMinimumContentsLength(10)  # a long name never widens the column past its view
         self.available.setToolTip(
             "LoRAs in the LoRA folders (Settings). <lora:name:weight> in the prompt works too."
         )

@@ -26,6 +26,8 @@ class VaeChoice:
         self._browse = browse
         self._found: list[Path] = []
         self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(10)  # a long file name never widens the column past its view
         self.combo.setToolTip(
             "The VAE that turns the result into pixels: the model's own, or a VAE file or folder "
             "(from the VAE folders in Settings, or any with Browse…)"
