@@ -210,3 +210,20 @@ def test_mask_only_edits_do_not_rewrite_the_image(tmp_path) -> None:
     _crash(writer)
     restored = find_restorable(tmp_path).load()
     assert not restored.image.any() and restored.mask.all()
+
+
+def test_an_autosave_from_before_layers_still_restores(tmp_path) -> None:
+    """Version 1 (one image + mask, Studio before issue 12) comes back as a layered document."""
+    folder = tmp_path / "canvas-old"
+    folder.mkdir()
+    image = np.random.default_rng(2).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    Image.fromarray(image).save(folder / "image-3.png")
+    Image.new("L", (20, 12), 255).save(folder / "mask-3.png")
+    state = {"version": 1, "pid": 1, "saved_at": 1.0, "size": [20, 12], "source": "", "counter": 3}
+    (folder / "state.json").write_text(json.dumps({**state, "image": "image-3.png", "mask": "mask-3.png"}))
+    item = find_restorable(tmp_path)
+    assert item is not None and item.layer_count == 1
+    doc = item.load()
+    assert np.array_equal(doc.image, image) and doc.mask.all() and doc.dirty
+    assert [x.name for x in doc.layers] == ["Image", "Paint 1"]
+    item.release()
