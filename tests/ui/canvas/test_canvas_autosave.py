@@ -227,3 +227,21 @@ def test_an_autosave_from_before_layers_still_restores(tmp_path) -> None:
     assert np.array_equal(doc.image, image) and doc.mask.all() and doc.dirty
     assert [x.name for x in doc.layers] == ["Image", "Paint 1"]
     item.release()
+
+
+def test_a_layer_deleted_and_brought_back_by_undo_is_autosaved_again(tmp_path) -> None:
+    from studio.core.document import Document
+
+    doc = Document.blank(16, 16)
+    doc.paste_layer(np.full((4, 4, 3), 7, np.uint8))
+    writer = AutosaveWriter(tmp_path)
+    writer.save(doc, wait=True)
+    doc.delete_layer(2)
+    writer.save(doc, wait=True)  # its file goes with this save
+    doc.undo()
+    writer.save(doc, wait=True)  # unchanged since the first save, but its file must be written again
+    assert writer.last_error == ""
+    _crash(writer)
+    restored = find_restorable(tmp_path).load()
+    assert [x.name for x in restored.layers] == ["Image", "Paint 1", "Pasted 1"]
+    assert np.array_equal(restored.layers[2].pixels, doc.layers[2].pixels)
