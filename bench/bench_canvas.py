@@ -162,10 +162,10 @@ def _bench_colour_strokes(args: argparse.Namespace, app: object) -> None:
                 c: np.ndarray = coverage,
                 px: np.ndarray = layer.pixels,
             ) -> None:
-                rect = brush.paint_segment(c, p[i], p[i + 1], r, hardness=0.8)
+                rect = brush.paint_segment(c, p[i], p[i + 1], r, hardness=0.8, strength=0.8)
                 if rect:
                     before = px[rect[1] : rect[3], rect[0] : rect[2]].copy()
-                    brush.colour_segment(px, before, c, rect, BENCH_COLOUR, 0.8)
+                    brush.colour_segment(px, before, c, rect, BENCH_COLOUR)
 
             numpy_only = _time(raster, n)
             view.tools.settings.size = diameter

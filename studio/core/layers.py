@@ -259,9 +259,3 @@ def lerp_pixels(before: np.ndarray, target: np.ndarray, weight: np.ndarray) -> n
         Image.frombuffer("L", (w, h), np.ascontiguousarray(weight), "raw", "L", 0, 1),
     )
     return np.asarray(img)
-
-
-def scale_weights(weight: np.ndarray, factor: float) -> np.ndarray:
-    """`weight * factor`, rounded (uint8 HxW; factor 0..1), through a lookup table."""
-    lut = np.round(np.arange(256, dtype=np.float64) * min(1.0, max(0.0, factor))).astype(np.uint8)
-    return lut[weight]

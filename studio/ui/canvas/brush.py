@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from studio.core.layers import lerp_pixels, scale_weights
+from studio.core.layers import lerp_pixels
 
 Rect = tuple[int, int, int, int]
 Point = tuple[float, float]
@@ -152,17 +152,14 @@ def colour_segment(
     coverage: np.ndarray,
     rect: Rect,
     colour: np.ndarray,
-    opacity: float,
     *,
     erase: bool = False,
 ) -> None:
     """Paint `rect` of a premultiplied BGRA `layer`: its pixels from before the stroke (`before`, the
     rect's shape) blended toward `colour` (one BGRA pixel; erase: toward transparent) by the stroke's
-    accumulated `coverage` (HxW uint8, the layer's size) times `opacity`. Blending from the stroke's
-    starting pixels by its maximum coverage means overlapping segments never build up darker joints."""
+    accumulated `coverage` (HxW uint8, the layer's size, opacity and pressure already in it: paint it
+    with `paint_segment(..., strength=opacity * pressure)`). Blending from the stroke's starting pixels
+    by its maximum coverage means overlapping segments never build up darker joints."""
     left, top, right, bottom = rect
-    weight = coverage[top:bottom, left:right]
-    if opacity < 1.0:
-        weight = scale_weights(weight, opacity)
     target = np.zeros(4, np.uint8) if erase else colour
-    layer[top:bottom, left:right] = lerp_pixels(before, target, weight)
+    layer[top:bottom, left:right] = lerp_pixels(before, target, coverage[top:bottom, left:right])

@@ -172,13 +172,14 @@ class MaskTools:
         self, layer: Layer, coverage: np.ndarray, p0: Point, p1: Point, r0: float, r1: float, pressure: float
     ) -> None:
         s = self.settings
+        strength = s.strength(pressure) * s.opacity  # max(a, b) * opacity = max(a * opacity, b * opacity)
         rect = brush.paint_segment(
-            coverage, p0, p1, r0, hardness=s.hardness, radius_end=r1, strength=s.strength(pressure)
+            coverage, p0, p1, r0, hardness=s.hardness, radius_end=r1, strength=strength
         )
         if rect is None:
             return
         before = self.doc.stroke_backup(rect)
         brush.colour_segment(
-            layer.pixels, before, coverage, rect, colour_pixel(s.colour), s.opacity, erase=self.state.erase
+            layer.pixels, before, coverage, rect, colour_pixel(s.colour), erase=self.state.erase
         )
         self.doc.stroke_touched(rect)
