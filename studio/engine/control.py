@@ -157,6 +157,7 @@ def prepare(
         if loaded is not None and target is not loaded.pipe:
             _share_image_encoder(target, loaded.pipe)
         _ip_adapter_call(call, ip_units, target, request.denoising_steps)
+        _ip_adapter_masks(call, ip_units, plan)
     for unit in units:
         call.hashes[unit.model] = _short_hash(unit.model)
     return call
@@ -280,6 +281,27 @@ def _ip_adapter_call(call: ControlCall, units: list[ControlUnit], pipe: Pipeline
 
     if any(u.start > 0 or u.end < 1 for u in units):
         call.step_hooks.append(schedule)
+
+
+def _ip_adapter_masks(call: ControlCall, units: list[ControlUnit], plan: GenerationPlan) -> None:
+    """Regional image prompts: each unit's mask (white = where its reference acts), as diffusers'
+    `ip_adapter_masks` at the generation size; units without a mask act everywhere."""
+    if all(u.mask is None for u in units):
+        return
+    from diffusers.image_processor import IPAdapterMaskProcessor
+
+    from studio.core.control_images import control_for_plan
+
+    width, height = plan.generation_size
+    processor = IPAdapterMaskProcessor()
+    masks = []
+    for unit in units:
+        if unit.mask is None:
+            masks.append(None)
+            continue
+        region = control_for_plan(unit.mask.convert("L"), plan)
+        masks.append(processor.preprocess([region], height=height, width=width).reshape(1, 1, height, width))
+    call.kwargs["cross_attention_kwargs"] = {"ip_adapter_masks": masks}
 
 
 def _scale_at(unit: ControlUnit, step: int, total: int) -> float:

@@ -182,3 +182,18 @@ def test_ip_adapter_and_controlnet_in_one_job_and_metadata_round_trip(shared_eng
     notes: list[str] = []
     request_from_metadata(meta, request_for(), notes)
     assert any("not applied: ControlNet canny 1" in n and "IP-Adapter" in n for n in notes), notes
+
+
+def test_ip_adapter_region_mask_black_acts_nowhere_white_everywhere(shared_engine, request_for, files):
+    base = _pixels(_run(shared_engine, request_for()))
+    ref = Image.new("RGB", (48, 48), (30, 160, 60))
+    ip = ControlUnit(kind=ControlKind.IP_ADAPTER, model=str(files["ip"]), image=ref)
+    whole = _pixels(_run(shared_engine, request_for(controls=(ip,))))
+    white = _pixels(
+        _run(shared_engine, request_for(controls=(ip.replace(mask=Image.new("L", (64, 64), 255)),)))
+    )
+    black = _pixels(
+        _run(shared_engine, request_for(controls=(ip.replace(mask=Image.new("L", (64, 64), 0)),)))
+    )
+    assert np.abs(white - whole).max() <= 1
+    assert np.abs(black - base).max() <= 1 and np.abs(whole - base).max() > 4
