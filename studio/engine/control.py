@@ -294,7 +294,7 @@ def _ip_adapter_masks(call: ControlCall, units: list[ControlUnit], plan: Generat
 
     width, height = plan.generation_size
     processor = IPAdapterMaskProcessor()
-    masks = []
+    masks: list[Any] = []
     for unit in units:
         if unit.mask is None:
             masks.append(None)
