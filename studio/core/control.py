@@ -79,6 +79,7 @@ class ControlUnit:
     low_threshold: int = 100  # canny
     high_threshold: int = 200  # canny
     mask: Image.Image | None = field(default=None, compare=False, repr=False)  # IP-Adapter region (white)
+    mask_name: str = ""  # where the region mask came from (a layer, a file); "" = acts everywhere
 
     def replace(self, **changes: object) -> ControlUnit:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ def test_a_controlnet_added_in_the_panel_reaches_the_request_with_its_image(
     assert np.array_equal(np.asarray(unit.image.convert("RGB")), np.asarray(Image.open(picture)))
 
 
-def test_an_ip_adapter_unit_with_the_encoder_folder_from_the_settings(
+def test_an_ip_adapter_unit_with_a_region_and_the_encoder_folder_from_the_settings(
     window: Any, user_dirs: Any, answers: Any, tmp_path: Path
 ) -> None:
     folder = _models(window, user_dirs)
@@ -96,10 +96,22 @@ def test_an_ip_adapter_unit_with_the_encoder_folder_from_the_settings(
     assert not editor.form.isRowVisible(editor.mode)
     _choose_image(editor, answers, _picture(tmp_path / "reference.png"))
     editor.weight.setValue(0.6)
-    request = _submitted(window)
+    assert editor.form.isRowVisible(editor.region) and editor.region.currentText() == "Everywhere"
+    assert _submitted(window).controls[0].mask is None
+    region = Image.new("L", (80, 64), 0)
+    region.paste(255, (0, 0, 40, 64))  # the left half
+    region.save(tmp_path / "left.png")
+    answers.files.append(str(tmp_path / "left.png"))
+    browse = editor.region.count() - 1  # "Mask image file…"
+    editor.region.setCurrentIndex(browse)
+    editor.region.activated.emit(browse)
+    assert editor.region.currentText() == "File: left.png"
+    request = window.generation.build_request()  # (the first job is still running)
     (unit,) = request.controls
     assert (unit.kind, unit.weight, unit.preprocessor) == (ControlKind.IP_ADAPTER, 0.6, "none")
     assert unit.image is not None and unit.image.size == (80, 64)
+    assert unit.mask_name == str(tmp_path / "left.png")
+    assert np.array_equal(np.asarray(unit.mask), np.asarray(region))  # white: where the reference acts
     assert request.ip_image_encoder == str(tmp_path / "encoder")
 
 

@@ -145,3 +145,24 @@ def test_a_deleted_layer_or_a_missing_model_gets_a_message_and_the_unit_stays(
     assert ws.inpaint() is None
     assert ws.messages[-1] == "Control 1 (IP-Adapter) has no model: choose its file or folder."
     assert len(ws.control_panel.editors) == 2 and submits.requests == []
+
+
+def test_a_layer_as_an_ip_adapter_region(workspace: Any, submits: Submits) -> None:
+    ws = workspace
+    region = ws.doc.add_layer("Region")
+    _paint(ws.doc, region, (0, 0, 48, 64), (255, 0, 0))  # the left half, in any colour
+    ws.doc.set_layer_visible(ws.doc.index_of(region), False)
+    cn = ws.control_panel.add_unit(ControlKind.CONTROLNET)
+    assert not cn.form.isRowVisible(cn.region)  # a region is for IP-Adapters
+    cn.enabled.setChecked(False)
+    ip = ws.control_panel.add_unit(ControlKind.IP_ADAPTER)
+    ip.model.setCurrentIndex(ip.model.findData(MODEL))  # any model: the fake engine only checks
+    for combo, data in ((ip.source, FLATTENED), (ip.region, "Region")):
+        combo.setCurrentIndex(combo.findData(data))
+        combo.activated.emit(combo.findData(data))
+    assert ip.region.currentText() == "Layer: Region"
+    assert ws.inpaint() is not None, ws.messages
+    (unit,) = submits.requests[-1].controls
+    assert unit.mask_name == "Region" and unit.mask.mode == "L" and unit.mask.size == (96, 64)
+    mask = np.asarray(unit.mask)
+    assert (mask[:, :48] == 255).all() and (mask[:, 48:] == 0).all()

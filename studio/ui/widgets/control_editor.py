@@ -1,5 +1,5 @@
-"""One control unit in the Controls panel: on/off, model, image source, preprocessor (canny thresholds
-only for canny), weight, start and end, control mode (ControlNet only) and a thumbnail of the map its
+"""One control unit in the Controls panel: on/off, model, image source, region (IP-Adapter: where its
+reference acts), preprocessor (canny thresholds only for canny), weight, start and end, control mode (ControlNet only) and a thumbnail of the map its
 model will see. `unit()` is what it shows (without an image); `set_unit` shows a unit."""
 
 from __future__ import annotations
@@ -97,6 +97,11 @@ class ControlUnitEditor(QFrame):
             "The control image: a picture file, or on the canvas one of its layers (a hidden layer works "
             "too: hide your scribble so it is not painted into the picture) or the whole canvas"
         )
+        self.region = QComboBox()
+        self.region.setToolTip(
+            "Where the reference acts (regional image prompt): everywhere, where a layer is painted "
+            "(its opaque pixels), or the white of a mask image"
+        )
         self.preprocessor = QComboBox()
         for name in PREPROCESSORS:
             self.preprocessor.addItem(PREPROCESSOR_LABELS[name], name)
@@ -128,7 +133,7 @@ class ControlUnitEditor(QFrame):
         self._layout()
 
     def _layout(self) -> None:
-        for combo in (self.model, self.source, self.preprocessor, self.mode):
+        for combo in (self.model, self.source, self.region, self.preprocessor, self.mode):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(MIN_COMBO_CHARS)  # long file names never widen the column
         head = QHBoxLayout()
@@ -138,6 +143,7 @@ class ControlUnitEditor(QFrame):
         self.form = QFormLayout()
         self.form.addRow("Model", self.model)
         self.form.addRow("Image", self.source)
+        self.form.addRow("Region", self.region)
         self.form.addRow("Preprocess", self.preprocessor)
         self.form.addRow("", self.hint)
         self.form.addRow("Thresholds", self.thresholds)
@@ -155,6 +161,7 @@ class ControlUnitEditor(QFrame):
         self.remove.clicked.connect(self.remove_requested)
         self.model.activated.connect(self._model_activated)
         self.source.activated.connect(self._source_activated)
+        self.region.activated.connect(self._region_activated)
         self.preprocessor.currentIndexChanged.connect(lambda _i: self._edited())
         for spin in (self.low, self.high, self.start, self.end):
             spin.valueChanged.connect(lambda _v: self._edited())
@@ -172,6 +179,7 @@ class ControlUnitEditor(QFrame):
             kind=self.kind,
             model=str(self.model.currentData() or ""),
             image_name=str(self.source.currentData() or ""),
+            mask_name=str(self.region.currentData() or "") if self.kind is ControlKind.IP_ADAPTER else "",
             weight=round(self.weight.value(), 2),
             start=self.start.value() / 100,
             end=self.end.value() / 100,
@@ -190,6 +198,7 @@ class ControlUnitEditor(QFrame):
         self.enabled.setText(unit.kind.label)
         self._fill_models(unit.model)
         self._fill_sources(unit.image_name)
+        self._fill_regions(unit.mask_name)
         set_quietly(
             self.preprocessor, "setCurrentIndex", max(0, self.preprocessor.findData(unit.preprocessor))
         )
@@ -210,12 +219,13 @@ class ControlUnitEditor(QFrame):
     def set_canvas(self, canvas: CanvasImages | None) -> None:
         """The canvas whose layers are offered as sources (None: files only)."""
         self._canvas = canvas
-        self._fill_sources(str(self.source.currentData() or ""))
+        self.refresh_sources()
         self.refresh_thumbnail()
 
     def refresh_sources(self) -> None:
         """The canvas's layers again (added, renamed or removed)."""
         self._fill_sources(str(self.source.currentData() or ""))
+        self._fill_regions(str(self.region.currentData() or ""))
 
     # model and image lists ------------------------------------------------------------------------
     def _fill_models(self, current: str) -> None:
@@ -254,6 +264,21 @@ class ControlUnitEditor(QFrame):
         combo.setCurrentIndex(max(0, combo.findData(current)))
         combo.blockSignals(False)
 
+    def _fill_regions(self, current: str) -> None:
+        combo = self.region
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("Everywhere", "")
+        names = list(self._canvas.layer_names()) if self._canvas is not None else []
+        if current and current not in names:
+            names.insert(0, current)
+        for name in names:
+            combo.addItem(source_label(name, self._canvas), name)
+            combo.setItemData(combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+        combo.addItem("Mask image file…", BROWSE_FILE)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+
     def _model_activated(self, index: int) -> None:
         data = self.model.itemData(index)
         if data in (BROWSE_FILE, BROWSE_FOLDER):
@@ -271,6 +296,12 @@ class ControlUnitEditor(QFrame):
             self._fill_sources(path or self._last(self.source))
         self._edited()
 
+    def _region_activated(self, index: int) -> None:
+        if self.region.itemData(index) == BROWSE_FILE:
+            path = self._ask_file("Region mask (white: where the reference acts)", IMAGE_FILTER)
+            self._fill_regions(path or self._last(self.region))
+        self._edited()
+
     @staticmethod
     def _last(combo: QComboBox) -> str:
         """The value before a Browse… item was picked (kept when the dialog is cancelled)."""
@@ -284,11 +315,12 @@ class ControlUnitEditor(QFrame):
         self.changed.emit()
 
     def _show_rows(self) -> None:
-        for combo in (self.model, self.source):
+        for combo in (self.model, self.source, self.region):
             combo.setProperty("last_value", str(combo.currentData() or ""))
         image_model = self.kind is not ControlKind.IP_ADAPTER
         canny = image_model and self.preprocessor.currentData() == "canny"
         for widget, shown in (
+            (self.region, not image_model),
             (self.preprocessor, image_model),
             (self.hint, image_model),
             (self.thresholds, canny),

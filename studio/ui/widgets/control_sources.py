@@ -80,18 +80,30 @@ def with_images(units: Sequence[ControlUnit], canvas: CanvasImages | None) -> tu
     but unreadable raises ControlImageError."""
     out = []
     for index, unit in enumerate(units):
-        if not unit.image_name:
-            out.append(unit.replace(image=None))
-            continue
-        try:
-            image = source_image(unit.image_name, canvas)
-        except ImageReadError as exc:
-            raise ControlImageError(
-                f"Control {index + 1} ({unit.kind.label}): its image could not be read ({exc}). "
-                "Choose a layer or an image file for it."
-            ) from exc
-        out.append(unit.replace(image=image))
+        label = f"Control {index + 1} ({unit.kind.label})"
+        image = _read(unit.image_name, canvas, f"{label}: its image", "a layer or an image file")
+        mask = _read(
+            unit.mask_name, canvas, f"{label}: its region", "another layer or mask file, or Everywhere"
+        )
+        out.append(unit.replace(image=image, mask=None if mask is None else region_mask(mask)))
     return tuple(out)
+
+
+def _read(name: str, canvas: CanvasImages | None, what: str, instead: str) -> Image.Image | None:
+    if not name:
+        return None
+    try:
+        return source_image(name, canvas)
+    except ImageReadError as exc:
+        raise ControlImageError(f"{what} could not be read ({exc}). Choose {instead} for it.") from exc
+
+
+def region_mask(image: Image.Image) -> Image.Image:
+    """An IP-Adapter's region ("L", white = the reference acts): a layer's painted pixels (its alpha),
+    or a mask picture's brightness."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA").getchannel("A")
+    return image.convert("L")
 
 
 def preview_map(unit: ControlUnit, image: Image.Image) -> Image.Image:
@@ -128,7 +140,11 @@ def with_control_insets(result: Image.Image, units: Sequence[ControlUnit]) -> Im
 
 def describe_controls(units: Sequence[ControlUnit]) -> str:
     """One line per unit, with where its image came from (history tooltips)."""
-    return "\n".join(f"{unit.describe()} · {_origin(unit.image_name)}" for unit in units)
+    return "\n".join(
+        f"{unit.describe()} · {_origin(unit.image_name)}"
+        + (f" · region {_origin(unit.mask_name)}" if unit.mask_name else "")
+        for unit in units
+    )
 
 
 def _origin(image_name: str) -> str:
