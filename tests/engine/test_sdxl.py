@@ -47,3 +47,40 @@ def test_sdxl_modes(shared_engine, request_for, sdxl_dir):
         "StableDiffusionXLInpaintPipeline",
     }
     assert eng._models.family == "sdxl"
+
+
+def test_sdxl_controlnet_in_txt2img_and_inpaint(shared_engine, request_for, sdxl_dir, tmp_path):
+    """An SDXL ControlNet (its config derived from the SDXL UNet) through the SDXL ControlNet pipelines."""
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from studio.core.control import ControlUnit
+    from studio.engine.control import controlnet_config
+
+    unet = UNet2DConditionModel.from_pretrained(str(sdxl_dir / "unet"))
+    torch.manual_seed(4)
+    net = ControlNetModel.from_config(controlnet_config(dict(unet.config)))
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            if "controlnet_down_blocks" in name or "controlnet_mid_block" in name:
+                param.normal_(0, 0.5)
+    net.save_pretrained(str(tmp_path / "cn-xl"))
+    eng, rec = shared_engine
+    sketch = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(sketch).ellipse((10, 10, 54, 54), outline="black", width=3)
+    unit = ControlUnit(model=str(tmp_path / "cn-xl"), image=sketch, preprocessor="invert")
+    base = request_for(model=str(sdxl_dir), steps=2, preview=PreviewKind.NONE)
+    plain = rec.wait_for(eng.submit(base))
+    controlled = rec.wait_for(eng.submit(base.replace(controls=(unit,))))
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((8, 8, 40, 40), fill=255)
+    inpaint = rec.wait_for(
+        eng.submit(
+            base.replace(mode=Mode.INPAINT, init_image=sketch, mask=mask, strength=1.0, controls=(unit,))
+        )
+    )
+    assert isinstance(plain, Finished) and isinstance(controlled, Finished) and isinstance(inpaint, Finished)
+    assert (
+        np.abs(np.asarray(controlled.images[0], dtype=int) - np.asarray(plain.images[0], dtype=int)).max() > 0
+    )
+    assert "ControlNet 0" in controlled.parameters[0]
