@@ -192,6 +192,7 @@ class Trainer:
             return False
         if self.phase == "latents":
             self.prepare_latents()
+            self.save_latents()
             self.phase, self.step = "unet", 0
             return True
         if self.step >= cfg.unet_steps:
@@ -260,18 +261,42 @@ class Trainer:
                     post = self.vae.encode(x).latent_dist
                     means.append(post.mean)
                     stds.append(post.std)
-            self.latents[size] = (torch.cat(means), torch.cat(stds))
+            # contiguous: the encoder returns channels-last strides, which would switch the UNet to
+            # other kernels (float noise between a run and its resumed copy, which loads these)
+            self.latents[size] = (torch.cat(means).contiguous(), torch.cat(stds).contiguous())
         mean, std = self.latents[max(self.latents)]
         self.scale = 1.0 / math.sqrt(mean.var().item() + (std**2).mean().item())
         self.vae.register_to_config(scaling_factor=self.scale)
         self.log.note(f"latents cached for sizes {sorted(self.latents)}, scaling_factor {self.scale:.4f}")
 
+    @property
+    def latents_dir(self) -> Path:
+        return self.work / "latents"
+
+    def save_latents(self) -> None:
+        from studio_train.v2.shards import save_sharded
+
+        tensors = {}
+        for size, (mean, std) in self.latents.items():
+            tensors[f"{size}/mean"], tensors[f"{size}/std"] = mean, std
+        save_sharded(tensors, self.latents_dir)
+
     def ensure_latents(self) -> None:
-        if self.phase in ("unet", "done") and not self.latents:
-            scale = self.scale
-            self.prepare_latents()
-            self.scale = scale
-            self.vae.register_to_config(scaling_factor=scale)
+        """After a resume in the UNet phase: the latents saved when they were computed (the
+        autoencoder no longer changes), else computed again."""
+        if self.phase not in ("unet", "done") or self.latents:
+            return
+        if (self.latents_dir / "index.json").exists():
+            from studio_train.v2.shards import load_sharded
+
+            raw = load_sharded(self.latents_dir)
+            for size in {int(k.split("/")[0]) for k in raw}:
+                self.latents[size] = (raw[f"{size}/mean"].to(self.device), raw[f"{size}/std"].to(self.device))
+            return
+        scale = self.scale
+        self.prepare_latents()
+        self.scale = scale
+        self.vae.register_to_config(scaling_factor=scale)
 
     # ---- UNet ----------------------------------------------------------------------------------
     def unet_step(self) -> dict[str, float]:
