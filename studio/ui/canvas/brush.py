@@ -7,9 +7,10 @@ stroke never build up darker joints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from PIL import Image, ImageDraw
 
 from studio.core.layers import lerp_pixels
@@ -39,6 +40,15 @@ def coverage(rect: Rect, p0: Point, p1: Point, r0: float, r1: float, hardness: f
     f32 = np.float32
     xs = np.arange(left, right, dtype=f32) + f32(0.5 - p0[0])  # relative to p0, shape (W,)
     ys = (np.arange(top, bottom, dtype=f32) + f32(0.5 - p0[1]))[:, None]  # (H, 1)
+    return _coverage_at(xs, ys, p0, p1, r0, r1, hardness)
+
+
+def _coverage_at(
+    xs: np.ndarray, ys: np.ndarray, p0: Point, p1: Point, r0: float, r1: float, hardness: float
+) -> np.ndarray:
+    """`coverage` at pixel centres given relative to p0 (float32 arrays that broadcast together: a
+    rect's row and column, or a batch of tiles); the same float32 operations element by element."""
+    f32 = np.float32
     dx, dy = f32(p1[0] - p0[0]), f32(p1[1] - p0[1])
     length2 = float(dx * dx + dy * dy)
     if length2 < 1e-6:  # a dab
@@ -99,10 +109,15 @@ def paint_segment(
         cov += np.float32(255.5)
         np.minimum(region, cov.astype(np.uint8), out=region)
     else:
-        cov *= np.float32(255.0 * min(1.0, max(0.0, strength)))
-        cov += np.float32(0.5)
-        np.maximum(region, cov.astype(np.uint8), out=region)
+        np.maximum(region, _coverage_bytes(cov, strength), out=region)
     return rect
+
+
+def _coverage_bytes(cov: np.ndarray, strength: float) -> np.ndarray:
+    """Coverage in [0, 1] (float32, consumed) -> uint8 levels scaled by `strength`, rounded."""
+    cov *= np.float32(255.0 * min(1.0, max(0.0, strength)))
+    cov += np.float32(0.5)
+    return cov.astype(np.uint8)
 
 
 def polygon_values(
@@ -163,3 +178,119 @@ def colour_segment(
     left, top, right, bottom = rect
     target = np.zeros(4, np.uint8) if erase else colour
     layer[top:bottom, left:right] = lerp_pixels(before, target, coverage[top:bottom, left:right])
+
+
+COLOUR_TILE = 128  # the colour brush blends only the tiles of this size whose coverage went up
+
+
+def paint_colour_segment(
+    layer: np.ndarray,
+    coverage_mask: np.ndarray,
+    backup: Callable[[Rect], np.ndarray],
+    p0: Point,
+    p1: Point,
+    radius: float,
+    colour: np.ndarray,
+    *,
+    hardness: float = 1.0,
+    radius_end: float | None = None,
+    strength: float = 1.0,
+    erase: bool = False,
+) -> Rect | None:
+    """One colour brush segment: `paint_segment` into the stroke's `coverage_mask`, then
+    `colour_segment` of the layer, exactly (bit for bit) as both over the segment's whole rect, but
+    computed and blended only on the tiles where the coverage can still go up. A fast stroke with a
+    big brush changes a crescent at its front, about a quarter of the segment's rect: the rest is
+    already at full coverage (behind the pen) or outside the capsule (the rect's corners).
+    `backup(rect)` gives the layer's pixels in `rect` from before the stroke (`Document.stroke_backup`).
+    Returns the rect of the tiles that changed (to repaint), or None."""
+    r1 = radius if radius_end is None else radius_end
+    h, w = coverage_mask.shape
+    rect = segment_rect(p0, p1, max(radius, r1), w, h)
+    if rect is None:
+        return None
+    r0c, r1c = max(radius, 0.5), max(r1, 0.5)
+    grid = _tile_grid(rect, w, h, COLOUR_TILE)
+    if grid is None:  # a canvas smaller than the tiles: the whole rect at once
+        paint_segment(coverage_mask, p0, p1, radius, hardness=hardness, radius_end=r1, strength=strength)
+        before = backup(rect)
+        colour_segment(layer, before, coverage_mask, rect, colour, erase=erase)
+        return rect
+    gx, gy, ntx, nty = grid
+    t = COLOUR_TILE
+    cov_tiles = _tiles(coverage_mask, grid, t)
+    top_level = _coverage_bytes(np.ones(1, np.float32), strength)[0]
+    todo = _tiles_reached(grid, t, p0, p1, max(r0c, r1c)) & (_tile_min(cov_tiles) < top_level)
+    ty, tx = np.nonzero(todo)
+    if ty.size == 0:
+        return None
+    f32 = np.float32
+    offsets = np.arange(t, dtype=np.int64)
+    xs = ((gx + tx * t)[:, None] + offsets).astype(f32)[:, None, :] + f32(0.5 - p0[0])  # (n, 1, T)
+    ys = ((gy + ty * t)[:, None] + offsets).astype(f32)[:, :, None] + f32(0.5 - p0[1])  # (n, T, 1)
+    new = _coverage_bytes(_coverage_at(xs, ys, p0, p1, r0c, r1c, hardness), strength)
+    old = cov_tiles[ty, :, tx, :]
+    np.maximum(new, old, out=new)
+    changed = (new != old).any(axis=(1, 2))
+    ty, tx, new = ty[changed], tx[changed], new[changed]
+    if ty.size == 0:
+        return None
+    cov_tiles[ty, :, tx, :] = new
+    dirty = (
+        int(gx + tx.min() * t),
+        int(gy + ty.min() * t),
+        int(gx + (tx.max() + 1) * t),
+        int(gy + (ty.max() + 1) * t),
+    )
+    dirty_grid = (0, 0, (dirty[2] - dirty[0]) // t, (dirty[3] - dirty[1]) // t)
+    before = _tiles(backup(dirty).view(np.uint32)[..., 0], dirty_grid, t)
+    base_ty, base_tx = ty - ty.min(), tx - tx.min()
+    n = ty.size
+    before_px = before[base_ty, :, base_tx, :].reshape(n * t, t).view(np.uint8).reshape(n * t, t, 4)
+    target = np.zeros(4, np.uint8) if erase else colour
+    after = lerp_pixels(before_px, target, new.reshape(n * t, t))
+    layer_tiles = _tiles(layer.view(np.uint32)[..., 0], grid, t)
+    layer_tiles[ty, :, tx, :] = np.ascontiguousarray(after).view(np.uint32).reshape(n, t, t)
+    return dirty
+
+
+Grid = tuple[int, int, int, int]  # left, top, tile columns, tile rows
+
+
+def _tile_grid(rect: Rect, width: int, height: int, t: int) -> Grid | None:
+    """Whole tiles covering `rect`, moved back inside the canvas where they would stick out."""
+    left, top, right, bottom = rect
+    ntx, nty = -(-(right - left) // t), -(-(bottom - top) // t)
+    if ntx * t > width or nty * t > height:
+        return None
+    return min(left, width - ntx * t), min(top, height - nty * t), ntx, nty
+
+
+def _tiles(array: np.ndarray, grid: Grid, t: int) -> np.ndarray:
+    """A (rows, T, columns, T) view of the grid's pixels of a 2-D array (writes go to `array`)."""
+    gx, gy, ntx, nty = grid
+    part = array[gy : gy + nty * t, gx : gx + ntx * t]
+    s0, s1 = part.strides
+    return as_strided(part, (nty, t, ntx, t), (s0 * t, s0, s1 * t, s1))  # a view, never a copy
+
+
+def _tile_min(tiles: np.ndarray) -> np.ndarray:
+    return tiles.min(axis=(1, 3))
+
+
+def _tiles_reached(grid: Grid, t: int, p0: Point, p1: Point, radius: float) -> np.ndarray:
+    """Tiles (rows, columns) with a pixel centre that may lie within `radius` of the segment: the
+    tile centre's distance minus its half-diagonal, with a pixel to spare."""
+    gx, gy, ntx, nty = grid
+    cx = gx + np.arange(ntx) * t + t / 2.0
+    cy = (gy + np.arange(nty) * t + t / 2.0)[:, None]
+    ax, ay = p0
+    dx, dy = p1[0] - ax, p1[1] - ay
+    length2 = dx * dx + dy * dy
+    if length2 < 1e-9:
+        s = np.zeros((nty, ntx))
+    else:
+        s = np.clip(((cx - ax) * dx + (cy - ay) * dy) / length2, 0.0, 1.0)
+    dist = np.hypot(cx - (ax + s * dx), cy - (ay + s * dy))
+    reached: np.ndarray = dist - (t - 1) / np.sqrt(2.0) < radius + 1.0
+    return reached

@@ -173,13 +173,17 @@ class MaskTools:
     ) -> None:
         s = self.settings
         strength = s.strength(pressure) * s.opacity  # max(a, b) * opacity = max(a * opacity, b * opacity)
-        rect = brush.paint_segment(
-            coverage, p0, p1, r0, hardness=s.hardness, radius_end=r1, strength=strength
-        )
-        if rect is None:
-            return
-        before = self.doc.stroke_backup(rect)
-        brush.colour_segment(
-            layer.pixels, before, coverage, rect, colour_pixel(s.colour), erase=self.state.erase
+        rect = brush.paint_colour_segment(
+            layer.pixels,
+            coverage,
+            self.doc.stroke_backup,
+            p0,
+            p1,
+            r0,
+            colour_pixel(s.colour),
+            hardness=s.hardness,
+            radius_end=r1,
+            strength=strength,
+            erase=self.state.erase,
         )
         self.doc.stroke_touched(rect)

@@ -61,3 +61,79 @@ def test_rect_and_polygon_values() -> None:
     assert rect[:2] == (0, 0)
     assert values[2, 2] == 255 and values[18, 18] == 0
     assert brush.polygon_values(mask, [(0, 0), (1, 1)]) is None
+
+
+def _colour_stroke(tiled: bool, base: np.ndarray, segments: list, colour: np.ndarray) -> tuple:
+    """Paint `segments` as one colour stroke, tile by tile or over each segment's whole rect."""
+    from studio.core.undo import StrokeBackup
+
+    pixels, cov = base.copy(), np.zeros(base.shape[:2], np.uint8)
+    backup = StrokeBackup(pixels)
+
+    def before(rect: tuple[int, int, int, int]) -> np.ndarray:
+        backup.save(rect)
+        return backup.saved_pixels[rect[1] : rect[3], rect[0] : rect[2]]
+
+    rects = []
+    for p0, p1, r0, r1, hardness, strength, erase in segments:
+        if tiled:
+            rects.append(
+                brush.paint_colour_segment(
+                    pixels, cov, before, p0, p1, r0, colour,
+                    hardness=hardness, radius_end=r1, strength=strength, erase=erase,
+                )
+            )  # fmt: skip
+            continue
+        rect = brush.paint_segment(cov, p0, p1, r0, hardness=hardness, radius_end=r1, strength=strength)
+        if rect:
+            brush.colour_segment(pixels, before(rect), cov, rect, colour, erase=erase)
+    return pixels, cov, rects
+
+
+def test_tiled_colour_segments_equal_whole_rect_blend_bit_for_bit() -> None:
+    """The colour brush computes and blends only the tiles whose coverage can still go up: the
+    layer and the coverage must come out exactly as blending each segment's whole rect."""
+    rng = np.random.default_rng(3)
+    colour = np.array([30, 30, 200, 255], np.uint8)
+    for h, w in ((300, 500), (90, 70), (257, 513)):  # also canvases smaller than a tile grid
+        base = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        base[..., :3] = np.minimum(base[..., :3], base[..., 3:4])  # valid premultiplied pixels
+        for trial in range(4):
+            points = [(float(rng.uniform(-40, w + 40)), float(rng.uniform(-40, h + 40)))]
+            hardness, erase = float(rng.uniform(0, 1)), trial % 2 == 1
+            segments = []
+            for _ in range(20):
+                p = (points[-1][0] + float(rng.normal(0, 40)), points[-1][1] + float(rng.normal(0, 40)))
+                r0, r1 = float(rng.uniform(1, 90)), float(rng.uniform(1, 90))
+                segments.append((points[-1], p, r0, r1, hardness, float(rng.uniform(0.2, 1)), erase))
+                points.append(p)
+            tiled, cov_tiled, rects = _colour_stroke(True, base, segments, colour)
+            whole, cov_whole, _ = _colour_stroke(False, base, segments, colour)
+            assert np.array_equal(cov_tiled, cov_whole)
+            assert np.array_equal(tiled, whole)
+            changed = np.nonzero((tiled != base).any(axis=2))
+            touched = np.zeros((h, w), bool)
+            for r in rects:
+                if r is not None:
+                    touched[r[1] : r[3], r[0] : r[2]] = True
+            assert touched[changed].all()  # every changed pixel lies in a returned dirty rect
+
+
+def test_tiled_colour_segment_blends_less_than_its_rect() -> None:
+    """A big brush moving fast: the second segment's dirty rect is the crescent's tiles, not the
+    capsule's bounding box."""
+    pixels = np.zeros((2048, 2048, 4), np.uint8)
+    cov = np.zeros((2048, 2048), np.uint8)
+    colour = np.array([0, 0, 255, 255], np.uint8)
+    saved = pixels.copy()
+
+    def before(rect: tuple[int, int, int, int]) -> np.ndarray:
+        return saved[rect[1] : rect[3], rect[0] : rect[2]]
+
+    brush.paint_colour_segment(pixels, cov, before, (1000, 1000), (1000, 1000), 400, colour, hardness=0.8)
+    rect = brush.paint_colour_segment(
+        pixels, cov, before, (1000, 1000), (1100, 1000), 400, colour, hardness=0.8
+    )
+    full = brush.segment_rect((1000, 1000), (1100, 1000), 400, 2048, 2048)
+    assert rect is not None and full is not None
+    assert rect[0] > full[0] + 300  # the left part, already at full coverage, is not touched again
