@@ -36,7 +36,11 @@ _NO_KARRAS = {"use_karras_sigmas": False}
 _NO_CLIP = {"clip_sample": False, "thresholding": False}
 _KARRAS = {"use_karras_sigmas": True}
 # Euler and the multistep DPM solvers take every sigma schedule: reset all, then switch one on
-_PLAIN_SIGMAS: dict[str, object] = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
+_PLAIN_SIGMAS: dict[str, object] = {
+    "use_karras_sigmas": False,
+    "use_exponential_sigmas": False,
+    "use_beta_sigmas": False,
+}
 _SCHEDULES: dict[str, dict[str, object]] = {
     "Automatic": _PLAIN_SIGMAS,
     "Karras": {**_PLAIN_SIGMAS, "use_karras_sigmas": True},
