@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from studio.core.layers import Layer
+from studio.core.layers import Layer, union_rect
 
 Rect = tuple[int, int, int, int]
 
@@ -52,6 +52,7 @@ class MaskLayer:
     def __init__(self, color: QColor | None = None, opacity: float = 0.5) -> None:
         self.buffer = np.zeros((1, 1), np.uint32)
         self.qimage = QImage()
+        self.bounds: Rect | None = None  # holds every tinted pixel (may be larger): drawn only there
         self.set_color(color or QColor(255, 40, 90), opacity)
 
     def set_color(self, color: QColor, opacity: float) -> None:
@@ -66,11 +67,15 @@ class MaskLayer:
         h, w = mask.shape
         self.buffer = np.empty((h, w), np.uint32)
         self.qimage = QImage(self.buffer.data, w, h, w * 4, QImage.Format.Format_ARGB32_Premultiplied)
+        self.bounds = None
         self.update(mask, (0, 0, w, h))
 
     def update(self, mask: np.ndarray, rect: Rect) -> None:
         left, top, right, bottom = rect
-        self.buffer[top:bottom, left:right] = self.lut[mask[top:bottom, left:right]]
+        values = mask[top:bottom, left:right]
+        self.buffer[top:bottom, left:right] = self.lut[values]
+        if values.any():
+            self.bounds = union_rect(self.bounds, rect)
 
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:

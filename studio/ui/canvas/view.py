@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QWidget
 from studio.core.document import Document, Rect, union_rect
 from studio.core.layers import intersect_rect
 from studio.ui.canvas import frame, overlays
+from studio.ui.canvas.composite import StackComposite, cache_scale
 from studio.ui.canvas.cursors import tool_cursor
 from studio.ui.canvas.layers import LayerImages, MaskLayer, qimage_from_rgb
 from studio.ui.canvas.tools import STROKE_TOOLS, MaskTools, Tool
@@ -59,6 +60,7 @@ class CanvasView(QWidget):
         self.offset = QPointF(0, 0)
         self.mask_visible = True
         self.layer_images, self.mask_layer = LayerImages(), MaskLayer()
+        self.composite = StackComposite()  # the layers below and above the active one, cached
         self._mask_override: np.ndarray | None = None  # e.g. the effective-mask preview
         self._override: tuple[QImage, tuple[int, int]] | None = None  # candidate image, origin
         self.comparing = False  # show the original instead of the candidate (hold C)
@@ -96,11 +98,13 @@ class CanvasView(QWidget):
     def _reset_layers(self) -> None:
         self._dirty_mask: Rect | None = None
         self.layer_images.reset(self.doc.layers)
+        self.composite.changed(None)
         self.mask_layer.reset(self.doc.mask if self._mask_override is None else self._mask_override)
 
     def _on_doc_changed(self, rect: Rect | None) -> None:
         """Repaint what changed. Layers are drawn straight from their arrays; the mask tint is copied
         once per frame, in paintEvent."""
+        self.composite.changed(rect)
         if not self.layer_images.current(self.doc.layers):
             self.layer_images.reset(self.doc.layers)
         if rect is None or self.layer_images.size != self.doc.size:
@@ -217,8 +221,9 @@ class CanvasView(QWidget):
             self._draw_layer(p, img, origin, exposed)
         else:
             self._draw_document_layers(p, exposed)
-            if self.mask_visible and not self.comparing:
-                self._draw_layer(p, self.mask_layer.qimage, (0, 0), exposed)
+            tinted = intersect_rect(self.mask_layer.bounds, self._exposed_doc_rect(exposed))
+            if self.mask_visible and not self.comparing and tinted is not None:
+                self._draw_part(p, self.mask_layer.qimage, tinted)
         if self._preview is not None:
             img, (left, top, right, bottom) = self._preview
             target = QRectF(self.doc_to_widget(left, top), self.doc_to_widget(right, bottom))
@@ -256,12 +261,40 @@ class CanvasView(QWidget):
         p.drawImage(target, img, QRectF(sl, st, sr - sl, sb - st))
 
     def _draw_document_layers(self, p: QPainter, exposed: QRect) -> None:
-        """White under the canvas, then each visible layer with its opacity, bottom first: the same
-        composite as `Document.image`, drawn only where the exposed rect meets each layer's content."""
+        """The same composite as `Document.image`, drawn only where the exposed rect meets the
+        canvas: the cached composite of the layers below the active one (over white), the active
+        layer with its opacity, the cached composite of the layers above (`composite`)."""
         w, h = self.layer_images.size
         area = intersect_rect(self._exposed_doc_rect(exposed), (0, 0, w, h))
-        if area is None:
+        layers = self.layer_images.layers
+        if area is None or not layers:
             return
+        cached = self.composite
+        if self._settle.isActive() and cache_scale(self.scale) != cached.scale:
+            self._draw_each_layer(p, area)  # zooming: the caches are redrawn once it settles
+            return
+        active_layer = self.doc.active_layer
+        active = next((i for i, x in enumerate(layers) if x is active_layer), len(layers) - 1)
+        cached.prepare(layers, self.layer_images.qimages, active, self.scale, area)
+        smooth = p.testRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if cached.scale == self.scale:  # unscaled copies, whatever the offset's fraction
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self._draw_cached(p, cached.below, area, cached.scale)
+        layer = layers[active]
+        part = intersect_rect(layer.bounds, area) if layer.shows else None
+        if part is not None:
+            p.setOpacity(layer.opacity)
+            if cached.active is not None:
+                self._draw_cached(p, cached.active, part, cached.scale)
+            else:
+                self._draw_part(p, self.layer_images.qimages[active], part)
+            p.setOpacity(1.0)
+        if cached.above is not None:
+            self._draw_cached(p, cached.above, area, cached.scale)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+
+    def _draw_each_layer(self, p: QPainter, area: Rect) -> None:
+        """White under the canvas, then each visible layer with its opacity, bottom first."""
         p.fillRect(
             QRectF(self.doc_to_widget(area[0], area[1]), self.doc_to_widget(area[2], area[3])),
             Qt.GlobalColor.white,
@@ -272,6 +305,14 @@ class CanvasView(QWidget):
                 p.setOpacity(layer.opacity)
                 self._draw_part(p, img, part)
         p.setOpacity(1.0)
+
+    def _draw_cached(self, p: QPainter, img: QImage, area: Rect, scale: float) -> None:
+        """Draw doc `area` of a composite kept at `scale` x the document's size."""
+        left, top, right, bottom = area
+        target = QRectF(self.doc_to_widget(left, top), self.doc_to_widget(right, bottom))
+        p.drawImage(
+            target, img, QRectF(left * scale, top * scale, (right - left) * scale, (bottom - top) * scale)
+        )
 
     def _draw_tool_feedback(self, p: QPainter) -> None:
         st, tool = self.tools.state, self.tools.tool
