@@ -58,7 +58,9 @@ _A1111_MODES = {
 }
 
 # Built-in preprocessors: none needs downloaded weights (studio.core.control_images runs them).
-PREPROCESSORS = ("none", "canny", "softedge", "lineart", "invert", "scribble", "tile")
+PREPROCESSORS = ("none", "canny", "softedge", "lineart", "invert", "scribble", "tile", "inpaint")
+# "inpaint": for an inpaint ControlNet (control_v11p_sd15_inpaint): the image with the job's masked
+# pixels marked (-1), as the model was trained; inpaint and outpaint jobs only.
 # Maps the artist brings as images: say so in the UI.
 BROUGHT_MAPS = ("depth", "normal", "pose")
 
@@ -224,7 +226,8 @@ def _convert(current: object, value: object) -> object | None:
 
 A1111_KEY = re.compile(r"^ControlNet \d+$")
 _MODULES = {"none": "none", "canny": "canny", "softedge": "softedge_pidinet", "lineart": "lineart_standard",
-            "invert": "invert", "scribble": "scribble_pidinet", "tile": "tile_resample"}  # fmt: skip
+            "invert": "invert", "scribble": "scribble_pidinet", "tile": "tile_resample",
+            "inpaint": "inpaint_only"}  # fmt: skip
 _MODULE_TO_PRE = {v: k for k, v in _MODULES.items()}
 _IP_MODULE = "ip-adapter_clip"
 

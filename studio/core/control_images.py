@@ -55,6 +55,7 @@ def control_map(image: Image.Image, preprocessor: str, low: int = 100, high: int
         "lineart": line_art,
         "invert": lambda a: 255 - a,
         "tile": tile_blur,
+        "inpaint": lambda a: a,  # the engine marks the masked pixels (it knows the job's mask)
     }
     return _rgb(steps[preprocessor](rgb))
 

@@ -184,7 +184,12 @@ def _controlnet_call(
     pipe = cls.from_pipe(base, controlnet=nets if len(nets) > 1 else nets[0])
     pipe.set_progress_bar_config(disable=True)
     pipe.scheduler = base.scheduler
-    images = [preprocess(u, plan.generation_size) for u in _mapped(units, plan)]
+    images: list[Any] = [preprocess(u, plan.generation_size) for u in _mapped(units, plan)]
+    if any(u.preprocessor == "inpaint" for u in units):
+        images = [
+            _inpaint_condition(img, plan) if u.preprocessor == "inpaint" else img
+            for u, img in zip(units, images, strict=True)
+        ]
     key = "image" if mode is Mode.TXT2IMG else "control_image"
     single = len(units) == 1
     call.pipe = pipe
@@ -196,6 +201,23 @@ def _controlnet_call(
         "control_guidance_end": units[0].end if single else [u.end for u in units],
         "guess_mode": any(u.mode is ControlMode.CONTROL for u in units),
     }
+
+
+def _inpaint_condition(image: Image.Image, plan: GenerationPlan) -> Any:
+    """An inpaint ControlNet's control image: RGB in [0, 1] with the pixels the job regenerates set
+    to -1 (diffusers' documented `make_inpaint_condition`), at the generation size."""
+    import numpy as np
+    import torch
+    from PIL import Image as PILImage
+
+    if plan.mask is None or plan.mode not in (Mode.INPAINT, Mode.OUTPAINT):
+        raise ControlError(
+            "The inpaint preprocessor marks the area being regenerated: use it in inpaint or outpaint jobs."
+        )
+    region = plan.mask.crop(plan.region).resize(plan.generation_size, PILImage.Resampling.BILINEAR)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    rgb[np.asarray(region) > 127] = -1.0
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)
 
 
 def _with_mode(net: Any, mode: ControlMode) -> Any:

@@ -197,3 +197,35 @@ def test_ip_adapter_region_mask_black_acts_nowhere_white_everywhere(shared_engin
     )
     assert np.abs(white - whole).max() <= 1
     assert np.abs(black - base).max() <= 1 and np.abs(whole - base).max() > 4
+
+
+def test_an_inpaint_controlnet_sees_the_masked_area_marked_and_is_refused_in_txt2img(
+    shared_engine, request_for, files
+):
+    import diffusers
+
+    image = _picture()
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    seen = []
+    forward = diffusers.ControlNetModel.forward
+
+    def recording(self, *args, **kwargs):
+        seen.append(kwargs["controlnet_cond"].detach().clone())
+        return forward(self, *args, **kwargs)
+
+    unit = _unit(files["cn"], preprocessor="inpaint", image=image)
+    diffusers.ControlNetModel.forward = recording
+    try:
+        done = _run(
+            shared_engine,
+            request_for(mode=Mode.INPAINT, init_image=image, mask=mask, strength=0.9, controls=(unit,)),
+        )
+    finally:
+        diffusers.ControlNetModel.forward = forward
+    assert isinstance(done, Finished), done
+    cond = seen[0][0]  # (3, H, W), the first of the guided batch
+    assert float(cond.min()) == -1.0 and float(cond[:, 32, 32].max()) == -1.0  # inside the mask
+    assert float(cond[:, 2, 2].min()) >= 0.0  # kept pixels carry the image
+    refused = _run(shared_engine, request_for(controls=(unit,)))
+    assert isinstance(refused, Failed) and "inpaint or outpaint" in refused.message

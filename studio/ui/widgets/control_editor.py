@@ -51,6 +51,7 @@ PREPROCESSOR_LABELS = {
     "invert": "Invert (dark lines on white)",
     "scribble": "Scribble (strokes)",
     "tile": "Tile (blurred copy)",
+    "inpaint": "Inpaint (for an inpaint ControlNet)",
 }
 MODE_LABELS = {
     ControlMode.BALANCED: "Balanced",
