@@ -61,6 +61,7 @@ class CanvasView(QWidget):
         self.mask_visible = True
         self.layer_images, self.mask_layer = LayerImages(), MaskLayer()
         self.composite = StackComposite()  # the layers below and above the active one, cached
+        self.cache_composites = True  # False: every layer drawn on each repaint (bench_canvas compares)
         self._mask_override: np.ndarray | None = None  # e.g. the effective-mask preview
         self._override: tuple[QImage, tuple[int, int]] | None = None  # candidate image, origin
         self.comparing = False  # show the original instead of the candidate (hold C)
@@ -270,7 +271,7 @@ class CanvasView(QWidget):
         if area is None or not layers:
             return
         cached = self.composite
-        if self._settle.isActive() and cache_scale(self.scale) != cached.scale:
+        if not self.cache_composites or (self._settle.isActive() and cache_scale(self.scale) != cached.scale):
             self._draw_each_layer(p, area)  # zooming: the caches are redrawn once it settles
             return
         active_layer = self.doc.active_layer

@@ -90,9 +90,10 @@ def _colour_stroke(tiled: bool, base: np.ndarray, segments: list, colour: np.nda
     return pixels, cov, rects
 
 
-def test_tiled_colour_segments_equal_whole_rect_blend_bit_for_bit() -> None:
+def test_tiled_colour_segments_equal_whole_rect_blend_bit_for_bit(monkeypatch) -> None:
     """The colour brush computes and blends only the tiles whose coverage can still go up: the
     layer and the coverage must come out exactly as blending each segment's whole rect."""
+    monkeypatch.setattr(brush, "TILED_FROM", 0)  # tiles for these small brushes too
     rng = np.random.default_rng(3)
     colour = np.array([30, 30, 200, 255], np.uint8)
     for h, w in ((300, 500), (90, 70), (257, 513)):  # also canvases smaller than a tile grid
