@@ -19,13 +19,13 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
-from studio.core import control, request_io
+from studio.core import control, hires_text, request_io
 from studio.core.a1111_text import format_a1111, parse_a1111
 from studio.core.fileio import JSONDict, atomic_write_bytes
 from studio.core.images import open_guarded
 from studio.core.jsontext import parse_json
 from studio.core.prompt_syntax import extract_loras
-from studio.core.request import GenerationRequest, Mode, round_to_multiple_of_8
+from studio.core.request import GenerationRequest, HiresOptions, Mode, round_to_multiple_of_8
 from studio.core.schedulers import SCHEDULER_NAMES, scheduler_from_a1111, scheduler_info
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ def build_parameters(
         sampler, schedule = info.sampler, info.schedule_type
     except KeyError:
         sampler, schedule = request.scheduler, None
-    w, h = size or (request.width, request.height)
+    # A1111 writes the first pass's size with the hires fix's fields
+    w, h = (request.width, request.height) if request.uses_hires else size or (request.width, request.height)
     params: dict[str, object] = {
         "prompt": _prompt_with_loras(request),
         "negative_prompt": request.negative_prompt,
@@ -117,6 +118,8 @@ def build_parameters(
     }
     if request.mode is not Mode.TXT2IMG:
         params["Denoising strength"] = request.strength
+    elif request.uses_hires:
+        params["Denoising strength"] = request.hires.denoise
     if request.clip_skip != 1:  # A1111 writes it only when it is not the default
         params["Clip skip"] = request.clip_skip
     if request.mode is Mode.INPAINT:
@@ -125,6 +128,7 @@ def build_parameters(
     params["Lora hashes"] = _hash_list(lora_hashes)
     params["TI hashes"] = _hash_list(ti_hashes)
     params.update(control.a1111_fields(request.controls, dict(control_hashes or {})))
+    params.update(hires_text.a1111_fields(request))
     params["Version"] = f"Studio {__version__}"
     params[STUDIO_KEY] = {
         "version": STUDIO_JSON_VERSION,
@@ -321,7 +325,7 @@ def request_from_metadata(
             data["seed"] = seed
         changes = {k: v for k, v in data.items() if k not in _SESSION_FIELDS}
         return request_io.apply_dict(base, changes, notes)
-    changes = _changes_from_a1111(meta, notes, base.mode)
+    changes = _changes_from_a1111(meta, notes, base.mode, base.hires)
     return request_io.apply_checked(base, changes, notes)
 
 
@@ -333,7 +337,9 @@ _APPLIED_KEYS = frozenset(
 _DESCRIPTIVE_KEYS = frozenset({"Model hash", "VAE hash", "Lora hashes", "TI hashes", "Version", "Styles"})
 
 
-def _changes_from_a1111(meta: ImageMetadata, notes: list[str], mode: Mode) -> JSONDict:
+def _changes_from_a1111(
+    meta: ImageMetadata, notes: list[str], mode: Mode, base_hires: HiresOptions
+) -> JSONDict:
     s = meta.settings
     changes: JSONDict = {"prompt": meta.prompt, "negative_prompt": meta.negative_prompt, "loras": ()}
     numbers: list[tuple[str, str, type[int] | type[float]]] = [
@@ -345,6 +351,9 @@ def _changes_from_a1111(meta: ImageMetadata, notes: list[str], mode: Mode) -> JS
     if mode is not Mode.TXT2IMG:  # in a txt2img image it is the hires pass's strength
         numbers.append(("Denoising strength", "strength", float))
     applied = {key for key, _, _ in numbers} | (_APPLIED_KEYS & set(s))
+    if mode is Mode.TXT2IMG:
+        changes["hires"], hires_keys = hires_text.options_from_a1111(s, base_hires, notes)
+        applied |= hires_keys
     for key, name, convert in numbers:
         if key in s:
             try:

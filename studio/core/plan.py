@@ -35,7 +35,9 @@ class GenerationPlan:
     source_size: Size  # the input image (txt2img: the result size)
     result_size: Size  # every result image: the input (inpaint), the grown image (outpaint), w x h
     region: Box  # the box of the result that the pipeline regenerates
-    generation_size: Size  # the pipeline's width x height (the region is scaled to it and back)
+    # the pipeline's width x height (the region is scaled to it and back); with the hires fix the
+    # first pass's size (control images are made for it), the second pass runs at `result_size`
+    generation_size: Size
     origin: Point = (0, 0)  # the result's top-left corner in input-image pixels
     # The image the job works on, in result pixels: img2img the resized input, inpaint the input as
     # given (its mode kept), outpaint the grown image with its new area pre-filled. None for txt2img.
@@ -72,9 +74,10 @@ def plan(request: GenerationRequest) -> GenerationPlan:
     """
     steps, batch = request.denoising_steps, request.batch
     size = (request.width, request.height)
-    full = (0, 0, *size)
     if request.mode is Mode.TXT2IMG:
-        return GenerationPlan(Mode.TXT2IMG, steps, batch, size, size, full, size)
+        # hires fix: the first pass at width x height, the result `hires.scale` times larger
+        final = request.hires.size(*size) if request.uses_hires else size
+        return GenerationPlan(Mode.TXT2IMG, steps, batch, final, final, (0, 0, *final), size)
     init = request.init_image
     if init is None:
         raise ValueError(f"{request.mode.value} needs an input image; none was given.")
@@ -82,6 +85,7 @@ def plan(request: GenerationRequest) -> GenerationPlan:
         image = init.convert("RGB")
         if image.size != size:
             image = image.resize(size, Image.Resampling.LANCZOS)
+        full = (0, 0, *size)
         return GenerationPlan(Mode.IMG2IMG, steps, batch, init.size, size, full, size, image=image)
     opts = request.mask_options
     if request.mode is Mode.OUTPAINT:  # the overlap bounds the change exactly: grow does not apply

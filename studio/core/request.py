@@ -23,6 +23,19 @@ MAX_BATCH = 16
 MAX_OUTPAINT = 2048
 MAX_LORA_WEIGHT = 10.0
 MAX_CLIP_SKIP = 12
+MAX_HIRES_SCALE = 4.0
+# Hires fix upscalers, named as A1111 names them. "Latent…" resize the first pass's latents
+# (torch interpolate: mode, antialias); the others decode, resize the pixels, and encode again.
+LATENT_UPSCALERS: dict[str, tuple[str, bool]] = {
+    "Latent": ("bilinear", False),
+    "Latent (antialiased)": ("bilinear", True),
+    "Latent (bicubic)": ("bicubic", False),
+    "Latent (bicubic antialiased)": ("bicubic", True),
+    "Latent (nearest)": ("nearest", False),
+    "Latent (nearest-exact)": ("nearest-exact", False),
+}
+PIXEL_UPSCALERS = ("Lanczos", "Nearest")  # model upscalers (ESRGAN, ...) would join these
+HIRES_UPSCALERS = (*LATENT_UPSCALERS, *PIXEL_UPSCALERS)
 
 
 class Mode(str, Enum):
@@ -87,6 +100,26 @@ class LoraRef:
 
 
 @dataclass(frozen=True)
+class HiresOptions:
+    """Hires fix (txt2img only; ignored in other modes): generate at the request's width x height,
+    upscale by `scale` with `upscaler`, then denoise again at `denoise` strength for `steps`
+    (0: the request's steps; diffusers runs int(steps x denoise) of them, as img2img does)."""
+
+    enabled: bool = False
+    scale: float = 2.0
+    upscaler: str = "Latent"
+    steps: int = 0
+    denoise: float = 0.5
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The final size: width x height times `scale`, sides rounded to multiples of 8."""
+        return (
+            round_to_multiple_of_8(round(width * self.scale)),
+            round_to_multiple_of_8(round(height * self.scale)),
+        )
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything a job needs. The engine reads nothing else: no widgets, no global settings."""
 
@@ -119,6 +152,7 @@ class GenerationRequest:
     # Control units (issue 14): ControlNet / T2I-Adapter / IP-Adapter, each with its image
     controls: tuple[ControlUnit, ...] = ()
     ip_image_encoder: str = ""  # CLIP vision folder for IP-Adapters ("" = beside the adapter file)
+    hires: HiresOptions = field(default_factory=HiresOptions)  # two-pass txt2img (issue 15)
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
@@ -133,6 +167,7 @@ class GenerationRequest:
             _check_images,
             _check_own_files,
             _check_controls,
+            _check_hires,
         )
         for check in checks:
             check(self)
@@ -143,8 +178,21 @@ class GenerationRequest:
 
     @property
     def denoising_steps(self) -> int:
-        """Denoising steps the job will report (strength shortens img2img / inpaint / outpaint)."""
+        """Denoising steps the job will report (strength shortens img2img / inpaint / outpaint); with
+        the hires fix, both passes."""
+        if self.uses_hires:
+            return self.steps + self.hires_pass_steps
         return denoising_steps(self.steps, None if self.mode is Mode.TXT2IMG else self.strength)
+
+    @property
+    def uses_hires(self) -> bool:
+        """Whether the job runs the hires fix's second pass (txt2img with it enabled)."""
+        return self.mode is Mode.TXT2IMG and self.hires.enabled
+
+    @property
+    def hires_pass_steps(self) -> int:
+        """Denoising steps of the hires pass (strength-reduced as diffusers' img2img does)."""
+        return denoising_steps(self.hires.steps or self.steps, self.hires.denoise)
 
 
 def denoising_steps(steps: int, strength: float | None) -> int:
@@ -248,6 +296,32 @@ def _check_controls(r: GenerationRequest) -> None:
     check_controls(r.controls)
     if not isinstance(r.ip_image_encoder, str):
         raise ValueError(f"The IP-Adapter image encoder must be a folder path, not {r.ip_image_encoder!r}.")
+
+
+def _check_hires(r: GenerationRequest) -> None:
+    if not r.uses_hires:
+        return
+    h = r.hires
+    if h.upscaler not in HIRES_UPSCALERS:
+        raise ValueError(
+            f"Unknown hires upscaler {h.upscaler!r}. Choose one of: {', '.join(HIRES_UPSCALERS)}."
+        )
+    if isinstance(h.scale, bool) or not isinstance(h.scale, (int, float)) or not math.isfinite(h.scale):
+        raise ValueError(f"Hires upscale must be a number, not {h.scale!r}.")
+    _in_range("Hires upscale", h.scale, 1, MAX_HIRES_SCALE)
+    _whole_in_range("Hires steps", h.steps, 0, MAX_STEPS)
+    _in_range("Hires denoising strength", h.denoise, 0, 1)
+    width, height = h.size(r.width, r.height)
+    if max(width, height) > MAX_SIDE:
+        raise ValueError(
+            f"The hires fix would make a {width}x{height} image; sides are limited to {MAX_SIDE}: "
+            "lower the upscale or the size."
+        )
+    if r.hires_pass_steps < 1:
+        raise ValueError(
+            f"With hires steps {h.steps or r.steps} and denoising strength {h.denoise:g} the hires pass "
+            "would run no step: raise the hires denoising strength or the hires steps."
+        )
 
 
 def _check_size(r: GenerationRequest) -> None:

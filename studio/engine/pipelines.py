@@ -4,6 +4,10 @@ The geometry (regions, sizes, the effective mask, the outpaint canvas) is the pl
 (`studio.core.plan`); this module only runs it:
 - txt2img / img2img: the family's pipeline (an inpainting model runs them through its inpaint
   pipeline with a full mask, as A1111 does).
+- txt2img with the hires fix: the first pass at the plan's generation size, the upscale
+  (`engine.hires`: latents, or decoded pixels), then an img2img pass at the result size with the
+  hires steps and denoising strength, the same prompts and seeds; the steps reported run on from the
+  first pass into the second. Control units act on the first pass only.
 - inpaint / outpaint: the plan's region of the plan's image, pre-filled under the mask (masked
   content), generated at the plan's size, pasted back and composited through the plan's effective
   mask, so every pixel where that mask is 0 is byte-identical to the input.
@@ -14,7 +18,8 @@ Batch image i uses seed + i, with its own CPU generator (same latents on every d
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from PIL import Image
 
@@ -23,12 +28,17 @@ from studio.core.request import GenerationRequest, Mode
 from studio.engine.conditioning import prompt_conditioning
 from studio.engine.control import prepare
 from studio.engine.models import ModelManager
-from studio.engine.runner import CallContext, run_pipeline, to_pil
+from studio.engine.runner import CallContext, run_pipeline, run_pipeline_latents, to_pil
 
 if TYPE_CHECKING:
     import torch
 
+    from studio.engine.aliases import Pipeline
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Runner = Callable[["Pipeline", dict[str, object], CallContext], T]
 
 
 class RequestError(ValueError):
@@ -71,6 +81,18 @@ def _call(
     ctx: CallContext,
     **kw: object,
 ) -> list[Image.Image]:
+    return to_pil(_run_call(run_pipeline, models, mode, request, plan, ctx, **kw))
+
+
+def _run_call(
+    run: Runner[T],
+    models: ModelManager,
+    mode: Mode,
+    request: GenerationRequest,
+    plan: GenerationPlan,
+    ctx: CallContext,
+    **kw: object,
+) -> T:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
     # ControlNet / adapters (also without controls: an IP-Adapter left in the UNet is taken out)
     control = prepare(request, plan, mode, pipe, models, models.controls)
@@ -81,40 +103,81 @@ def _call(
     # here and passed as embeddings; the request's embeddings are loaded for this call only
     with prompt_conditioning(pipe, request) as conditioning:
         ctx.embedding_hashes.update(conditioning.embedding_hashes)
-        images = run_pipeline(pipe, {**_common(request), **conditioning.kwargs, **kw, **extra}, ctx)
-    return to_pil(images)
+        return run(pipe, {**_common(request), **conditioning.kwargs, **kw, **extra}, ctx)
 
 
 def _txt2img(
     request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
 ) -> list[Image.Image]:
+    if request.uses_hires:
+        return _hires_fix(request, plan, models, ctx)
+    return to_pil(_first_pass(run_pipeline, request, plan, models, ctx))
+
+
+def _first_pass(
+    run: Runner[T],
+    request: GenerationRequest,
+    plan: GenerationPlan,
+    models: ModelManager,
+    ctx: CallContext,
+) -> T:
+    """txt2img at the plan's generation size (through the inpaint pipeline for an inpainting model)."""
     width, height = plan.generation_size
     size = {"width": width, "height": height}
     if not models.is_inpaint_model:
-        return _call(models, Mode.TXT2IMG, request, plan, ctx, **size)
+        return _run_call(run, models, Mode.TXT2IMG, request, plan, ctx, **size)
     blank = Image.new("RGB", (width, height), (127, 127, 127))
     full = Image.new("L", blank.size, 255)
-    return _call(models, Mode.INPAINT, request, plan, ctx, image=blank, mask_image=full, strength=1.0, **size)
+    return _run_call(
+        run, models, Mode.INPAINT, request, plan, ctx, image=blank, mask_image=full, strength=1.0, **size
+    )
+
+
+def _hires_fix(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    """Two passes: txt2img at the base size, the upscale, img2img at the result size."""
+    from studio.engine import hires
+
+    options, size = request.hires, plan.result_size
+    ctx.call_steps = request.steps
+    if hires.is_latent(options.upscaler):
+        latents = _first_pass(run_pipeline_latents, request, plan, models, ctx)
+        pipe = _resident(models)
+        upscaled = hires.upscale_latents(latents, options.upscaler, size, int(pipe.vae_scale_factor))
+        start: object = upscaled
+        if models.is_inpaint_model or int(pipe.vae.config.latent_channels) != 4:
+            start = hires.decode_latents(pipe, upscaled)  # these pipelines take pixels only
+    else:
+        images = to_pil(_first_pass(run_pipeline, request, plan, models, ctx))
+        start = hires.upscale_pixels(images, options.upscaler, size)
+    ctx.step_offset, ctx.call_steps = request.steps, request.hires_pass_steps
+    second = request.replace(steps=options.steps or request.steps, strength=options.denoise, controls=())
+    return _img2img_from(start, size, second, plan, models, ctx)
 
 
 def _img2img(
     request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
 ) -> list[Image.Image]:
     image = _required(plan.image)
+    return _img2img_from(image, image.size, request, plan, models, ctx)
+
+
+def _img2img_from(
+    image: object,
+    size: tuple[int, int],
+    request: GenerationRequest,
+    plan: GenerationPlan,
+    models: ModelManager,
+    ctx: CallContext,
+) -> list[Image.Image]:
+    """img2img from `image` (a PIL image, a list of them, or latents) at `size` and request.strength."""
     common = {"image": image, "strength": request.strength}
     if not models.is_inpaint_model:
         return _call(models, Mode.IMG2IMG, request, plan, ctx, **common)
-    full = Image.new("L", image.size, 255)
+    full = Image.new("L", size, 255)
     return _call(
-        models,
-        Mode.INPAINT,
-        request,
-        plan,
-        ctx,
-        mask_image=full,
-        width=image.width,
-        height=image.height,
-        **common,
+        models, Mode.INPAINT, request, plan, ctx, mask_image=full, width=size[0], height=size[1], **common
     )
 
 
@@ -147,6 +210,12 @@ def _inpaint(
         canvas.paste(out.resize(region.size, Image.Resampling.LANCZOS), box[:2])
         results.append(masks.composite(original, canvas, effective))
     return results
+
+
+def _resident(models: ModelManager) -> Pipeline:
+    if models.loaded is None:
+        raise RuntimeError("no model is loaded")
+    return models.loaded.pipe
 
 
 def _required(image: Image.Image | None) -> Image.Image:

@@ -73,7 +73,11 @@ class CallContext:
 
     cancel: threading.Event
     on_step: StepHook
-    total_steps: int = 1  # denoising steps the call will make (GenerationPlan.total_steps)
+    total_steps: int = 1  # denoising steps the job reports (GenerationPlan.total_steps)
+    # a job of several calls (the hires fix): the steps of the current call (None: total_steps) and
+    # the job's steps done before it, so the steps reported run on from one call to the next
+    call_steps: int | None = None
+    step_offset: int = 0
     preview_kind: PreviewKind = PreviewKind.NONE
     preview_interval: int = 1
     latent_rgb: LatentRGB | None = None
@@ -92,6 +96,23 @@ class CallContext:
 
 def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> npt.NDArray[np.float32]:
     """Call ``pipe(**kwargs)`` and return the images as float32 NHWC in [0, 1]."""
+    images = np.asarray(_run(pipe, kwargs, ctx, "np"), dtype=np.float32)
+    if not np.isfinite(images).all():
+        raise non_finite(pipe)
+    return images
+
+
+def run_pipeline_latents(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) -> torch.Tensor:
+    """Call ``pipe(**kwargs)`` without the VAE decode: the final latents (scaled as the UNet sees them)."""
+    import torch
+
+    latents = _run(pipe, kwargs, ctx, "latent")
+    if not isinstance(latents, torch.Tensor) or not bool(torch.isfinite(latents).all()):
+        raise non_finite(pipe)
+    return latents
+
+
+def _run(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext, output_type: str) -> object:
     import torch
 
     if ctx.cancel.is_set():
@@ -105,8 +126,9 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
         latents = tensors["latents"]
         total = ctx.total_steps
         calls = getattr(p, "num_timesteps", None) or len(p.scheduler.timesteps)
-        step = completed_step(i, calls, total, scheduler_order(p.scheduler))
-        if step is not None:
+        call_step = completed_step(i, calls, ctx.call_steps or total, scheduler_order(p.scheduler))
+        if call_step is not None:
+            step = ctx.step_offset + call_step
             if not bool(torch.isfinite(latents).all()):
                 raise non_finite(p)
             if ctx.current_kind is not None:
@@ -122,14 +144,11 @@ def run_pipeline(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext) ->
 
     try:
         with torch.inference_mode():
-            out = pipe(**kwargs, **_step_callback(pipe, callback), output_type="np")
+            out = pipe(**kwargs, **_step_callback(pipe, callback), output_type=output_type)
     finally:
         capture.restore()
         _release(pipe)
-    images = np.asarray(out.images, dtype=np.float32)
-    if not np.isfinite(images).all():
-        raise non_finite(pipe)
-    return images
+    return out.images
 
 
 def _step_callback(pipe: Pipeline, callback: Callable[..., object]) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from studio.core import metadata as md
 from studio.core.a1111_text import format_a1111, parse_a1111
-from studio.core.request import GenerationRequest, LoraRef
+from studio.core.request import GenerationRequest, HiresOptions, LoraRef
 
 
 def test_build_parameters_writes_a1111_keys_for_own_files() -> None:
@@ -73,11 +73,9 @@ def test_reading_applies_clip_skip_vae_and_prompt_loras_and_lists_the_rest() -> 
     assert request.prompt.startswith("a cat, <lora:ink:0.6>")  # the tag applies when the job runs
     assert request.loras == ()  # the image's LoRAs are those of its prompt
     assert request.strength == 0.75  # txt2img: A1111's Denoising strength is the hires pass's
+    assert request.hires == HiresOptions(enabled=True, scale=2.0, upscaler="Latent", steps=10, denoise=0.5)
     not_applied = [n for n in notes if n.startswith("not applied: Model")]
-    assert not_applied == [
-        "not applied: Model, Denoising strength, Hires upscale, Hires steps, Hires upscaler, "
-        "ADetailer model, Some future key"
-    ]
+    assert not_applied == ["not applied: Model, ADetailer model, Some future key"]
     assert "not applied: LoRA gone (in Lora hashes but not in the prompt)" in notes
 
 

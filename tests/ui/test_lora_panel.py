@@ -165,7 +165,7 @@ def test_reusing_a_png_shows_what_was_not_applied(window: Any, tmp_path: Path) -
     info = PngInfo()
     text = (
         "a misty forest\nSteps: 28, Sampler: Euler a, CFG scale: 6.5, Seed: 98765, Size: 640x448, "
-        "Clip skip: 2, Hires upscale: 2, Hires steps: 10"
+        "Clip skip: 2, ADetailer model: face_yolov8n.pt"
     )
     info.add_text("parameters", text)
     Image.new("RGB", (64, 64)).save(path, pnginfo=info)
@@ -174,5 +174,5 @@ def test_reusing_a_png_shows_what_was_not_applied(window: Any, tmp_path: Path) -
     assert window.history_actions.reuse_parameters(path)
     assert window.vm.clip_skip == 2 and window.own_files.vae.clip_skip.value() == 2
     assert window.banner.isVisible() and window.banner.severity == "warning"
-    assert "not applied: Hires upscale" in window.banner.message.text()
-    assert "not applied: Hires upscale" in messages[-1]
+    assert "not applied: ADetailer model" in window.banner.message.text()
+    assert "not applied: ADetailer model" in messages[-1]

@@ -1,0 +1,62 @@
+"""The hires fix's upscale between its two passes (A1111's "Hires upscaler").
+
+- Latent upscalers (`core.request.LATENT_UPSCALERS`) resize the first pass's latents with
+  ``torch.nn.functional.interpolate`` (mode, antialias as A1111 names them); the second pass starts
+  from those latents.
+- Pixel upscalers (`core.request.PIXEL_UPSCALERS`) resize decoded images with Pillow.
+  Model upscalers (ESRGAN and the like, through spandrel) belong in `upscale_pixels`: a new name in
+  `PIXEL_UPSCALERS` and a branch there that loads the model and runs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from studio.core.request import LATENT_UPSCALERS, PIXEL_UPSCALERS
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.engine.aliases import Pipeline
+
+Size = tuple[int, int]
+
+_PIL_FILTERS = {"Lanczos": Image.Resampling.LANCZOS, "Nearest": Image.Resampling.NEAREST}
+
+
+def is_latent(upscaler: str) -> bool:
+    """Whether `upscaler` works on latents (else on decoded pixels)."""
+    return upscaler in LATENT_UPSCALERS
+
+
+def upscale_latents(latents: torch.Tensor, upscaler: str, size: Size, vae_scale_factor: int) -> torch.Tensor:
+    """Latents (N, C, h, w) -> the latents of a `size` (width, height) image."""
+    import torch.nn.functional as F  # noqa: N812 - torch's own convention
+
+    mode, antialias = LATENT_UPSCALERS[upscaler]
+    width, height = size
+    target = (height // vae_scale_factor, width // vae_scale_factor)
+    if mode in ("bilinear", "bicubic"):
+        return F.interpolate(latents, size=target, mode=mode, antialias=antialias, align_corners=False)
+    return F.interpolate(latents, size=target, mode=mode)
+
+
+def upscale_pixels(images: list[Image.Image], upscaler: str, size: Size) -> list[Image.Image]:
+    """Decoded images resized to `size` with a pixel upscaler."""
+    if upscaler not in PIXEL_UPSCALERS:
+        raise ValueError(f"Unknown pixel upscaler {upscaler!r}")
+    return [image.resize(size, _PIL_FILTERS[upscaler]) for image in images]
+
+
+def decode_latents(pipe: Pipeline, latents: torch.Tensor) -> list[Image.Image]:
+    """Latents as the UNet sees them -> RGB images, with `pipe`'s VAE (for pipelines that take pixels)."""
+    import torch
+
+    vae = pipe.vae
+    with torch.inference_mode():
+        scaled = latents.to(dtype=vae.dtype) / vae.config.scaling_factor
+        decoded = vae.decode(scaled, return_dict=False)[0]
+    images: list[Image.Image] = pipe.image_processor.postprocess(decoded.float(), output_type="pil")
+    return images
