@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from studio.cli_controls import ControlSpecError, add_control_options, control_fields
+from studio.cli_hires import add_hires_options, hires_options
 from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     gen = sub.add_parser("generate", help="text to image")
     _generation_options(gen)
+    add_hires_options(gen)
     img = sub.add_parser("img2img", help="image to image")
     _generation_options(img)
     _image_option(img)
@@ -316,6 +318,8 @@ def request_from_args(args: argparse.Namespace) -> Any:
         **own_file_fields(args),
         **_controls(args),
     }
+    if mode is Mode.TXT2IMG:
+        fields["hires"] = hires_options(args)
     if mode is Mode.INPAINT:
         fields["mask"] = _open_image(args.mask, "L")
         fields["mask_options"] = MaskOptions(
