@@ -76,6 +76,7 @@ def engine_factory(settings: Settings | Callable[[], Settings]) -> EngineFactory
             publish,
             device=str(current.device),
             precision=str(current.precision),
+            memory_mode=str(current.memory_mode),
             torch_threads=int(threads) if threads else None,
         )
 

@@ -23,6 +23,7 @@ from studio.cli_controls import ControlSpecError, add_control_options, control_f
 from studio.cli_hires import add_hires_options, hires_options
 from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from studio.core.settings import MEMORY_MODES
 
 log = logging.getLogger("studio.cli")
 
@@ -100,6 +101,12 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     add_control_options(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
+    p.add_argument(
+        "--memory-mode",
+        choices=MEMORY_MODES,
+        default="auto",
+        help="GPU memory: full, vae (VAE tiling), model_offload, sequential; auto: from the free VRAM",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument(
         "--out", required=True, type=Path, help="output .png (batch: NAME-0001.png, ...); never replaced"
@@ -268,7 +275,13 @@ def _generate(args: argparse.Namespace) -> int:
     check_out(args.out, overwrite=args.overwrite)
     request = request_from_args(args)
     try:  # the engine checks the request when it is submitted: a bad one fails as "input"
-        outcome = run_job(request, device=args.device, precision=args.precision, threads=args.threads)
+        outcome = run_job(
+            request,
+            device=args.device,
+            precision=args.precision,
+            threads=args.threads,
+            memory_mode=args.memory_mode,
+        )
     except JobFailed as exc:
         if exc.kind is FailureKind.INPUT:
             raise CliError(str(exc)) from exc

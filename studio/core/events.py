@@ -61,6 +61,8 @@ class ModelReady(Event):
     seconds: float
     native_size: int = 0  # the side in pixels the model was trained at (0: unknown)
     ref: str = ""  # what was asked for ("" = built-in; `model` is its display name)
+    # the GPU memory mode it runs in ("full", "vae", "model_offload", "sequential"; "" off CUDA)
+    memory_mode: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,15 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 PREVIEW_KINDS = ("x0", "latent", "none")
 THEMES = ("system", "dark", "light")
-_CHOICES = {"device": DEVICES, "precision": PRECISIONS, "preview_kind": PREVIEW_KINDS, "theme": THEMES}
+# GPU memory modes (studio.engine.memory): "auto" chooses from the free VRAM at each job
+MEMORY_MODES = ("auto", "full", "vae", "model_offload", "sequential")
+_CHOICES = {
+    "device": DEVICES,
+    "precision": PRECISIONS,
+    "memory_mode": MEMORY_MODES,
+    "preview_kind": PREVIEW_KINDS,
+    "theme": THEMES,
+}
 _NOT_SAVED = ("problems", "extra", "last_request", "canvas_request", "file_version")
 _FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "control_dirs")
 
@@ -52,6 +60,7 @@ _FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "contr
 class Settings:
     device: str = "auto"
     precision: str = "auto"
+    memory_mode: str = "auto"  # GPU only: how much of the model stays on the GPU (MEMORY_MODES)
     preview_kind: str = "x0"
     preview_interval: int = 1  # a preview every N steps; 0 = no previews
     output_dir: str = ""  # "" = the default output folder (user_dirs().output)

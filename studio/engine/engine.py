@@ -48,6 +48,7 @@ from studio.engine.prompt_tokens import checked_prompt_warnings
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
     from studio.engine.latent_rgb import LatentRGB
     from studio.engine.loading import LoadedModel
@@ -96,10 +97,12 @@ class Engine:
         torch_threads: int | None = None,
         loader: Loader | None = None,
         cache_dir: Path | None = None,
+        memory_mode: str = "auto",
     ) -> None:
         self._publish = publish
         self._device_pref = device
         self._precision = precision
+        self._memory_mode = memory_mode  # GPU memory mode setting (`studio.engine.memory`)
         self._torch_threads = torch_threads
         self._loader = loader  # injectable for tests; default studio.engine.loading.load_pipeline
         self._cache_dir = cache_dir
@@ -257,6 +260,7 @@ class Engine:
                 loader=self._loader,
                 cache_dir=self._latent_cache(),
                 bf16_when_faster=auto_cpu_bf16(device, self._precision),
+                memory_mode=self._memory_mode,
             )
             log.info("Engine on %s, %s, %d torch threads", device, dtype, torch.get_num_threads())
         return self._models
@@ -283,11 +287,13 @@ class Engine:
         def progress(message: str) -> None:
             self._emit(Loading(job_id, label, message), handle)
 
+        from studio.engine.memory import uses_memory_modes
+
         loaded, seconds = models.ensure(ref, progress)
         side = models.native_size()
-        self._emit(
-            ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds, side, ref), handle
-        )
+        mode = models.memory_mode.value if uses_memory_modes(models.device) else ""
+        ready = ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds, side, ref, mode)
+        self._emit(ready, handle)
         return loaded
 
     def _run_preload(self, ref: str) -> None:
@@ -301,7 +307,7 @@ class Engine:
 
     def _run_job(self, job: _Job) -> None:
         from studio.engine.job_files import job_files
-        from studio.engine.pipelines import RequestError, generate
+        from studio.engine.pipelines import RequestError
         from studio.engine.runner import JobCancelled
 
         doing = "loading the model"
@@ -317,10 +323,12 @@ class Engine:
             if job.cancel.is_set():
                 raise JobCancelled(0)
             ctx = self._context(job, the_plan)
+            self._manager().prepare_memory(the_plan.generation_size, the_plan.batch)  # CUDA only
             with job_files(job.request, self._manager()) as files:  # LoRAs, VAE: on for this job only
+                self._manager().refresh_vae_memory()  # a swapped-in VAE tiles like the mode wants
                 warnings = checked_prompt_warnings(loaded.pipe, job.request, job.id)
                 self._emit(Started(job.id, the_plan, warnings), job.handle)
-                images = generate(job.request, the_plan, self._manager(), ctx)
+                images = self._generate(job, the_plan, ctx)
             elapsed = time.monotonic() - ctx.started
             params = files.parameters(job.request, loaded, images, ctx.embedding_hashes, ctx.control_hashes)
             outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
@@ -333,6 +341,28 @@ class Engine:
         with self._cond:
             self._current = None  # `busy` is already False when the terminal event arrives
         self._finish(outcome, job.handle)
+
+    def _generate(self, job: _Job, the_plan: GenerationPlan, ctx: CallContext) -> list[Image.Image]:
+        """Run the plan; a CUDA out-of-memory error moves the model to the next lower-memory mode
+        and runs it once more (``Started`` again, with a warning saying so; steps restart from 1).
+        A second one fails the job as usual."""
+        from studio.engine.memory import fallback_message, is_gpu_out_of_memory
+        from studio.engine.pipelines import generate
+
+        models = self._manager()
+        try:
+            return generate(job.request, the_plan, models, ctx)
+        except Exception as exc:
+            if not (is_gpu_out_of_memory(exc) and models.can_lower_memory):
+                raise
+        # out of the except block: the traceback (whose frames hold the tensors) is gone
+        mode = models.lower_memory_mode()
+        assert mode is not None
+        log.warning("Job %d ran out of GPU memory; running it again in %s mode", job.id, mode.value)
+        self._emit(Started(job.id, the_plan, (fallback_message(mode),)), job.handle)
+        ctx.last_step = 0
+        models.refresh_vae_memory()
+        return generate(job.request, the_plan, models, ctx)
 
     def _finish(self, outcome: Event, handle: JobHandle | None) -> None:
         if isinstance(outcome, Failed) and outcome.kind is FailureKind.OUT_OF_MEMORY:

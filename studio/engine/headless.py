@@ -86,6 +86,7 @@ def run_job(
     precision: str = "auto",
     threads: int | None = None,
     bar: ProgressBar | None = None,
+    memory_mode: str = "auto",
 ) -> Finished:
     """Run ``request`` on a fresh Engine and return its ``Finished`` event; raises JobFailed.
 
@@ -95,7 +96,9 @@ def run_job(
 
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     bar = bar or ProgressBar()
-    engine = Engine(lambda event: None, device=device, precision=precision, torch_threads=threads)
+    engine = Engine(
+        lambda event: None, device=device, precision=precision, torch_threads=threads, memory_mode=memory_mode
+    )
     engine.start()
     job = engine.submit(request)
     job.subscribe(events.put)  # this job's events only (replayed from its Queued)

@@ -16,6 +16,7 @@ from studio.core.request import Mode
 from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
 from studio.engine.control import ControlModels
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
+from studio.engine.memory import MemoryMode
 from studio.engine.schedulers import create_scheduler
 
 if TYPE_CHECKING:
@@ -59,7 +60,11 @@ class ModelManager:
         loader: Loader | None = None,
         cache_dir: Path | None = None,
         bf16_when_faster: bool = False,
+        memory_mode: str = "auto",
+        free_vram: Callable[[str], int] | None = None,
     ) -> None:
+        from studio.engine.memory import mode_from_setting
+
         self.device = device
         self.dtype = dtype  # the resident model's dtype (what control models are cast to)
         self._load_dtype = dtype  # what models are loaded in
@@ -72,6 +77,12 @@ class ModelManager:
         self._base_scheduler_config: dict[str, object] = {}
         self._latent_rgb: LatentRGB | None = None
         self.controls = ControlModels()  # ControlNets / adapters kept while jobs reuse them
+        # GPU memory (CUDA only, `studio.engine.memory`): the setting (None = auto), the mode the
+        # resident model is in, and the most memory a mode may use after an out-of-memory fallback
+        self._memory_setting = mode_from_setting(memory_mode)
+        self._free_vram = free_vram
+        self.memory_mode = MemoryMode.FULL
+        self._memory_cap = MemoryMode.FULL
 
     @property
     def resident_ref(self) -> str | None:
@@ -114,14 +125,26 @@ class ModelManager:
     def loaded_name(self) -> str:
         return "" if self.loaded is None else self.loaded.name
 
-    def _load(self, ref: str, progress: Progress | None) -> tuple[LoadedModel, float]:
+    def _load(
+        self, ref: str, progress: Progress | None, mode: MemoryMode | None = None
+    ) -> tuple[LoadedModel, float]:
+        """Load ``ref``; on CUDA it is read to the CPU and placed on the GPU in its memory mode
+        (``mode``, or the one chosen for the native size)."""
+        from studio.engine.memory import uses_memory_modes
+
         start = time.monotonic()
-        loaded = self._loader(ref, device=self.device, dtype=self._load_dtype, progress=progress)
+        managed = uses_memory_modes(self.device)
+        device = "cpu" if managed else self.device
+        loaded = self._loader(ref, device=device, dtype=self._load_dtype, progress=progress)
         loaded.pipe.set_progress_bar_config(disable=True)
         self.dtype = self._load_dtype
         if self._bf16_when_faster:
             self._to_bf16_if_faster(loaded)
-        self._fast_path(loaded, progress)
+        if managed:
+            side = _native_side(loaded.pipe)
+            self._place(loaded.pipe, mode or self._wanted_mode(loaded.pipe, loaded.family, (side, side), 1))
+        if self.memory_mode in (MemoryMode.FULL, MemoryMode.VAE):
+            self._fast_path(loaded, progress)
         self.loaded = loaded
         self._base_scheduler_config = dict(loaded.pipe.scheduler.config)
         self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
@@ -175,6 +198,7 @@ class ModelManager:
         self._pipes.clear()
         self._latent_rgb = None
         self.controls.clear()
+        self.memory_mode = self._memory_cap = MemoryMode.FULL
         from studio.engine.device import free_memory
 
         free_memory()
@@ -214,8 +238,11 @@ class ModelManager:
     def _derive(self, class_name: str, loaded: LoadedModel) -> Pipeline:
         import diffusers
 
+        from studio.engine.memory import apply_to_derived
+
         pipe: Pipeline = getattr(diffusers, class_name).from_pipe(loaded.pipe)
         pipe.set_progress_bar_config(disable=True)  # from_pipe does not keep it
+        apply_to_derived(pipe, self.memory_mode, self.device)
         self._pipes[class_name] = pipe
         log.debug("Derived %s from %s", class_name, type(loaded.pipe).__name__)
         return pipe
@@ -224,8 +251,117 @@ class ModelManager:
         """The side in pixels the model was trained at (512 SD1, 768 SD2-v, 1024 SDXL, 64 tiny)."""
         if self.loaded is None:
             raise RuntimeError("no model is loaded")
-        pipe = self.loaded.pipe
-        return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+        return _native_side(self.loaded.pipe)
+
+    # ------------------------------------------------------------------ GPU memory modes
+    def prepare_memory(self, size: tuple[int, int], batch: int) -> MemoryMode:
+        """Put the resident model in the memory mode for a job of ``size`` x ``batch`` (CUDA only:
+        elsewhere nothing changes and the mode stays ``full``); returns the mode."""
+        from studio.engine.memory import needs_reload, uses_memory_modes
+
+        loaded = self.loaded
+        if loaded is None or not uses_memory_modes(self.device):
+            return self.memory_mode
+        wanted = self._wanted_mode(loaded.pipe, loaded.family, size, batch)
+        if wanted is not self.memory_mode:
+            if needs_reload(self.memory_mode, wanted):
+                self._reload_in(wanted)
+            else:
+                self._switch(wanted)
+        return self.memory_mode
+
+    @property
+    def can_lower_memory(self) -> bool:
+        """Whether an out-of-memory error can be retried in a lower-memory mode (CUDA only)."""
+        from studio.engine.memory import uses_memory_modes
+
+        lower = self.memory_mode.lower()
+        return self.loaded is not None and lower is not None and uses_memory_modes(self.device)
+
+    def refresh_vae_memory(self) -> None:
+        """VAE tiling/slicing as the mode wants it on every pipeline's VAE (a VAE override swapped in
+        for the job has its own switches)."""
+        from studio.engine.memory import set_vae_tiling, uses_memory_modes
+
+        if uses_memory_modes(self.device):
+            for pipe in self.pipelines():
+                set_vae_tiling(pipe, self.memory_mode is not MemoryMode.FULL)
+
+    def lower_memory_mode(self) -> MemoryMode | None:
+        """After an out-of-memory error on CUDA: the resident model moves to the next lower-memory
+        mode, which stays the most any later job uses until the model is unloaded. None when there
+        is none (not CUDA, no model, or already ``sequential``)."""
+        from studio.engine.device import free_memory
+
+        lower = self.memory_mode.lower()
+        if not self.can_lower_memory or lower is None:
+            return None
+        self._memory_cap = lower
+        free_memory()
+        self._switch(lower)
+        return self.memory_mode
+
+    def _wanted_mode(self, pipe: Pipeline, family: str, size: tuple[int, int], batch: int) -> MemoryMode:
+        """The setting's mode, or (auto) the one `memory.choose_mode` picks from the free VRAM; never
+        more memory-hungry than the cap an out-of-memory fallback set."""
+        from studio.engine import memory
+
+        wanted = self._memory_setting
+        if wanted is None:
+            total, largest = memory.weight_bytes(pipe)
+            free = (self._free_vram or memory.free_vram)(self.device) + self._bytes_on_gpu(total)
+            dtype_bytes = 4 if str(self.dtype) == "torch.float32" else 2
+            wanted = memory.choose_mode(
+                free, total, family, size, batch=batch, largest_bytes=largest, dtype_bytes=dtype_bytes
+            )
+            log.info(
+                "Memory mode for %dx%d x%d: %s (%.1f GiB free)", *size, batch, wanted.value, free / 2**30
+            )
+        return wanted if wanted.rank >= self._memory_cap.rank else self._memory_cap
+
+    def _bytes_on_gpu(self, total: int) -> int:
+        """What the resident model holds on the GPU between jobs (its to use again)."""
+        resident = self.loaded is not None and self.memory_mode in (MemoryMode.FULL, MemoryMode.VAE)
+        return total if resident else 0
+
+    def _place(self, pipe: Pipeline, mode: MemoryMode) -> None:
+        """Apply ``mode`` to a freshly loaded (CPU) pipeline; one that does not fit goes lower."""
+        from studio.engine.device import free_memory, is_out_of_memory
+        from studio.engine.memory import apply_mode
+
+        current: MemoryMode | None = mode
+        while current is not None:
+            try:
+                apply_mode(pipe, current, self.device)
+                self.memory_mode = current
+                return
+            except Exception as exc:
+                if not is_out_of_memory(exc) or current.lower() is None:
+                    raise
+                log.warning("The model does not fit on the GPU in %s mode; trying a lower one", current.value)
+            pipe.to("cpu")
+            free_memory()
+            current = current.lower()
+
+    def _switch(self, mode: MemoryMode) -> None:
+        """The resident model into ``mode`` in place (derived pipelines are made again from it)."""
+        from studio.engine.memory import apply_mode
+
+        loaded = self.loaded
+        assert loaded is not None
+        apply_mode(loaded.pipe, mode, self.device, current=self.memory_mode)
+        self.memory_mode = mode
+        self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
+
+    def _reload_in(self, mode: MemoryMode) -> None:
+        """Leave sequential offload: load the model again, in ``mode`` (the cap is kept)."""
+        loaded = self.loaded
+        assert loaded is not None
+        cap = self._memory_cap
+        log.info("Loading %s again to leave sequential offload", loaded.name)
+        self.unload()
+        self._memory_cap = cap
+        self._load(loaded.ref, None, mode)
 
     def latent_rgb(self) -> LatentRGB:
         """Latent -> RGB factors for previews (computed once per resident model)."""
@@ -238,3 +374,7 @@ class ModelManager:
             )
             log.info("Preview colours for %s: %s", loaded.name, self._latent_rgb.source)
         return self._latent_rgb
+
+
+def _native_side(pipe: Pipeline) -> int:
+    return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)

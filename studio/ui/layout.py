@@ -109,7 +109,10 @@ class StatusArea(QObject):
     def on_model_ready(self, event: ModelReady) -> None:
         self.busy.setVisible(False)
         name = Path(event.model).name or "studio-mini"
-        self.model_label.setText(f"{name} · {event.device} · {event.dtype.removeprefix('torch.')}")
+        text = f"{name} · {event.device} · {event.dtype.removeprefix('torch.')}"
+        if event.memory_mode not in ("", "full"):  # a GPU memory mode that costs speed: say so
+            text += f" · {event.memory_mode.replace('_', ' ')}"
+        self.model_label.setText(text)
         self.model_label.setToolTip(f"Loaded in {format_seconds(event.seconds)}")
 
     def on_failed(self, event: Failed) -> None:

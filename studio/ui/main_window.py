@@ -336,7 +336,11 @@ class MainWindow(QMainWindow):
                 self.banner.show_error(f"Settings could not be saved: {exc}")
         if str(old.output_dir) != str(settings.output_dir):
             self.history.add_recent(recent_images(self.output_dir()))
-        if (old.device, old.precision) != (settings.device, settings.precision):
+        if (old.device, old.precision, old.memory_mode) != (
+            settings.device,
+            settings.precision,
+            settings.memory_mode,
+        ):
             self._restart_engine()
         self.settings_changed.emit(settings)
 

@@ -28,6 +28,13 @@ from studio.ui.dialogs.prompts import Prompts
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"))
 PRECISIONS = (("Automatic", "auto"), ("32-bit float", "fp32"), ("16-bit float", "fp16"), ("bfloat16", "bf16"))
 PREVIEW_KINDS = (("Predicted image (x0)", "x0"), ("Noisy latent (x_t)", "latent"), ("Off", "none"))
+MEMORY_MODES = (
+    ("Automatic (from the free GPU memory)", "auto"),
+    ("Everything on the GPU", "full"),
+    ("VAE tiling", "vae"),
+    ("Model CPU offload", "model_offload"),
+    ("Sequential CPU offload (slowest)", "sequential"),
+)
 THEMES = (("Follow the system", "system"), ("Dark", "dark"), ("Light", "light"))
 
 
@@ -54,6 +61,12 @@ class SettingsDialog(QDialog):
             PRECISIONS,
             settings.precision,
             "Number format for the model. Automatic: 16-bit on GPUs, 32-bit on CPU.",
+        )
+        self.memory_mode = _combo(
+            MEMORY_MODES,
+            settings.memory_mode,
+            "NVIDIA GPUs only: how much of the model stays on the GPU. Lower modes fit larger images "
+            "in less memory but run slower; Automatic chooses from the free memory at each image.",
         )
         self.preview_kind = _combo(
             PREVIEW_KINDS,
@@ -106,7 +119,10 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Device", self.device)
         form.addRow("Precision", self.precision)
-        note = QLabel("A new device or precision reloads the model when no image is being made.")
+        form.addRow("GPU memory", self.memory_mode)
+        note = QLabel(
+            "A new device, precision or GPU memory mode reloads the model when no image is being made."
+        )
         note.setObjectName("dimLabel")
         form.addRow("", note)
         form.addRow("Preview", self.preview_kind)
@@ -173,6 +189,7 @@ class SettingsDialog(QDialog):
             self._settings,
             device=str(self.device.currentData()),
             precision=str(self.precision.currentData()),
+            memory_mode=str(self.memory_mode.currentData()),
             preview_kind=str(self.preview_kind.currentData()),
             preview_interval=self.preview_interval.value(),
             output_dir=self.output_dir.text().strip(),
