@@ -59,8 +59,9 @@ PRESET_FIELDS: dict[str, tuple[type, ...]] = {
     "strength": (int, float),
     "seed": (int,),
     "controls": (list,),  # [{kind, model, weight, ...}]: core.control's JSON, without images
+    "hires": (dict,),  # {enabled, scale, upscaler, steps, denoise}: the hires fix (issue 15)
 }
-_LENIENT_FIELDS = ("controls",)  # a value of the wrong type is left out, never refuses the preset
+_LENIENT_FIELDS = ("controls", "hires")  # a value of the wrong type is left out, never refuses the preset
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -79,8 +80,9 @@ class Preset:
     @classmethod
     def capture(cls, name: str, request: GenerationRequest, with_seed: bool = False) -> Preset:
         """A preset holding the request's current values for every preset field."""
-        keys = [k for k in PRESET_FIELDS if (with_seed or k != "seed") and k != "controls"]
+        keys = [k for k in PRESET_FIELDS if (with_seed or k != "seed") and k not in ("controls", "hires")]
         fields: JSONDict = {k: getattr(request, k) for k in keys}
+        fields["hires"] = dataclasses.asdict(request.hires)
         if request.controls:  # a preset saved without controls leaves the current ones alone
             fields["controls"] = [unit_to_dict(unit) for unit in request.controls]
         return cls(name=name, fields=fields)
@@ -91,6 +93,8 @@ class Preset:
         changes = dict(self.fields)
         if "controls" in changes:
             changes["controls"] = units_from_json(changes["controls"], notes)
+        if "hires" in changes:  # JSON -> HiresOptions (a value that cannot be read is left out, noted)
+            changes.update(request_io.coerce_fields({"hires": changes.pop("hires")}, request, notes))
         for key in ("prompt", "negative_prompt"):
             value = changes.get(key)
             if isinstance(value, str) and PROMPT_PLACEHOLDER in value:

@@ -19,6 +19,7 @@ from studio.core.request import (
     MAX_SEED,
     MAX_STEPS,
     GenerationRequest,
+    HiresOptions,
     LoraRef,
     Mode,
     PreviewKind,
@@ -53,6 +54,7 @@ _FIELDS: dict[str, tuple[type, float | None, float | None]] = {
     # tuple[ControlUnit, ...] without images (`image_name` names the source): the Controls panel adds
     # the images when a job is submitted (`GenerateTabController.control_images`)
     "controls": (tuple, None, None),
+    "hires": (object, None, None),  # HiresOptions (the "Hires fix" group; txt2img only)
     "init_image": (object, None, None),
 }
 
@@ -96,6 +98,7 @@ class RequestViewModel(QObject):
     vae_changed = Signal(str)
     clip_skip_changed = Signal(int)
     controls_changed = Signal(object)  # tuple[ControlUnit, ...]
+    hires_changed = Signal(object)  # HiresOptions
     init_image_changed = Signal(object)  # PIL image or None
     last_seed_changed = Signal(object)
     styles_changed = Signal(object)  # tuple[Style, ...]: the active styles, applied at generation
@@ -119,6 +122,7 @@ class RequestViewModel(QObject):
     vae: _Field[str] = _Field()
     clip_skip: _Field[int] = _Field()
     controls: _Field[tuple[ControlUnit, ...]] = _Field()
+    hires: _Field[HiresOptions] = _Field()
     init_image: _Field[Image.Image | None] = _Field()
 
     def __init__(self, base: GenerationRequest | None = None, parent: QObject | None = None) -> None:

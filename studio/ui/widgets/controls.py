@@ -27,6 +27,7 @@ from studio.core.request import MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_STEPS
 from studio.core.schedulers import SCHEDULER_NAMES
 from studio.ui.icons import icon
 from studio.ui.viewmodel import MAX_SIDE_UI, MIN_SIDE_UI, RequestViewModel
+from studio.ui.widgets.hires_panel import HiresPanel
 from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.inputs import Multiple8SpinBox, PromptEdit, SliderSpin, set_quietly
 from studio.ui.widgets.lora_panel import OwnFilesPanel
@@ -84,6 +85,8 @@ class ControlsPanel(QWidget):
             layout.addWidget(control_panel)
         layout.addWidget(self._sampling_group())
         layout.addWidget(self._size_group())
+        self.hires = HiresPanel(vm)
+        layout.addWidget(self.hires)
         layout.addWidget(self._seed_group())
         layout.addWidget(self._img2img_group())
         layout.addStretch(1)
