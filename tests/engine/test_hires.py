@@ -69,14 +69,15 @@ def test_previews_arrive_in_both_passes(shared_engine, request_for):
     assert previews[4] == (2 * previews[3][0], 2 * previews[3][1]) and previews[6] == previews[4]
 
 
-def test_cancel_during_the_second_pass_stops_it(shared_engine, request_for):
+@pytest.mark.parametrize("cancel_at", [2, 5])  # the first pass (steps 1-3), the hires pass (4-23)
+def test_cancel_in_either_pass_stops_the_job(shared_engine, request_for, cancel_at):
     eng, rec = shared_engine
     job = eng.submit(request_for(steps=3, hires=_hires(scale=2, steps=20, denoise=1.0)))
-    job.subscribe(lambda e: job.cancel() if isinstance(e, Step) and e.step == 5 else None)
+    job.subscribe(lambda e: job.cancel() if isinstance(e, Step) and e.step == cancel_at else None)
     end = rec.wait_for(job)
     assert isinstance(end, Cancelled), end
-    assert 5 <= end.at_step <= 6
-    assert max(e.step for e in rec.of(job) if isinstance(e, Step)) <= 6
+    assert cancel_at <= end.at_step <= cancel_at + 1
+    assert max(e.step for e in rec.of(job) if isinstance(e, Step)) <= cancel_at + 1
 
 
 def test_inpaint_model_runs_the_hires_fix_with_a_latent_upscaler(

@@ -53,3 +53,23 @@ def test_a_preset_keeps_the_hires_fix(window: Any) -> None:
     notes: list[str] = []
     broken = Preset("Broken", {"hires": {"enabled": True, "scale": "big"}})
     assert broken.apply_to(GenerationRequest(), notes).hires == HiresOptions() and notes
+
+
+def test_reusing_an_a1111_png_with_hires_fields_turns_it_on(window: Any, tmp_path: Any) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    path = tmp_path / "a1111-hires.png"
+    info = PngInfo()
+    info.add_text(
+        "parameters",
+        "a misty forest\nSteps: 28, Sampler: Euler a, CFG scale: 6.5, Seed: 98765, Size: 512x384, "
+        "Denoising strength: 0.45, Hires upscale: 2, Hires steps: 14, Hires upscaler: Latent (bicubic)",
+    )
+    Image.new("RGB", (1024, 768)).save(path, pnginfo=info)
+    assert window.history_actions.reuse_parameters(path)
+    expected = HiresOptions(enabled=True, scale=2.0, upscaler="Latent (bicubic)", steps=14, denoise=0.45)
+    assert window.vm.hires == expected and (window.vm.width, window.vm.height) == (512, 384)
+    panel = window.controls.hires
+    assert panel.isChecked() and panel.final_size.text() == "1024 × 768"
+    assert "Hires" not in window.banner.message.text()  # nothing listed as not applied
+    assert engine_of(window).requests[window.generate().id].hires == expected
