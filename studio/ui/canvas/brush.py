@@ -8,6 +8,7 @@ stroke never build up darker joints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -94,7 +95,8 @@ def paint_segment(
     radius_end: float | None = None,
     strength: float = 1.0,
 ) -> Rect | None:
-    """Paint one stroke segment into `mask` (HxW uint8) in place; return the dirty rect or None.
+    """Paint one stroke segment into `mask` (HxW uint8) in place; return the dirty rect or None
+    (a big brush computes only the tiles it can change and returns theirs; None: nothing changed).
 
     `strength` (0..1) scales the coverage (pen pressure as opacity); painting keeps the maximum."""
     r1 = radius if radius_end is None else radius_end
@@ -102,15 +104,25 @@ def paint_segment(
     rect = segment_rect(p0, p1, max(radius, r1), w, h)
     if rect is None:
         return None
+    grid = _big_segment_grid(rect, w, h)
+    if grid is not None:  # a big brush: only the tiles it can change (the same values)
+        args = (max(radius, 0.5), max(r1, 0.5))
+        stamp = _stamp_tiles(mask, grid, p0, p1, *args, hardness=hardness, strength=strength, erase=erase)
+        return None if stamp is None else stamp.rect
     cov = coverage(rect, p0, p1, max(radius, 0.5), max(r1, 0.5), hardness)
     region = mask[rect[1] : rect[3], rect[0] : rect[2]]
-    if erase:  # 255 * (1 - c), rounded, in place
-        cov *= np.float32(-255.0)
-        cov += np.float32(255.5)
-        np.minimum(region, cov.astype(np.uint8), out=region)
+    if erase:
+        np.minimum(region, _erase_bytes(cov), out=region)
     else:
         np.maximum(region, _coverage_bytes(cov, strength), out=region)
     return rect
+
+
+def _erase_bytes(cov: np.ndarray) -> np.ndarray:
+    """Coverage in [0, 1] (float32, consumed) -> what erasing leaves: 255 * (1 - c), rounded."""
+    cov *= np.float32(-255.0)
+    cov += np.float32(255.5)
+    return cov.astype(np.uint8)
 
 
 def _coverage_bytes(cov: np.ndarray, strength: float) -> np.ndarray:
@@ -180,8 +192,81 @@ def colour_segment(
     layer[top:bottom, left:right] = lerp_pixels(before, target, coverage[top:bottom, left:right])
 
 
-COLOUR_TILE = 64  # the colour brush blends only the tiles of this size whose coverage went up
+BRUSH_TILE = 64  # big brush segments compute only the tiles of this size whose values can change
 TILED_FROM = 400 * 400  # segment rects of fewer pixels are done whole (bench_canvas: faster below it)
+Grid = tuple[int, int, int, int]  # left, top, tile columns, tile rows
+
+
+@dataclass
+class _Stamp:
+    """The tiles of `grid` (rows `ty`, columns `tx`) a segment changed, and their new values."""
+
+    grid: Grid
+    ty: np.ndarray
+    tx: np.ndarray
+    values: np.ndarray  # (n, T, T) uint8
+
+    @property
+    def rect(self) -> Rect:
+        gx, gy, t = self.grid[0], self.grid[1], BRUSH_TILE
+        return (
+            int(gx + self.tx.min() * t),
+            int(gy + self.ty.min() * t),
+            int(gx + (self.tx.max() + 1) * t),
+            int(gy + (self.ty.max() + 1) * t),
+        )
+
+
+def _big_segment_grid(rect: Rect, width: int, height: int) -> Grid | None:
+    """The tile grid for a segment rect big enough to be worth it (None: do the whole rect)."""
+    area = (rect[2] - rect[0]) * (rect[3] - rect[1])
+    return _tile_grid(rect, width, height, BRUSH_TILE) if area >= TILED_FROM else None
+
+
+def _stamp_tiles(
+    mask: np.ndarray,
+    grid: Grid,
+    p0: Point,
+    p1: Point,
+    r0: float,
+    r1: float,
+    *,
+    hardness: float,
+    strength: float,
+    erase: bool,
+) -> _Stamp | None:
+    """`paint_segment`'s result on the tiles of `grid` where it can change something (the capsule
+    reaches them, and they are not already at the most (painting) or at zero (erasing)), written
+    into `mask`, bit for bit the same values as over the whole rect. A big brush moving changes a
+    crescent at its front, about a quarter of its segment's rect."""
+    t = BRUSH_TILE
+    gx, gy = grid[0], grid[1]
+    tiles = _tiles(mask, grid, t)
+    if erase:
+        open_tiles = tiles.max(axis=(1, 3)) > 0
+    else:
+        open_tiles = tiles.min(axis=(1, 3)) < _coverage_bytes(np.ones(1, np.float32), strength)[0]
+    ty, tx = np.nonzero(_tiles_reached(grid, t, p0, p1, max(r0, r1)) & open_tiles)
+    if ty.size == 0:
+        return None
+    f32 = np.float32
+    offsets = np.arange(t, dtype=np.int64)
+    xs = ((gx + tx * t)[:, None] + offsets).astype(f32)[:, None, :] + f32(0.5 - p0[0])  # (n, 1, T)
+    ys = ((gy + ty * t)[:, None] + offsets).astype(f32)[:, :, None] + f32(0.5 - p0[1])  # (n, T, 1)
+    cov = _coverage_at(xs, ys, p0, p1, r0, r1, hardness)
+    old = tiles[ty, :, tx, :]
+    if erase:
+        new = _erase_bytes(cov)
+        np.minimum(new, old, out=new)
+    else:
+        new = _coverage_bytes(cov, strength)
+        np.maximum(new, old, out=new)
+    changed = (new != old).any(axis=(1, 2))
+    if not changed.any():
+        return None
+    stamp = _Stamp(grid, ty[changed], tx[changed], new[changed])
+    tiles[stamp.ty, :, stamp.tx, :] = stamp.values
+    return stamp
 
 
 def paint_colour_segment(
@@ -200,63 +285,43 @@ def paint_colour_segment(
 ) -> Rect | None:
     """One colour brush segment: `paint_segment` into the stroke's `coverage_mask`, then
     `colour_segment` of the layer, exactly (bit for bit) as both over the segment's whole rect, but
-    computed and blended only on the tiles where the coverage can still go up. A fast stroke with a
-    big brush changes a crescent at its front, about a quarter of the segment's rect: the rest is
-    already at full coverage (behind the pen) or outside the capsule (the rect's corners).
+    for a big brush computed and blended only on the tiles where the coverage went up (the rest is
+    already at full coverage, behind the pen, or outside the capsule, the rect's corners).
     `backup(rect)` gives the layer's pixels in `rect` from before the stroke (`Document.stroke_backup`).
-    Returns the rect of the tiles that changed (to repaint), or None."""
+    Returns the rect of what changed (to repaint), or None."""
     r1 = radius if radius_end is None else radius_end
     h, w = coverage_mask.shape
     rect = segment_rect(p0, p1, max(radius, r1), w, h)
     if rect is None:
         return None
-    r0c, r1c = max(radius, 0.5), max(r1, 0.5)
-    area = (rect[2] - rect[0]) * (rect[3] - rect[1])
-    grid = _tile_grid(rect, w, h, COLOUR_TILE) if area >= TILED_FROM else None
-    if grid is None:  # a small brush (the tiles cost more than they save) or canvas: the whole rect
+    grid = _big_segment_grid(rect, w, h)
+    if grid is None:
         paint_segment(coverage_mask, p0, p1, radius, hardness=hardness, radius_end=r1, strength=strength)
-        before = backup(rect)
-        colour_segment(layer, before, coverage_mask, rect, colour, erase=erase)
+        colour_segment(layer, backup(rect), coverage_mask, rect, colour, erase=erase)
         return rect
-    gx, gy, ntx, nty = grid
-    t = COLOUR_TILE
-    cov_tiles = _tiles(coverage_mask, grid, t)
-    top_level = _coverage_bytes(np.ones(1, np.float32), strength)[0]
-    todo = _tiles_reached(grid, t, p0, p1, max(r0c, r1c)) & (_tile_min(cov_tiles) < top_level)
-    ty, tx = np.nonzero(todo)
-    if ty.size == 0:
-        return None
-    f32 = np.float32
-    offsets = np.arange(t, dtype=np.int64)
-    xs = ((gx + tx * t)[:, None] + offsets).astype(f32)[:, None, :] + f32(0.5 - p0[0])  # (n, 1, T)
-    ys = ((gy + ty * t)[:, None] + offsets).astype(f32)[:, :, None] + f32(0.5 - p0[1])  # (n, T, 1)
-    new = _coverage_bytes(_coverage_at(xs, ys, p0, p1, r0c, r1c, hardness), strength)
-    old = cov_tiles[ty, :, tx, :]
-    np.maximum(new, old, out=new)
-    changed = (new != old).any(axis=(1, 2))
-    ty, tx, new = ty[changed], tx[changed], new[changed]
-    if ty.size == 0:
-        return None
-    cov_tiles[ty, :, tx, :] = new
-    dirty = (
-        int(gx + tx.min() * t),
-        int(gy + ty.min() * t),
-        int(gx + (tx.max() + 1) * t),
-        int(gy + (ty.max() + 1) * t),
+    r0c, r1c = max(radius, 0.5), max(r1, 0.5)
+    stamp = _stamp_tiles(
+        coverage_mask, grid, p0, p1, r0c, r1c, hardness=hardness, strength=strength, erase=False
     )
+    if stamp is None:
+        return None
+    _blend_tiles(layer, backup, stamp, np.zeros(4, np.uint8) if erase else colour)
+    return stamp.rect
+
+
+def _blend_tiles(
+    layer: np.ndarray, backup: Callable[[Rect], np.ndarray], stamp: _Stamp, target: np.ndarray
+) -> None:
+    """`colour_segment` on the stamp's tiles only: their pixels from before the stroke blended
+    toward `target` by their new coverage, in one Pillow pass over the tiles stacked."""
+    t, dirty = BRUSH_TILE, stamp.rect
+    ty, tx, n = stamp.ty, stamp.tx, stamp.ty.size
     dirty_grid = (0, 0, (dirty[2] - dirty[0]) // t, (dirty[3] - dirty[1]) // t)
     before = _tiles(backup(dirty).view(np.uint32)[..., 0], dirty_grid, t)
-    base_ty, base_tx = ty - ty.min(), tx - tx.min()
-    n = ty.size
-    before_px = before[base_ty, :, base_tx, :].reshape(n * t, t).view(np.uint8).reshape(n * t, t, 4)
-    target = np.zeros(4, np.uint8) if erase else colour
-    after = lerp_pixels(before_px, target, new.reshape(n * t, t))
-    layer_tiles = _tiles(layer.view(np.uint32)[..., 0], grid, t)
+    before_px = before[ty - ty.min(), :, tx - tx.min(), :].reshape(n * t, t).view(np.uint8)
+    after = lerp_pixels(before_px.reshape(n * t, t, 4), target, stamp.values.reshape(n * t, t))
+    layer_tiles = _tiles(layer.view(np.uint32)[..., 0], stamp.grid, t)
     layer_tiles[ty, :, tx, :] = np.ascontiguousarray(after).view(np.uint32).reshape(n, t, t)
-    return dirty
-
-
-Grid = tuple[int, int, int, int]  # left, top, tile columns, tile rows
 
 
 def _tile_grid(rect: Rect, width: int, height: int, t: int) -> Grid | None:

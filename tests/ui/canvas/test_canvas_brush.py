@@ -138,3 +138,36 @@ def test_tiled_colour_segment_blends_less_than_its_rect() -> None:
     full = brush.segment_rect((1000, 1000), (1100, 1000), 400, 2048, 2048)
     assert rect is not None and full is not None
     assert rect[0] > full[0] + 300  # the left part, already at full coverage, is not touched again
+
+
+def test_tiled_mask_segments_equal_whole_rect_bit_for_bit(monkeypatch) -> None:
+    """The mask brush and eraser with big brushes compute only the tiles they can change: the
+    same mask, bit for bit, as over each segment's whole rect."""
+    rng = np.random.default_rng(5)
+    for h, w in ((300, 500), (90, 70)):
+        start = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        start[: h // 2] = 0  # some empty tiles, some full ones
+        start[h // 2 :, : w // 3] = 255
+        for trial in range(4):
+            points = [(float(rng.uniform(-40, w + 40)), float(rng.uniform(-40, h + 40)))]
+            segments = []
+            for _ in range(20):
+                p = (points[-1][0] + float(rng.normal(0, 40)), points[-1][1] + float(rng.normal(0, 40)))
+                segments.append((points[-1], p, float(rng.uniform(1, 90)), float(rng.uniform(1, 90))))
+                points.append(p)
+            hardness, erase = float(rng.uniform(0, 1)), trial % 2 == 1
+            masks = []
+            for tiled_from in (0, 10**9):
+                monkeypatch.setattr(brush, "TILED_FROM", tiled_from)
+                mask = start.copy()
+                for p0, p1, r0, r1 in segments:
+                    before = mask.copy()
+                    rect = brush.paint_segment(
+                        mask, p0, p1, r0, radius_end=r1, hardness=hardness, erase=erase, strength=0.7
+                    )
+                    outside = np.ones_like(mask, bool)
+                    if rect is not None:
+                        outside[rect[1] : rect[3], rect[0] : rect[2]] = False
+                    assert np.array_equal(mask[outside], before[outside])  # changes lie in the rect
+                masks.append(mask)
+            assert np.array_equal(masks[0], masks[1])
