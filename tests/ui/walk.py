@@ -35,13 +35,16 @@ def show_window(app: Any, root: Path) -> tuple[Any, Any]:
 
 
 def wait_until(cond: Callable[[], Any], timeout: float = 180.0) -> bool:
-    from PySide6.QtTest import QTest
+    """Run the Qt loop until `cond()` holds. Sleeps between rounds with the GIL released: QTest.qWait
+    keeps it, which starved the engine thread (model loading took minutes instead of seconds)."""
+    from PySide6.QtWidgets import QApplication
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if cond():
             return True
-        QTest.qWait(20)
+        QApplication.processEvents()
+        time.sleep(0.02)
     return bool(cond())
 
 

@@ -196,8 +196,9 @@ def tool_indicator(tool: str, size: int) -> str:
 
 
 def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:
-    """Two rows: file, tools and brush settings; then mask operations, undo and zoom."""
-    top, bottom = QToolBar("Canvas tools"), QToolBar("Canvas mask")
+    """Three rows, none clipped in a 1400 px window: file and tools; brush settings; then mask
+    operations, undo and zoom."""
+    top, brush, bottom = QToolBar("Canvas tools"), QToolBar("Canvas brush"), QToolBar("Canvas mask")
     file_button = QToolButton()
     file_button.setText("File")
     file_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -209,16 +210,15 @@ def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:
     top.addSeparator()
     for a in actions.tools.actions():
         top.addAction(a)
-    top.addSeparator()
-    top.addWidget(QLabel("Size "))
-    top.addWidget(_size_spin(ws))
-    top.addWidget(QLabel(" Hardness "))
-    top.addWidget(_hardness_slider(ws))
+    brush.addWidget(QLabel(" Brush size "))
+    brush.addWidget(_size_spin(ws))
+    brush.addWidget(QLabel(" Hardness "))
+    brush.addWidget(_hardness_slider(ws))
     pressure = QCheckBox("Pressure")
     pressure.setToolTip("Tablet pen pressure scales the brush size")
     pressure.setChecked(ws.view.tools.settings.pressure_size)
     pressure.toggled.connect(lambda on: setattr(ws.view.tools.settings, "pressure_size", on))
-    top.addWidget(pressure)
+    brush.addWidget(pressure)
     for name in ("mask_visible", "effective", "invert", "clear", "fill"):
         bottom.addAction(actions[name])
     bottom.addSeparator()
@@ -231,8 +231,8 @@ def build_toolbar(ws: CanvasCommands, actions: CanvasActions) -> QWidget:
     rows = QVBoxLayout(box)
     rows.setContentsMargins(0, 0, 0, 0)
     rows.setSpacing(0)
-    rows.addWidget(top)
-    rows.addWidget(bottom)
+    for row in (top, brush, bottom):
+        rows.addWidget(row)
     return box
 
 
