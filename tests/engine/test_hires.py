@@ -98,3 +98,23 @@ def test_hires_is_ignored_outside_txt2img(shared_engine, request_for):
     request = request_for(mode=Mode.IMG2IMG, init_image=picture, strength=0.5, hires=_hires(scale=2))
     end = _run(shared_engine, request)
     assert end.images[0].size == (64, 64) and "Hires upscale" not in end.parameters[0]
+
+
+@pytest.fixture(scope="module")
+def sdxl_dir(tmp_path_factory):
+    from tests.engine.test_loading_families import tiny_sdxl
+
+    folder = tmp_path_factory.mktemp("sdxl") / "tiny-xl"
+    tiny_sdxl().save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+@pytest.mark.parametrize(("upscaler", "scheduler"), [("Latent", "DPM++ 2M Karras"), ("Nearest", "Heun")])
+def test_sdxl_runs_both_passes(shared_engine, request_for, sdxl_dir, upscaler, scheduler):
+    eng, rec = shared_engine
+    hires = _hires(scale=2, upscaler=upscaler)
+    job = eng.submit(request_for(model=str(sdxl_dir), steps=2, scheduler=scheduler, hires=hires))
+    end = rec.wait_for(job)
+    assert isinstance(end, Finished), end
+    assert end.images[0].size == (128, 128)
+    assert [e.step for e in rec.of(job) if isinstance(e, Step)] == [1, 2, 3]  # 2 + int(2 x 0.5)
