@@ -384,3 +384,34 @@ def test_memory_mode_setting_round_trip(tmp_path):
     data["memory_mode"] = "everything"
     path.write_text(json.dumps(data))
     assert load_settings(path).memory_mode == "auto"  # an unknown value falls back to the default
+
+
+# ---------------------------------------------------------------- real diffusers pipelines
+def test_modes_on_a_real_pipeline_give_the_same_pixels_and_can_be_left():
+    """diffusers' own methods on the tiny pipeline, the CPU standing in for the GPU as the execution
+    device: every mode but sequential (whose accelerate hooks need a real accelerator) runs, gives
+    the pixels of the plain pipeline, and model offload is left again without a trace."""
+    import numpy as np
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    from tests.tiny_model import build_tiny_pipeline
+
+    def run(pipe, **kw):
+        generator = torch.Generator().manual_seed(1)
+        args = {"prompt": "a cat", "num_inference_steps": 2, "generator": generator, "output_type": "np"}
+        return pipe(**args, **kw).images
+
+    size = {"width": 64, "height": 64}
+    plain = run(build_tiny_pipeline(), **size)
+    pipe = build_tiny_pipeline()
+    apply_mode(pipe, MemoryMode.MODEL_OFFLOAD, "cpu")
+    assert hasattr(pipe.unet, "_hf_hook")
+    np.testing.assert_array_equal(run(pipe, **size), plain)
+    derived = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+    memory.apply_to_derived(derived, MemoryMode.MODEL_OFFLOAD, "cpu")
+    assert run(derived, image=Image.new("RGB", (64, 64)), strength=0.5).shape == (1, 64, 64, 3)
+    apply_mode(pipe, MemoryMode.VAE, "cpu", current=MemoryMode.MODEL_OFFLOAD)
+    assert not hasattr(pipe.unet, "_hf_hook") and pipe.vae.use_tiling and pipe.vae.use_slicing
+    np.testing.assert_array_equal(run(pipe, **size), plain)
+    apply_mode(pipe, MemoryMode.FULL, "cpu", current=MemoryMode.VAE)
+    assert not pipe.vae.use_tiling and not pipe.vae.use_slicing
