@@ -65,6 +65,8 @@ def main() -> None:
     from studio.ui.canvas.view import CanvasView
 
     app = QApplication.instance() or QApplication([])
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     doc = Document.blank(args.size, args.size)
     view = CanvasView(doc)
     view.resize(1600, 1000)
@@ -168,6 +170,31 @@ def _bench_colour_strokes(args: argparse.Namespace, app: object) -> None:
                     brush.colour_segment(px, before, c, rect, BENCH_COLOUR)
 
             numpy_only = _time(raster, n)
+            tiled_px, tiled_cov = layer.pixels.copy(), np.zeros((args.size, args.size), np.uint8)
+            saved = tiled_px.copy()  # the pixels before the stroke
+
+            def tiled(
+                i: int,
+                p: list = pts,
+                r: float = radius,
+                c: np.ndarray = tiled_cov,
+                px: np.ndarray = tiled_px,
+                saved: np.ndarray = saved,
+            ) -> None:
+                brush.paint_colour_segment(
+                    px,
+                    c,
+                    lambda rect: saved[rect[1] : rect[3], rect[0] : rect[2]],
+                    p[i],
+                    p[i + 1],
+                    r,
+                    BENCH_COLOUR,
+                    hardness=0.8,
+                    strength=0.8,
+                )
+
+            tiled_only = _time(tiled, n)
+            del tiled_px, saved, tiled_cov
             view.tools.settings.size = diameter
             view.tools.press(pts[0])
             full = _time(lambda i, p=pts: view.tools.move(p[i + 1]), n)
@@ -185,14 +212,31 @@ def _bench_colour_strokes(args: argparse.Namespace, app: object) -> None:
             t0 = time.perf_counter()
             view.tools.release(pts[-1])
             end = time.perf_counter() - t0
-            rows.append((zoom, diameter, step, _stats(numpy_only), _stats(full), _stats(painted), end * 1000))
+            rows.append(
+                (
+                    zoom,
+                    diameter,
+                    step,
+                    _stats(numpy_only),
+                    _stats(tiled_only),
+                    _stats(full),
+                    _stats(painted),
+                    end * 1000,
+                )
+            )
             doc.undo()
             doc.undo()
     print()
+    print("### Colour brush")
     print(f"Colour brush on a {args.size}x{args.size} document with 4 full-canvas layers (ms; median / p95;")
-    print(" 'tool' = rasterize + blend into the active layer + record the dirty rect; '+paint' = and repaint")
-    print(" it, drawing the 4 layers straight from their arrays)")
-    _table(rows)
+    print(
+        " 'whole rect' = rasterize + blend the segment's whole rect (before); 'tiled' = only the tiles whose"
+    )
+    print(" coverage can go up (now; same pixels); 'tool' = tiled + record the dirty rect; '+paint' = and")
+    print(" repaint it: below/active/above composites)")
+    _table(rows, ("whole rect", "tiled", "tool", "+paint"))
+    ratios = [f"{z} {d}px {a[0] / max(b[0], 1e-9):.1f}x" for z, d, _, a, b, *_ in rows if d >= 256]
+    print("whole rect / tiled, medians: " + ", ".join(ratios))
     t0 = time.perf_counter()
     doc.begin_stroke(doc.active_layer)
     begin = (time.perf_counter() - t0) * 1000
@@ -202,8 +246,9 @@ def _bench_colour_strokes(args: argparse.Namespace, app: object) -> None:
 
 
 def _bench_layer_change(size: int, app: object) -> None:
-    """Hide/show a full-canvas layer and step its opacity: the repaint the artist sees and the update
-    of the flattened image that generation and export read."""
+    """Hide/show a full-canvas layer and step its opacity: the repaint the artist sees, drawing every
+    layer (before) and from the cached composites below and above the active layer (now), and the
+    update of the flattened image that generation and export read."""
     from studio.ui.canvas.view import CanvasView
 
     doc = _four_layers(size)
@@ -213,40 +258,75 @@ def _bench_layer_change(size: int, app: object) -> None:
     app.processEvents()  # type: ignore[attr-defined]
     reps = 15
     print()
-    print(f"Layer change on a {size}x{size} document with 4 full-canvas layers (ms; median / p95)")
+    print("### Layer change")
+    print(f"Layer change on a {size}x{size} document with 4 full-canvas layers, the view 1600x1000")
+    print("(ms; wall median / p95, CPU median: process time, Qt's scaling threads included)")
+    print(f"{'zoom':>5} {'change':<30} | {'every layer':>21} | {'cached composites':>21} | ratio")
+
+    def toggle(i: int) -> None:
+        doc.set_layer_visible(2, i % 2 == 1)
+        view.repaint()
+
+    def opacity(i: int) -> None:
+        doc.set_layer_opacity(2, 0.3 + 0.02 * (i % 20))
+        view.repaint()
+
+    def below(i: int) -> None:
+        doc.set_layer_visible(1, i % 2 == 1)
+        view.repaint()
+
+    def stroke_repaint(i: int) -> None:
+        view.repaint()
+
+    cases = (
+        ("hide/show the active layer", toggle),
+        ("opacity step, active layer", opacity),
+        ("hide/show a layer below it", below),
+        ("repaint, nothing changed", stroke_repaint),
+    )
     for zoom in ("fit", "100%"):
         view.fit() if zoom == "fit" else view.actual_size()
-
-        def toggle(i: int) -> None:
-            doc.set_layer_visible(2, i % 2 == 1)
-            view.repaint()
-
-        def opacity(i: int) -> None:
-            doc.set_layer_opacity(2, 0.3 + 0.02 * (i % 20))
-            view.repaint()
-
-        for label, fn in (("hide/show a layer", toggle), ("opacity step", opacity)):
-            med, p95 = _stats(_time(fn, reps))
-            print(f"  {zoom:>5} {label:<18} view repaint {med:6.2f} / {p95:6.2f}")
+        for label, fn in cases:
+            cells = []
+            for cached in (False, True):
+                view.cache_composites = cached
+                view.repaint()
+                cpu: list[float] = []
+                wall = _time(lambda i, f=fn, c=cpu: _cpu(f, i, c), reps)
+                med, p95 = _stats(wall)
+                cells.append((med, p95, statistics.median(cpu) * 1000))
+            (a, ap, ac), (b, bp, bc) = cells
+            print(
+                f"{zoom:>5} {label:<30} | {a:6.2f} / {ap:6.2f}, {ac:5.2f} | {b:6.2f} / {bp:6.2f}, {bc:5.2f}"
+                f" | {a / max(b, 1e-9):4.1f}x"
+            )
+    view.cache_composites = True
 
     def flattened(i: int) -> None:
         doc.set_layer_visible(2, i % 2 == 1)
         doc.image  # noqa: B018 - the cached flattened image brought up to date
 
     med, p95 = _stats(_time(flattened, 5))
-    print(f"  flattened image update after hide/show (read on demand): {med:.1f} / {p95:.1f}")
+    print(f"  flattened image update after hide/show (read on demand, not per frame): {med:.1f} / {p95:.1f}")
     view.close()
 
 
-def _table(rows: list) -> None:
+def _cpu(fn: Callable[[int], None], i: int, out: list[float]) -> None:
+    t0 = time.process_time()
+    fn(i)
+    out.append(time.process_time() - t0)
+
+
+def _table(rows: list, labels: tuple[str, ...] = ("numpy", "tool", "+paint")) -> None:
     header = (
-        f"{'zoom':>5} {'brush px':>8} {'seg px':>6} | {'numpy':>13} | {'tool':>13} | {'+paint':>13} | "
-        f"{'end stroke':>10}"
+        f"{'zoom':>5} {'brush px':>8} {'seg px':>6} | "
+        + " | ".join(f"{x:>13}" for x in labels)
+        + f" | {'end stroke':>10}"
     )
     print(header)
     print("-" * len(header))
-    for zoom, diameter, step, raster, full, painted, end in rows:
-        cells = " | ".join(f"{a:6.2f}/{b:6.2f}" for a, b in (raster, full, painted))
+    for zoom, diameter, step, *timed, end in rows:
+        cells = " | ".join(f"{a:6.2f}/{b:6.2f}" for a, b in timed)
         print(f"{zoom:>5} {diameter:>8} {step:>6.0f} | {cells} | {end:10.2f}")
 
 
@@ -282,6 +362,7 @@ def _bench_autosave(doc: object) -> None:
 
 
 def _print(args: argparse.Namespace, rows: list, begin_ms: float, scale: float) -> None:
+    print("### Mask brush")
     print(f"Canvas stroke segments on a {args.size}x{args.size} document, {args.segments} segments each")
     print("(ms; median / p95; 'tool' = rasterize + record the dirty rect; '+paint' = and repaint it,")
     print(" which copies the dirty rect into the overlay QImage and draws it)")

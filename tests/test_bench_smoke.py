@@ -45,6 +45,7 @@ def _run(script: str, *args: str, tmp_path: Path) -> str:
         ("bench_overhead.py", ("--quick", "--threads", "1"), "| model"),
         ("bench_infill.py", ("--quick",), "| case"),
         ("bench_control.py", ("--quick",), "| model"),
+        ("bench_canvas.py", ("--quick",), " zoom"),
     ],
 )
 def test_bench_smoke(script: str, args: tuple[str, ...], header: str, tmp_path: Path) -> None:
