@@ -117,11 +117,12 @@ def brush_widgets(canvas: Any) -> tuple[Any, Any]:
     return bar.findChild(QSpinBox), bar.findChild(QSlider)
 
 
-def show_layers_panel(canvas: Any) -> None:
-    """Scroll the canvas's side column to its Layers panel."""
+def show_panel(canvas: Any, panel: Any) -> None:
+    """Scroll the canvas's side column to `panel` (its Generation or Layers panel)."""
     from PySide6.QtWidgets import QScrollArea
 
-    canvas.findChild(QScrollArea).ensureWidgetVisible(canvas.layers_panel)
+    canvas.findChild(QScrollArea).ensureWidgetVisible(panel, 0, 0)
+    pause(50)
 
 
 def pause(ms: int = 200) -> None:
@@ -280,7 +281,7 @@ def main(out_dir: str) -> int:  # noqa: C901, PLR0915 - one script, one step a n
         canvas.gen_panel.random_seed.setChecked(False)
         canvas.gen_panel.seed.setValue(7)
         assert wait_until(lambda: canvas.view.region is not None, 5), "no region outline"
-        show_layers_panel(canvas)
+        show_panel(canvas, canvas.layers_panel)
         shot = shoot("screenshot-canvas-mask.png")
         return f"{int((mask > 0).sum())} px selected, region {canvas.view.region}; {shot}"
 
@@ -291,6 +292,7 @@ def main(out_dir: str) -> int:  # noqa: C901, PLR0915 - one script, one step a n
                 canvas.view.repaint()
                 shoot("screenshot-canvas-preview.png")
 
+        show_panel(canvas, canvas.gen_panel)  # the canvas's own prompt on show while it generates
         window.bridge.ensure_engine()
         state["before_inpaint"] = canvas.doc.image.copy()
         state["mask"] = canvas.doc.mask.copy()
@@ -391,6 +393,7 @@ def main(out_dir: str) -> int:  # noqa: C901, PLR0915 - one script, one step a n
         else:
             assert not bar.fix_seam.isVisible() and canvas.view.seam_box is None
         canvas.view.fit()
+        show_panel(canvas, canvas.layers_panel)
         shot = shoot("screenshot-canvas-outpaint.png")
         bar.accept.click()
         assert canvas.doc.size == (w + 64, h), canvas.doc.size
@@ -455,7 +458,7 @@ def main(out_dir: str) -> int:  # noqa: C901, PLR0915 - one script, one step a n
         assert window2.tabs.currentWidget() is canvas2
         assert wait_until(lambda: canvas2.view.isVisible(), 5)
         canvas2.view.fit()
-        show_layers_panel(canvas2)
+        show_panel(canvas2, canvas2.layers_panel)
         shot = shoot("screenshot-canvas-restore.png", window2)
         names = [row[0] for row in report["canvas_layers"]]
         state["window2"] = window2
