@@ -3,7 +3,8 @@ what `submit` returns: one job's id, its cancel, and its events only.
 
 Event order for a job: Queued -> Loading* -> ModelReady? -> Started(plan, warnings) -> Step(1..n) ->
 Finished | Cancelled | Failed (Queued may repeat as jobs ahead leave the queue; a job cancelled or
-failed early ends sooner; a request rejected at submit has only Failed).
+failed early ends sooner; a request rejected at submit has only Failed; a job retried in a
+lower GPU memory mode after running out of memory has Started(plan, warnings) -> Step... again).
 """
 
 from __future__ import annotations
