@@ -76,9 +76,9 @@ class _Cache:
             same_layers = self.states is not None and [s.layer for s in states] == [
                 s.layer for s in self.states
             ]
-            if everything or not same_layers or pending is None:
+            if everything or not same_layers:
                 self.stale = QRegion(self.image.rect())
-            else:
+            elif pending is not None:  # None: nothing the flattened image shows (a hidden layer's opacity)
                 self.stale = self.stale.united(self._to_cache(pending))
             self.states = states
         self.layers, self.images = layers, images

@@ -105,19 +105,33 @@ class CanvasView(QWidget):
     def _on_doc_changed(self, rect: Rect | None) -> None:
         """Repaint what changed. Layers are drawn straight from their arrays; the mask tint is copied
         once per frame, in paintEvent."""
-        self.composite.changed(rect)
         if not self.layer_images.current(self.doc.layers):
             self.layer_images.reset(self.doc.layers)
-        if rect is None or self.layer_images.size != self.doc.size:
+        if self.layer_images.size != self.doc.size:
             self._reset_layers()
             self.update()
             return
         image_changed, mask_changed = self.doc.last_change
+        if rect is None:  # anywhere: a change of the stack or of a layer's properties, the whole mask
+            self._changed_everywhere(image_changed, mask_changed)
+            return
+        self.composite.changed(rect)
         if not (image_changed or mask_changed):  # only the history changed (a stroke ended)
             return
         if mask_changed and self._mask_override is None:
             self._dirty_mask = union_rect(self._dirty_mask, rect)
         self.update(self.doc_rect_to_widget(rect))
+
+    def _changed_everywhere(self, image_changed: bool, mask_changed: bool) -> None:
+        """Redraw what may have changed anywhere: the composite caches only if the flattened image
+        did (the hidden layer's opacity, a new active layer: they follow the stack by themselves),
+        the mask tint only if the mask did."""
+        if image_changed:
+            self.composite.changed(None)
+        if mask_changed:
+            self._dirty_mask = None
+            self.mask_layer.reset(self.doc.mask if self._mask_override is None else self._mask_override)
+        self.update()
 
     def flush_layers(self) -> None:
         """Bring the mask tint up to date with the document (many mouse events, one copy)."""
