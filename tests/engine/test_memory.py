@@ -232,6 +232,31 @@ def test_manager_on_cuda_loads_to_cpu_and_places_the_model_in_the_chosen_mode(mo
     assert len(pipes) == 2 and pipes[1].calls[0] == "to(cuda)"
 
 
+class TooBigPipe(FakePipe):
+    """A model that does not fit on the GPU whole: moving it there runs out of memory."""
+
+    def to(self, *args: object, **kwargs: object) -> FakePipe:
+        if args and args[0] == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return super().to(*args, **kwargs)
+
+
+def test_a_model_that_does_not_fit_whole_is_placed_in_a_lower_mode(monkeypatch):
+    monkeypatch.setenv("STUDIO_FAST_PATH", "0")
+
+    def load(ref: str, *, device: str, dtype: object, progress: object = None) -> LoadedModel:
+        return LoadedModel(TooBigPipe(), ref, "fake", "sd1", False, "0123456789", None)
+
+    manager = ModelManager("cuda", torch.float16, loader=load, memory_mode="full")
+    loaded, _seconds = manager.ensure("m")
+    assert manager.memory_mode is MemoryMode.MODEL_OFFLOAD  # full and vae both need it whole on the GPU
+    assert loaded.pipe.calls[-3:] == [
+        "enable_model_cpu_offload(cuda)",
+        "vae.enable_tiling",
+        "vae.enable_slicing",
+    ]
+
+
 def test_manager_lowered_after_out_of_memory_stays_lowered(monkeypatch):
     monkeypatch.setenv("STUDIO_FAST_PATH", "0")
     pipes: list[FakePipe] = []
