@@ -58,11 +58,19 @@ _A1111_MODES = {
 }
 
 # Built-in preprocessors: none needs downloaded weights (studio.core.control_images runs them).
-PREPROCESSORS = ("none", "canny", "softedge", "lineart", "invert", "scribble", "tile", "inpaint")
+PREPROCESSORS = (
+    "none", "canny", "softedge", "lineart", "invert", "scribble", "tile", "inpaint", "depth", "normal", "pose",
+)  # fmt: skip
 # "inpaint": for an inpaint ControlNet (control_v11p_sd15_inpaint): the image with the job's masked
 # pixels marked (-1), as the model was trained; inpaint and outpaint jobs only.
-# Maps the artist brings as images: say so in the UI.
+# Maps the artist brings as images (passed through as they are; the name says what the map is, which
+# a union ControlNet needs): say so in the UI.
 BROUGHT_MAPS = ("depth", "normal", "pose")
+# xinsir's union / promax ControlNets (diffusers' ControlNetUnionModel): the control type of each
+# preprocessor's map (0 pose, 1 depth, 2 soft edge / scribble, 3 canny / line art, 4 normal, 6 tile,
+# 7 repaint = inpaint; 6 and 7 exist in promax models only)
+UNION_TYPES = {"pose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3, "invert": 3,
+               "normal": 4, "tile": 6, "inpaint": 7}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ def _check_unit(index: int, unit: ControlUnit, require_image: bool = True) -> No
     if unit.preprocessor not in PREPROCESSORS:
         raise ValueError(
             f"{label}: unknown preprocessor {unit.preprocessor!r}. Choose one of: {', '.join(PREPROCESSORS)} "
-            f"(depth, normal and pose maps: bring them as images, preprocessor none)."
+            f"(depth, normal and pose maps: bring them as images, preprocessor depth, normal or pose)."
         )
     if unit.kind is ControlKind.IP_ADAPTER and unit.preprocessor != "none":
         raise ValueError(f"{label}: an IP-Adapter takes the reference picture as it is (preprocessor none).")
@@ -227,7 +235,8 @@ def _convert(current: object, value: object) -> object | None:
 A1111_KEY = re.compile(r"^ControlNet \d+$")
 _MODULES = {"none": "none", "canny": "canny", "softedge": "softedge_pidinet", "lineart": "lineart_standard",
             "invert": "invert", "scribble": "scribble_pidinet", "tile": "tile_resample",
-            "inpaint": "inpaint_only"}  # fmt: skip
+            "inpaint": "inpaint_only", "depth": "depth (yours)", "normal": "normal (yours)",
+            "pose": "openpose (yours)"}  # fmt: skip
 _MODULE_TO_PRE = {v: k for k, v in _MODULES.items()}
 _IP_MODULE = "ip-adapter_clip"
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from studio.core.control import PREPROCESSORS, ControlUnit
+from studio.core.control import BROUGHT_MAPS, PREPROCESSORS, ControlUnit
 from studio.core.plan import GenerationPlan
 from studio.core.request import Mode
 
@@ -56,6 +56,7 @@ def control_map(image: Image.Image, preprocessor: str, low: int = 100, high: int
         "invert": lambda a: 255 - a,
         "tile": tile_blur,
         "inpaint": lambda a: a,  # the engine marks the masked pixels (it knows the job's mask)
+        **{name: (lambda a: a) for name in BROUGHT_MAPS},  # the artist's own map, as it is
     }
     return _rgb(steps[preprocessor](rgb))
 

@@ -50,6 +50,11 @@ _CONTROLNET_CLASSES = {
     (True, Mode.INPAINT): "StableDiffusionXLControlNetInpaintPipeline",
 }
 _ADAPTER_CLASSES = {False: "StableDiffusionAdapterPipeline", True: "StableDiffusionXLAdapterPipeline"}
+_UNION_CLASSES = {
+    Mode.TXT2IMG: "StableDiffusionXLControlNetUnionPipeline",
+    Mode.IMG2IMG: "StableDiffusionXLControlNetUnionImg2ImgPipeline",
+    Mode.INPAINT: "StableDiffusionXLControlNetUnionInpaintPipeline",
+}
 
 
 class ControlError(ValueError):
@@ -180,6 +185,9 @@ def _controlnet_call(
     nets = [cache.model(u, base.unet, models.device, models.dtype) for u in units]
     nets = [_with_mode(net, u.mode) for net, u in zip(nets, units, strict=True)]
     mode = Mode.INPAINT if mode is Mode.OUTPAINT else mode
+    if any(_is_union(net) for net in nets):
+        _union_call(call, units, nets, plan, mode, base, models)
+        return
     cls = getattr(diffusers, _CONTROLNET_CLASSES[(models.family == "sdxl", mode)])
     pipe = cls.from_pipe(base, controlnet=nets if len(nets) > 1 else nets[0])
     pipe.set_progress_bar_config(disable=True)
@@ -199,6 +207,67 @@ def _controlnet_call(
         "controlnet_conditioning_scale": units[0].weight if single else [u.weight for u in units],
         "control_guidance_start": units[0].start if single else [u.start for u in units],
         "control_guidance_end": units[0].end if single else [u.end for u in units],
+        "guess_mode": any(u.mode is ControlMode.CONTROL for u in units),
+    }
+
+
+def _is_union(net: Any) -> bool:
+    return type(net).__name__ == "ControlNetUnionModel"
+
+
+def _union_call(
+    call: ControlCall,
+    units: list[ControlUnit],
+    nets: list[Any],
+    plan: GenerationPlan,
+    mode: Mode,
+    base: Pipeline,
+    models: Models,
+) -> None:
+    """A union / promax ControlNet: one model, each unit's map tagged with its control type."""
+    import diffusers
+
+    from studio.core.control import UNION_TYPES
+
+    if models.family != "sdxl":
+        raise ControlError("Union ControlNets are SDXL models (diffusers has union pipelines for SDXL only).")
+    if len(nets) != len(units) or any(net is not nets[0] for net in nets):
+        raise ControlError(
+            "A union ControlNet takes every map itself: give all control units the same union model "
+            "(other ControlNets cannot join it in one job)."
+        )
+    net = nets[0]
+    types = []
+    for index, unit in enumerate(units):
+        kind = UNION_TYPES.get(unit.preprocessor)
+        if kind is None or kind >= int(net.config.num_control_type):
+            raise ControlError(
+                f"Control {index + 1}: a union ControlNet needs to know what the map is: choose its "
+                "preprocessor (canny, line art, soft edge, scribble, tile, inpaint) or say which map you "
+                f"bring (depth, normal, pose); this model knows {net.config.num_control_type} kinds."
+            )
+        types.append(kind)
+    if len({u.weight for u in units}) > 1 or len({(u.start, u.end) for u in units}) > 1:
+        raise ControlError(
+            "The units of one union ControlNet share one weight, start and end: make them equal."
+        )
+    cls = getattr(diffusers, _UNION_CLASSES[mode])
+    pipe = cls.from_pipe(base, controlnet=net)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = base.scheduler
+    images: list[Any] = [preprocess(u, plan.generation_size) for u in _mapped(units, plan)]
+    images = [
+        _inpaint_condition(img, plan) if u.preprocessor == "inpaint" else img
+        for u, img in zip(units, images, strict=True)
+    ]
+    call.pipe = pipe
+    call.control_images = [img for img in images if not hasattr(img, "shape")]
+    call.kwargs = {
+        "control_image": images,
+        "control_mode": types,
+        "controlnet_conditioning_scale": units[0].weight,
+        "control_guidance_start": units[0].start,
+        "control_guidance_end": units[0].end,
         "guess_mode": any(u.mode is ControlMode.CONTROL for u in units),
     }
 
@@ -389,9 +458,11 @@ def _load_model(unit: ControlUnit, unet: Any) -> Any:
 
 
 def _load_controlnet(path: Path, unet: Any) -> Any:
-    from diffusers import ControlNetModel
+    from diffusers import ControlNetModel, ControlNetUnionModel
 
     if path.is_dir():
+        if _folder_class(path) == ControlNetUnionModel.__name__:  # xinsir's union / promax
+            return ControlNetUnionModel.from_pretrained(str(path), local_files_only=True)
         return ControlNetModel.from_pretrained(str(path), local_files_only=True)
     state = _read_state_dict(path)
     config = controlnet_config(dict(unet.config))
@@ -404,6 +475,14 @@ def _load_controlnet(path: Path, unet: Any) -> Any:
     net = ControlNetModel.from_config(config)
     _load_exact(net, convert_controlnet_checkpoint(state, config), path)
     return net
+
+
+def _folder_class(folder: Path) -> str:
+    config = folder / "config.json"
+    if not config.is_file():
+        return ""
+    value = json.loads(config.read_text(encoding="utf-8")).get("_class_name", "")
+    return value if isinstance(value, str) else ""
 
 
 def _load_adapter(path: Path) -> Any:

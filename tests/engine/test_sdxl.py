@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -84,3 +86,54 @@ def test_sdxl_controlnet_in_txt2img_and_inpaint(shared_engine, request_for, sdxl
         np.abs(np.asarray(controlled.images[0], dtype=int) - np.asarray(plain.images[0], dtype=int)).max() > 0
     )
     assert "ControlNet 0" in controlled.parameters[0]
+
+
+def test_a_union_controlnet_takes_each_map_with_its_type(shared_engine, request_for, sdxl_dir, tmp_path):
+    """xinsir-style union ControlNet (diffusers' ControlNetUnionModel, from the SDXL UNet): the union
+    pipeline gets every map with its control type; maps of unknown kind are refused with a message."""
+    import diffusers
+    import torch
+    from diffusers import ControlNetUnionModel, UNet2DConditionModel
+
+    from studio.core.control import ControlUnit
+
+    unet = UNet2DConditionModel.from_pretrained(str(sdxl_dir / "unet"))
+    torch.manual_seed(5)
+    from studio.engine.control import controlnet_config
+
+    config = controlnet_config(dict(unet.config))
+    config.pop("mid_block_type", None)  # not a ControlNetUnionModel argument
+    width = config["block_out_channels"][0]
+    net = ControlNetUnionModel.from_config(
+        {
+            **config,
+            "num_control_type": 8,
+            "num_trans_channel": width,
+            "num_proj_channel": width,
+            "num_trans_head": 2,
+        }
+    )
+    net.save_pretrained(str(tmp_path / "union-xl"))
+    sketch = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(sketch).ellipse((10, 10, 54, 54), outline="black", width=3)
+    canny = ControlUnit(model=str(tmp_path / "union-xl"), image=sketch, preprocessor="canny")
+    depth = canny.replace(preprocessor="depth")
+    seen: list[object] = []
+    call = diffusers.StableDiffusionXLControlNetUnionPipeline.__call__
+
+    @functools.wraps(call)  # keeps the signature the runner inspects
+    def recording(self, *args, **kwargs):
+        seen.append(kwargs.get("control_mode"))
+        return call(self, *args, **kwargs)
+
+    eng, rec = shared_engine
+    base = request_for(model=str(sdxl_dir), steps=2, preview=PreviewKind.NONE)
+    diffusers.StableDiffusionXLControlNetUnionPipeline.__call__ = recording
+    try:
+        done = rec.wait_for(eng.submit(base.replace(controls=(canny, depth))))
+    finally:
+        diffusers.StableDiffusionXLControlNetUnionPipeline.__call__ = call
+    assert isinstance(done, Finished), done
+    assert seen == [[3, 1]]  # canny -> 3, depth -> 1
+    unknown = rec.wait_for(eng.submit(base.replace(controls=(canny.replace(preprocessor="none"),))))
+    assert not isinstance(unknown, Finished) and "needs to know what the map is" in unknown.message

@@ -52,6 +52,9 @@ PREPROCESSOR_LABELS = {
     "scribble": "Scribble (strokes)",
     "tile": "Tile (blurred copy)",
     "inpaint": "Inpaint (for an inpaint ControlNet)",
+    "depth": "Depth map (yours, as it is)",
+    "normal": "Normal map (yours, as it is)",
+    "pose": "Pose skeleton (yours, as it is)",
 }
 MODE_LABELS = {
     ControlMode.BALANCED: "Balanced",
