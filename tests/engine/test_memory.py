@@ -440,3 +440,35 @@ def test_modes_on_a_real_pipeline_give_the_same_pixels_and_can_be_left():
     np.testing.assert_array_equal(run(pipe, **size), plain)
     apply_mode(pipe, MemoryMode.FULL, "cpu", current=MemoryMode.VAE)
     assert not pipe.vae.use_tiling and not pipe.vae.use_slicing
+
+
+def test_a_lora_under_model_offload_gives_the_full_modes_pixels(tmp_path, monkeypatch):
+    """LoRAs are fused into the weights while model offload's hooks move them (CPU as the device)."""
+    import diffusers.pipelines.pipeline_utils as pipeline_utils
+    import numpy as np
+
+    # diffusers' LoRA loader takes the offload off and puts it back on the detected accelerator:
+    # here the CPU stands in for it (as "cpu:0", which diffusers does not refuse)
+    monkeypatch.setattr(pipeline_utils, "get_device", lambda: "cpu:0")
+
+    from studio.engine.lora import ResolvedLora, applied_loras
+    from tests.engine.lora_files import kohya_lora
+    from tests.tiny_model import build_tiny_pipeline
+
+    lora = ResolvedLora("ink", kohya_lora(tmp_path / "ink.safetensors"), 1.0)
+
+    def run(pipe):
+        generator = torch.Generator().manual_seed(0)
+        return pipe(
+            "a red apple", num_inference_steps=2, height=64, width=64, generator=generator, output_type="np"
+        )
+
+    full = build_tiny_pipeline()
+    base = run(full).images
+    with applied_loras(full, "sd1", [lora]):
+        with_lora = run(full).images
+    offloaded = build_tiny_pipeline()
+    apply_mode(offloaded, MemoryMode.MODEL_OFFLOAD, "cpu")
+    with applied_loras(offloaded, "sd1", [lora]):
+        np.testing.assert_allclose(run(offloaded).images, with_lora, atol=1e-5)
+    np.testing.assert_array_equal(run(offloaded).images, base)  # removed exactly
