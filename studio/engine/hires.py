@@ -38,9 +38,12 @@ def upscale_latents(latents: torch.Tensor, upscaler: str, size: Size, vae_scale_
     mode, antialias = LATENT_UPSCALERS[upscaler]
     width, height = size
     target = (height // vae_scale_factor, width // vae_scale_factor)
+    work = latents.float()  # antialiased resizing has no fp16 / bf16 kernels on the CPU
     if mode in ("bilinear", "bicubic"):
-        return F.interpolate(latents, size=target, mode=mode, antialias=antialias, align_corners=False)
-    return F.interpolate(latents, size=target, mode=mode)
+        resized = F.interpolate(work, size=target, mode=mode, antialias=antialias, align_corners=False)
+    else:
+        resized = F.interpolate(work, size=target, mode=mode)
+    return resized.to(latents.dtype)
 
 
 def upscale_pixels(images: list[Image.Image], upscaler: str, size: Size) -> list[Image.Image]:
