@@ -107,3 +107,14 @@ def test_studio_json_round_trip_and_older_files_without_the_field() -> None:
     assert apply_dict(GenerationRequest(), data, notes).hires == HiresOptions()
     bad = apply_dict(GenerationRequest(), {"hires": {"enabled": True, "scale": 9}}, notes)
     assert bad.hires == HiresOptions() and any("Hires upscale must be between" in n for n in notes)
+
+
+def test_the_settings_file_remembers_the_hires_fix() -> None:
+    import json
+
+    from studio.core.settings import Settings, settings_from_dict, settings_to_dict
+
+    hires = _hires(scale=1.5, upscaler="Nearest", steps=9, denoise=0.4)
+    saved = settings_to_dict(Settings(last_request=GenerationRequest(hires=hires)))
+    loaded = settings_from_dict(json.loads(json.dumps(saved)))
+    assert loaded.last_request is not None and loaded.last_request.hires == hires
