@@ -290,6 +290,8 @@ def _bench_layer_change(size: int, app: object) -> None:
             cells = []
             for cached in (False, True):
                 view.cache_composites = cached
+                doc.set_layer_visible(1, True)
+                doc.set_layer_visible(2, True)  # the opacity steps act on a visible layer
                 view.repaint()
                 cpu: list[float] = []
                 wall = _time(lambda i, f=fn, c=cpu: _cpu(f, i, c), reps)
