@@ -142,7 +142,10 @@ class ModelManager:
             self._to_bf16_if_faster(loaded)
         if managed:
             side = _native_side(loaded.pipe)
-            self._place(loaded.pipe, mode or self._wanted_mode(loaded.pipe, loaded.family, (side, side), 1))
+            mode = mode or self._wanted_mode(loaded.pipe, loaded.family, (side, side), 1)
+            if progress is not None:
+                progress(f"Moving {loaded.name} to {self.device} ({mode.label})")
+            self._place(loaded.pipe, mode)
         if self.memory_mode in (MemoryMode.FULL, MemoryMode.VAE):
             self._fast_path(loaded, progress)
         self.loaded = loaded
@@ -327,6 +330,7 @@ class ModelManager:
     def _place(self, pipe: Pipeline, mode: MemoryMode) -> None:
         """Apply ``mode`` to a freshly loaded (CPU) pipeline; one that does not fit goes lower."""
         from studio.engine.device import free_memory, is_out_of_memory
+        from studio.engine.loading.errors import ModelLoadError, short
         from studio.engine.memory import apply_mode
 
         current: MemoryMode | None = mode
@@ -335,8 +339,10 @@ class ModelManager:
                 apply_mode(pipe, current, self.device)
                 self.memory_mode = current
                 return
-            except Exception as exc:
-                if not is_out_of_memory(exc) or current.lower() is None:
+            except RuntimeError as exc:
+                if not is_out_of_memory(exc):
+                    raise ModelLoadError(f"Could not move the model to {self.device}: {short(exc)}") from exc
+                if current.lower() is None:
                     raise
                 log.warning("The model does not fit on the GPU in %s mode; trying a lower one", current.value)
             pipe.to("cpu")

@@ -257,6 +257,24 @@ def test_a_model_that_does_not_fit_whole_is_placed_in_a_lower_mode(monkeypatch):
     ]
 
 
+def test_a_model_the_gpu_cannot_take_fails_as_a_model_load_error(monkeypatch):
+    from studio.engine.loading import ModelLoadError
+
+    monkeypatch.setenv("STUDIO_FAST_PATH", "0")
+
+    class BrokenGpuPipe(FakePipe):
+        def to(self, *args: object, **kwargs: object) -> FakePipe:
+            raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+
+    def load(ref: str, *, device: str, dtype: object, progress: object = None) -> LoadedModel:
+        return LoadedModel(BrokenGpuPipe(), ref, "fake", "sd1", False, "0123456789", None)
+
+    manager = ModelManager("cuda", torch.float16, loader=load, free_vram=lambda d: 100 * GIB)
+    with pytest.raises(ModelLoadError, match="Could not move the model to cuda: CUDA error: no kernel image"):
+        manager.ensure("m")
+    assert manager.loaded is None
+
+
 def test_manager_lowered_after_out_of_memory_stays_lowered(monkeypatch):
     monkeypatch.setenv("STUDIO_FAST_PATH", "0")
     pipes: list[FakePipe] = []
