@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from studio.core.events import Cancelled, Finished, Started, Step
 from studio.core.request import HiresOptions, PreviewKind
@@ -118,3 +119,27 @@ def test_sdxl_runs_both_passes(shared_engine, request_for, sdxl_dir, upscaler, s
     assert isinstance(end, Finished), end
     assert end.images[0].size == (128, 128)
     assert [e.step for e in rec.of(job) if isinstance(e, Step)] == [1, 2, 3]  # 2 + int(2 x 0.5)
+
+
+def test_a_controlnet_guides_the_first_pass(shared_engine, request_for, tmp_path_factory):
+    from PIL import ImageDraw
+
+    from studio.core.control import ControlUnit
+    from tests.engine import control_files
+
+    controlnet = control_files.controlnet_folder(tmp_path_factory.mktemp("cn") / "cn", seed=1)
+    picture = Image.new("RGB", (64, 64), (240, 240, 230))
+    ImageDraw.Draw(picture).ellipse((12, 12, 52, 52), outline=(20, 20, 20), width=3)
+
+    def unit(weight: float) -> ControlUnit:
+        return ControlUnit(model=str(controlnet), image=picture, weight=weight, preprocessor="canny")
+
+    hires = _hires(scale=2, upscaler="Latent", denoise=0.5)
+    plain = _run(shared_engine, request_for(hires=hires))
+    zero = _run(shared_engine, request_for(hires=hires, controls=(unit(0.0),)))
+    guided = _run(shared_engine, request_for(hires=hires, controls=(unit(1.0),)))
+    pixels = [np.asarray(end.images[0], dtype=np.int16) for end in (plain, zero, guided)]
+    assert all(p.shape == (128, 128, 3) for p in pixels)
+    assert np.array_equal(pixels[0], pixels[1])  # weight 0: exactly no control
+    assert np.abs(pixels[2] - pixels[0]).max() > 8
+    assert "ControlNet 0" in guided.parameters[0] and guided.parameters[0]["Hires upscale"] == 2
