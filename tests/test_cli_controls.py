@@ -74,7 +74,7 @@ def test_a_controlnet_and_an_ip_adapter_from_the_command_line(tmp_path, tiny_dir
     ("spec", "message"),
     [
         ("canny:{cn}", "write TYPE:MODEL:IMAGE"),
-        ("depth:{cn}:{sketch}", "unknown TYPE 'depth'"),
+        ("hed:{cn}:{sketch}", "unknown TYPE 'hed'"),
         ("canny:{cn}:{tmp}/missing.png", "image not found"),
         ("canny:{tmp}/nope:{sketch}", "model not found"),
         ("canny:{cn}:{sketch}:heavy", "must be numbers"),

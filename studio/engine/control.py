@@ -546,9 +546,8 @@ def _check_family(units: list[ControlUnit], unet: Any) -> None:
         dim = _declared_cross_attention(Path(unit.model).expanduser(), unit.kind)
         if dim is not None and dim != want:
             raise ControlError(
-                f"{Path(unit.model).name} is a {unit.kind.label} for {_family_name(dim)} (text width {dim}), but "
-                f"the model is {_family_name(want)} (text width {want}): choose a {unit.kind.label} made for "
-                f"{_family_name(want)}."
+                f"{Path(unit.model).name} is a {unit.kind.label} for {_family_name(dim)}, but the model is "
+                f"{_family_name(want)}: choose a {unit.kind.label} made for {_family_name(want)}."
             )
 
 
@@ -578,7 +577,8 @@ def _declared_cross_attention(path: Path, kind: ControlKind) -> int | None:
 
 
 def _family_name(dim: int) -> str:
-    return {768: "SD1.x", 1024: "SD2.x", 2048: "SDXL"}.get(dim, f"a model with text width {dim}")
+    known = {768: "SD1.x", 1024: "SD2.x", 2048: "SDXL"}.get(dim)
+    return f"{known} (text width {dim})" if known else f"a model with text width {dim}"
 
 
 def _mapped(units: list[ControlUnit], plan: GenerationPlan) -> list[ControlUnit]:
