@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,7 +68,7 @@ def write_model_card(trainer: Trainer, out: Path) -> None:
         "",
         "## Recipe (`python -m studio_train.v2`, config.json)",
         "```json",
-        (trainer.work / "config.json").read_text(encoding="utf-8").strip(),
+        json.dumps(asdict(trainer.cfg)),
         "```",
     ]
     if ae.exists():
