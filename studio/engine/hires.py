@@ -54,12 +54,26 @@ def upscale_pixels(images: list[Image.Image], upscaler: str, size: Size) -> list
 
 
 def decode_latents(pipe: Pipeline, latents: torch.Tensor) -> list[Image.Image]:
-    """Latents as the UNet sees them -> RGB images, with `pipe`'s VAE (for pipelines that take pixels)."""
+    """Latents as the UNet sees them -> RGB images, with `pipe`'s VAE (for pipelines that take pixels).
+
+    A VAE that overflows in float16 (`force_upcast`, SDXL's) decodes in float32, as diffusers does."""
     import torch
 
+    from studio.engine.runner import non_finite
+
     vae = pipe.vae
-    with torch.inference_mode():
-        scaled = latents.to(dtype=vae.dtype) / vae.config.scaling_factor
-        decoded = vae.decode(scaled, return_dict=False)[0]
-    images: list[Image.Image] = pipe.image_processor.postprocess(decoded.float(), output_type="pil")
+    dtype = vae.dtype
+    upcast = dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        with torch.inference_mode():
+            scaled = latents.to(dtype=vae.dtype) / vae.config.scaling_factor
+            decoded = vae.decode(scaled, return_dict=False)[0].float()
+    finally:
+        if upcast:
+            vae.to(dtype)
+    if not bool(torch.isfinite(decoded).all()):
+        raise non_finite(pipe)
+    images: list[Image.Image] = pipe.image_processor.postprocess(decoded, output_type="pil")
     return images
