@@ -385,7 +385,7 @@ def _encode_window(
     import torch
 
     model = encoder.model
-    device = model.device  # type: ignore[attr-defined]
+    device = input_device(model)
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
     kw: dict[str, object] = {}
     if getattr(model.config, "use_attention_mask", False):  # type: ignore[attr-defined]
@@ -403,6 +403,23 @@ def _encode_window(
     if skip == 1:
         return out.last_hidden_state, pooled
     return _final_layer_norm(model)(out.hidden_states[-skip]), pooled
+
+
+def input_device(model: object) -> torch.device:
+    """Where a text encoder's inputs go: its device, or under sequential CPU offload (its weights
+    wait on the ``meta`` device) the device accelerate's hooks run it on."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{type(model).__name__} is not a text encoder")
+    device = next(model.parameters()).device
+    if device.type != "meta":
+        return device
+    for module in model.modules():
+        execution = getattr(getattr(module, "_hf_hook", None), "execution_device", None)
+        if execution is not None:
+            return torch.device(execution)
+    return device
 
 
 def _final_layer_norm(model: object) -> torch.nn.Module:

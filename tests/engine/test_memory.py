@@ -490,3 +490,17 @@ def test_a_lora_under_model_offload_gives_the_full_modes_pixels(tmp_path, monkey
     with applied_loras(offloaded, "sd1", [lora]):
         np.testing.assert_allclose(run(offloaded).images, with_lora, atol=1e-5)
     np.testing.assert_array_equal(run(offloaded).images, base)  # removed exactly
+
+
+def test_prompts_are_encoded_on_the_offload_hooks_device_under_sequential_offload():
+    """Sequential offload leaves a text encoder's weights on the meta device: the prompt's token ids
+    go to the device its hooks run it on (studio's own prompt encoding, not the pipeline's)."""
+    from types import SimpleNamespace
+
+    from studio.engine.conditioning import input_device
+
+    encoder = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    assert input_device(encoder) == torch.device("cpu")
+    encoder.to("meta")
+    encoder[0]._hf_hook = SimpleNamespace(execution_device="cuda:0")
+    assert input_device(encoder) == torch.device("cuda:0")
