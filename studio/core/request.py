@@ -112,7 +112,14 @@ class HiresOptions:
     denoise: float = 0.5
 
     def size(self, width: int, height: int) -> tuple[int, int]:
-        """The final size: width x height times `scale`, sides rounded to multiples of 8."""
+        """The final size: width x height times `scale`, sides rounded to multiples of 8 (a scale that is
+        not a finite number, which the checks refuse, gives width x height)."""
+        if (
+            isinstance(self.scale, bool)
+            or not isinstance(self.scale, (int, float))
+            or not math.isfinite(self.scale)
+        ):
+            return width, height
         return (
             round_to_multiple_of_8(round(width * self.scale)),
             round_to_multiple_of_8(round(height * self.scale)),

@@ -118,3 +118,10 @@ def test_the_settings_file_remembers_the_hires_fix() -> None:
     saved = settings_to_dict(Settings(last_request=GenerationRequest(hires=hires)))
     loaded = settings_from_dict(json.loads(json.dumps(saved)))
     assert loaded.last_request is not None and loaded.last_request.hires == hires
+
+
+def test_a_scale_that_is_not_a_number_is_refused_and_sizes_nothing() -> None:
+    nan = _hires(scale=float("nan"))
+    assert nan.size(64, 48) == (64, 48)
+    with pytest.raises(ValueError, match="Hires upscale must be a number"):
+        check_request(GenerationRequest(hires=nan))
