@@ -323,7 +323,7 @@ class Engine:
             if job.cancel.is_set():
                 raise JobCancelled(0)
             ctx = self._context(job, the_plan)
-            self._manager().prepare_memory(the_plan.generation_size, the_plan.batch)  # CUDA only
+            self._prepare_memory(job.request, the_plan)
             with job_files(job.request, self._manager()) as files:  # LoRAs, VAE: on for this job only
                 self._manager().refresh_vae_memory()  # a swapped-in VAE tiles like the mode wants
                 warnings = checked_prompt_warnings(loaded.pipe, job.request, job.id)
@@ -341,6 +341,13 @@ class Engine:
         with self._cond:
             self._current = None  # `busy` is already False when the terminal event arrives
         self._finish(outcome, job.handle)
+
+    def _prepare_memory(self, request: GenerationRequest, the_plan: GenerationPlan) -> None:
+        """The GPU memory mode for this job (CUDA only; `ModelManager.prepare_memory`)."""
+        from studio.engine.lora import requested_loras
+
+        loras = bool(requested_loras(request))
+        self._manager().prepare_memory(the_plan.generation_size, the_plan.batch, loras=loras)
 
     def _generate(self, job: _Job, the_plan: GenerationPlan, ctx: CallContext) -> list[Image.Image]:
         """Run the plan; a CUDA out-of-memory error moves the model to the next lower-memory mode

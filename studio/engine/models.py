@@ -83,6 +83,7 @@ class ModelManager:
         self._free_vram = free_vram
         self.memory_mode = MemoryMode.FULL
         self._memory_cap = MemoryMode.FULL
+        self._lowest_mode = MemoryMode.SEQUENTIAL  # the least memory the current job may use
 
     @property
     def resident_ref(self) -> str | None:
@@ -257,15 +258,24 @@ class ModelManager:
         return _native_side(self.loaded.pipe)
 
     # ------------------------------------------------------------------ GPU memory modes
-    def prepare_memory(self, size: tuple[int, int], batch: int) -> MemoryMode:
+    def prepare_memory(self, size: tuple[int, int], batch: int, *, loras: bool = False) -> MemoryMode:
         """Put the resident model in the memory mode for a job of ``size`` x ``batch`` (CUDA only:
-        elsewhere nothing changes and the mode stays ``full``); returns the mode."""
+        elsewhere nothing changes and the mode stays ``full``); returns the mode.
+
+        A job with LoRAs runs in model offload at the least: fusing a LoRA rewrites the weights, which
+        sequential offload keeps inside its hooks (the weights in the model wait on the meta device)."""
         from studio.engine.memory import needs_reload, uses_memory_modes
 
         loaded = self.loaded
+        self._lowest_mode = MemoryMode.MODEL_OFFLOAD if loras else MemoryMode.SEQUENTIAL
         if loaded is None or not uses_memory_modes(self.device):
             return self.memory_mode
         wanted = self._wanted_mode(loaded.pipe, loaded.family, size, batch)
+        if wanted.rank > self._lowest_mode.rank:
+            log.warning(
+                "A job with LoRAs does not use %s mode; it runs in %s", wanted.value, self._lowest_mode.value
+            )
+            wanted = self._lowest_mode
         if wanted is not self.memory_mode:
             if needs_reload(self.memory_mode, wanted):
                 self._reload_in(wanted)
@@ -279,7 +289,8 @@ class ModelManager:
         from studio.engine.memory import uses_memory_modes
 
         lower = self.memory_mode.lower()
-        return self.loaded is not None and lower is not None and uses_memory_modes(self.device)
+        allowed = lower is not None and lower.rank <= self._lowest_mode.rank
+        return self.loaded is not None and allowed and uses_memory_modes(self.device)
 
     def refresh_vae_memory(self) -> None:
         """VAE tiling/slicing as the mode wants it on every pipeline's VAE (a VAE override swapped in

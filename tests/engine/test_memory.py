@@ -293,6 +293,20 @@ def test_manager_lowered_after_out_of_memory_stays_lowered(monkeypatch):
     ]
 
 
+def test_a_job_with_loras_runs_in_model_offload_at_the_least(monkeypatch):
+    monkeypatch.setenv("STUDIO_FAST_PATH", "0")
+    pipes: list[FakePipe] = []
+    manager = ModelManager("cuda", torch.float16, loader=fake_loader(pipes, []), free_vram=lambda d: 0)
+    manager.ensure("m")
+    assert manager.memory_mode is MemoryMode.SEQUENTIAL
+    # LoRAs are fused into the weights, which sequential offload keeps in its hooks: loaded again
+    assert manager.prepare_memory((64, 64), 1, loras=True) is MemoryMode.MODEL_OFFLOAD
+    assert len(pipes) == 2 and pipes[1].calls[0] == "enable_model_cpu_offload(cuda)"
+    assert not manager.can_lower_memory  # no out-of-memory retry in sequential for this job
+    assert manager.prepare_memory((64, 64), 1) is MemoryMode.SEQUENTIAL  # the next job without LoRAs
+    assert manager.can_lower_memory is False  # already the lowest
+
+
 def test_manager_with_a_set_mode_ignores_the_free_memory(monkeypatch):
     monkeypatch.setenv("STUDIO_FAST_PATH", "0")
     pipes: list[FakePipe] = []
