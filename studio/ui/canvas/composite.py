@@ -39,9 +39,18 @@ def _states(layers: list[Layer], props: bool) -> tuple[_LayerState, ...]:
     )
 
 
+MAX_CACHE_PIXELS = 4096 * 4096  # per cache (64 MB); bigger: the view draws each layer instead
+
+
 def cache_scale(view_scale: float) -> float:
     """The caches' resolution for a view scale: the document's when zoomed in, else the view's."""
     return min(1.0, view_scale)
+
+
+def caches_fit(size: tuple[int, int], view_scale: float) -> bool:
+    """Whether caches for a document of `size` at this view scale stay within MAX_CACHE_PIXELS."""
+    s = cache_scale(view_scale)
+    return size[0] * s * size[1] * s <= MAX_CACHE_PIXELS
 
 
 class _Cache:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QWidget
 from studio.core.document import Document, Rect, union_rect
 from studio.core.layers import intersect_rect
 from studio.ui.canvas import frame, overlays
-from studio.ui.canvas.composite import StackComposite, cache_scale
+from studio.ui.canvas.composite import StackComposite, cache_scale, caches_fit
 from studio.ui.canvas.cursors import tool_cursor
 from studio.ui.canvas.layers import LayerImages, MaskLayer, qimage_from_rgb
 from studio.ui.canvas.tools import STROKE_TOOLS, MaskTools, Tool
@@ -285,7 +285,8 @@ class CanvasView(QWidget):
         if area is None or not layers:
             return
         cached = self.composite
-        if not self.cache_composites or (self._settle.isActive() and cache_scale(self.scale) != cached.scale):
+        zooming = self._settle.isActive() and cache_scale(self.scale) != cached.scale
+        if zooming or not self.cache_composites or not caches_fit((w, h), self.scale):
             self._draw_each_layer(p, area)  # zooming: the caches are redrawn once it settles
             return
         active_layer = self.doc.active_layer

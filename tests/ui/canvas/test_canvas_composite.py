@@ -12,7 +12,8 @@ from PySide6.QtGui import QImage
 
 from studio.core.document import Document
 from studio.core.layers import Layer
-from studio.ui.canvas.composite import cache_scale
+from studio.ui.canvas import composite
+from studio.ui.canvas.composite import cache_scale, caches_fit
 from studio.ui.canvas.view import CanvasView
 
 W, H = 160, 120
@@ -90,5 +91,16 @@ def test_cached_composites_follow_every_change(qtbot, scale: float) -> None:
             assert np.abs(shown - doc.image[: shown.shape[0], : shown.shape[1]]).max() <= 2, name
 
 
-def test_caches_follow_the_zoom() -> None:
+def test_caches_follow_the_zoom_within_a_memory_bound() -> None:
     assert cache_scale(0.25) == 0.25 and cache_scale(1.0) == 1.0 and cache_scale(3.0) == 1.0
+    assert caches_fit((4096, 4096), 1.0) and caches_fit((8192, 8192), 0.5)
+    assert not caches_fit((8192, 8192), 0.75)  # drawn layer by layer instead
+
+
+def test_a_document_too_big_for_caches_is_drawn_layer_by_layer(qtbot, monkeypatch) -> None:
+    monkeypatch.setattr(composite, "MAX_CACHE_PIXELS", 100)
+    doc = _document()
+    view = _view(qtbot, doc, 1.0)
+    shown = _shown(view, 1.0)
+    assert view.composite.scale == 0.0  # no cache was made
+    assert np.abs(shown - doc.image[: shown.shape[0], : shown.shape[1]]).max() <= 2
