@@ -343,11 +343,14 @@ class Engine:
         self._finish(outcome, job.handle)
 
     def _prepare_memory(self, request: GenerationRequest, the_plan: GenerationPlan) -> None:
-        """The GPU memory mode for this job (CUDA only; `ModelManager.prepare_memory`)."""
+        """The GPU memory mode for this job (CUDA only; `ModelManager.prepare_memory`): not sequential
+        offload for LoRAs or an IP-Adapter, which need the weights in the model."""
+        from studio.core.control import ControlKind
         from studio.engine.lora import requested_loras
 
-        loras = bool(requested_loras(request))
-        self._manager().prepare_memory(the_plan.generation_size, the_plan.batch, loras=loras)
+        ip_adapter = any(unit.kind is ControlKind.IP_ADAPTER for unit in request.controls)
+        sequential_ok = not requested_loras(request) and not ip_adapter
+        self._manager().prepare_memory(the_plan.generation_size, the_plan.batch, sequential_ok=sequential_ok)
 
     def _generate(self, job: _Job, the_plan: GenerationPlan, ctx: CallContext) -> list[Image.Image]:
         """Run the plan; a CUDA out-of-memory error moves the model to the next lower-memory mode

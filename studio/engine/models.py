@@ -258,23 +258,23 @@ class ModelManager:
         return _native_side(self.loaded.pipe)
 
     # ------------------------------------------------------------------ GPU memory modes
-    def prepare_memory(self, size: tuple[int, int], batch: int, *, loras: bool = False) -> MemoryMode:
+    def prepare_memory(self, size: tuple[int, int], batch: int, *, sequential_ok: bool = True) -> MemoryMode:
         """Put the resident model in the memory mode for a job of ``size`` x ``batch`` (CUDA only:
         elsewhere nothing changes and the mode stays ``full``); returns the mode.
 
-        A job with LoRAs runs in model offload at the least: fusing a LoRA rewrites the weights, which
-        sequential offload keeps inside its hooks (the weights in the model wait on the meta device)."""
+        ``sequential_ok=False`` (a job with LoRAs or an IP-Adapter) runs in model offload at the
+        least: fusing a LoRA rewrites the weights and an IP-Adapter is placed on the UNet's device,
+        while sequential offload keeps the weights inside its hooks (the model's wait on the meta
+        device)."""
         from studio.engine.memory import needs_reload, uses_memory_modes
 
         loaded = self.loaded
-        self._lowest_mode = MemoryMode.MODEL_OFFLOAD if loras else MemoryMode.SEQUENTIAL
+        self._lowest_mode = MemoryMode.SEQUENTIAL if sequential_ok else MemoryMode.MODEL_OFFLOAD
         if loaded is None or not uses_memory_modes(self.device):
             return self.memory_mode
         wanted = self._wanted_mode(loaded.pipe, loaded.family, size, batch)
         if wanted.rank > self._lowest_mode.rank:
-            log.warning(
-                "A job with LoRAs does not use %s mode; it runs in %s", wanted.value, self._lowest_mode.value
-            )
+            log.warning("This job cannot use %s mode; it runs in %s", wanted.value, self._lowest_mode.value)
             wanted = self._lowest_mode
         if wanted is not self.memory_mode:
             if needs_reload(self.memory_mode, wanted):

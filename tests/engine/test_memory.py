@@ -293,14 +293,14 @@ def test_manager_lowered_after_out_of_memory_stays_lowered(monkeypatch):
     ]
 
 
-def test_a_job_with_loras_runs_in_model_offload_at_the_least(monkeypatch):
+def test_a_job_with_loras_or_an_ip_adapter_runs_in_model_offload_at_the_least(monkeypatch):
     monkeypatch.setenv("STUDIO_FAST_PATH", "0")
     pipes: list[FakePipe] = []
     manager = ModelManager("cuda", torch.float16, loader=fake_loader(pipes, []), free_vram=lambda d: 0)
     manager.ensure("m")
     assert manager.memory_mode is MemoryMode.SEQUENTIAL
     # LoRAs are fused into the weights, which sequential offload keeps in its hooks: loaded again
-    assert manager.prepare_memory((64, 64), 1, loras=True) is MemoryMode.MODEL_OFFLOAD
+    assert manager.prepare_memory((64, 64), 1, sequential_ok=False) is MemoryMode.MODEL_OFFLOAD
     assert len(pipes) == 2 and pipes[1].calls[0] == "enable_model_cpu_offload(cuda)"
     assert not manager.can_lower_memory  # no out-of-memory retry in sequential for this job
     assert manager.prepare_memory((64, 64), 1) is MemoryMode.SEQUENTIAL  # the next job without LoRAs
@@ -518,3 +518,16 @@ def test_prompts_are_encoded_on_the_offload_hooks_device_under_sequential_offloa
     encoder.to("meta")
     encoder[0]._hf_hook = SimpleNamespace(execution_device="cuda:0")
     assert input_device(encoder) == torch.device("cuda:0")
+
+
+def test_the_engine_keeps_a_lora_job_out_of_sequential_offload(make_engine, monkeypatch, tiny_request):
+    _fake_cuda(monkeypatch, free_gib=0.5)  # too little for anything but sequential offload
+    _failing_generate(monkeypatch, failures=0)
+    pipes: list[FakePipe] = []
+    eng, rec = make_engine(loader=fake_loader(pipes, []))
+    assert isinstance(rec.wait_for(eng.submit(_request(tiny_request))), Finished)
+    assert pipes[0].calls[0] == "enable_sequential_cpu_offload(cuda)"
+    job = eng.submit(_request(tiny_request).replace(prompt="a cat <lora:missing:0.5>"))
+    end = rec.wait_for(job)
+    assert isinstance(end, Failed) and end.kind is FailureKind.INPUT and "missing" in end.message
+    assert len(pipes) == 2 and pipes[1].calls[0] == "enable_model_cpu_offload(cuda)"  # loaded again for it
