@@ -4,10 +4,11 @@ active layer (it changes with every brush segment), the layers above.
 
 Hiding, showing or changing the opacity of the active layer redraws none of the caches; a change to
 another layer redraws its cache where the document said it changed, and only the part the view shows
-(the rest when it comes into view). Zoomed out, the caches are kept at the view's scale, the active
-layer too (brush segments redraw their dirty rect into it), so a repaint is three unscaled copies
-instead of smoothing every layer down from the document's size; a new zoom redraws them for the part
-in view (while the view moves, the view draws each layer directly, unsmoothed, as before).
+(the rest when it comes into view). Zoomed out, the caches are kept at the view's scale, and so is
+each layer ("mips": brush segments redraw their dirty rect into the active one's), so a repaint is
+three unscaled copies instead of smoothing every layer down from the document's size, and a cache is
+redrawn from the mips by unscaled copies too; a new zoom redraws them for the part in view (while the
+view moves, the view draws each layer directly, unsmoothed, as before).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _states(layers: list[Layer], props: bool) -> tuple[_LayerState, ...]:
 
 
 MAX_CACHE_PIXELS = 4096 * 4096  # per cache (64 MB); bigger: the view draws each layer instead
+MIP_BUDGET_PIXELS = 3 * MAX_CACHE_PIXELS  # every layer's mip + the composites (zoomed out; 192 MB)
 
 
 def cache_scale(view_scale: float) -> float:
@@ -65,10 +67,11 @@ class _Cache:
         self.stale = QRegion()  # in the image's pixels
         self.layers: list[Layer] = []
         self.images: list[QImage] = []
+        self.mips: list[_Cache] | None = None  # zoomed out: each layer at the cache's scale, to copy from
 
     def reset(self, size: tuple[int, int], scale: float) -> None:
         self.states = None
-        if not self.props and scale >= 1.0:  # the active layer is drawn from its own array
+        if not self.props and scale >= 1.0:  # a layer's own cache at 100 %: the layer itself
             self.image, self.scale, self.stale = QImage(), scale, QRegion()
             return
         w, h = (max(1, math.ceil(v * scale)) for v in size)
@@ -77,7 +80,12 @@ class _Cache:
         self.stale = QRegion(0, 0, w, h)
 
     def follow(
-        self, layers: list[Layer], images: list[QImage], pending: Rect | None, everything: bool
+        self,
+        layers: list[Layer],
+        images: list[QImage],
+        pending: Rect | None,
+        everything: bool,
+        mips: list[_Cache] | None = None,
     ) -> None:
         """Mark out of date what changed since the last time (`pending`: where the document said)."""
         states = _states(layers, self.props)
@@ -90,7 +98,7 @@ class _Cache:
             elif pending is not None:  # None: nothing the flattened image shows (a hidden layer's opacity)
                 self.stale = self.stale.united(self._to_cache(pending))
             self.states = states
-        self.layers, self.images = layers, images
+        self.layers, self.images, self.mips = layers, images, mips
 
     def _to_cache(self, rect: Rect) -> QRect:
         """The cache pixels that doc `rect` touches (one pixel more each side for smoothing)."""
@@ -114,6 +122,10 @@ class _Cache:
         p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
         p.fillRect(part, Qt.GlobalColor.white if self.opaque else Qt.GlobalColor.transparent)
         p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+        if self.mips is not None:
+            self._draw_from_mips(p, part, self.mips)
+            p.end()
+            return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
         margin = 2.0 / s  # source pixels around the part, so smoothing at its edges sees its neighbours
         doc_area = (
@@ -133,6 +145,21 @@ class _Cache:
             )
         p.end()
 
+    def _draw_from_mips(self, p: QPainter, part: QRect, mips: list[_Cache]) -> None:
+        """Compose `part` from the layers' own caches at this scale: unscaled copies."""
+        s = self.scale
+        doc_area = (
+            math.floor(part.left() / s),
+            math.floor(part.top() / s),
+            math.ceil((part.right() + 1) / s),
+            math.ceil((part.bottom() + 1) / s),
+        )
+        for layer, mip in zip(self.layers, mips, strict=True):
+            if layer.shows and intersect_rect(layer.bounds, doc_area) is not None:
+                mip.refresh(doc_area)
+                p.setOpacity(layer.opacity)
+                p.drawImage(part, mip.image, part)
+
     def shows_anything(self) -> bool:
         """Whether the cache is worth drawing (the opaque one always is: its white)."""
         return self.opaque or any(x.shows if self.props else x.bounds is not None for x in self.layers)
@@ -144,7 +171,8 @@ class StackComposite:
 
     def __init__(self) -> None:
         self._below, self._above = _Cache(opaque=True), _Cache()
-        self._active = _Cache(props=False)
+        self._active: _Cache | None = None  # the active layer's mip (None: drawn from its array)
+        self._mips: dict[str, _Cache] = {}  # zoomed out: each layer at the view's scale, by uid
         self._pending: Rect | None = None
         self._everything = True
         self._size = (0, 0)
@@ -168,18 +196,46 @@ class StackComposite:
         """Bring the caches up to date under doc `area` for drawing at `view_scale`."""
         size = (layers[0].width, layers[0].height) if layers else (0, 0)
         scale = cache_scale(view_scale)
-        caches = (self._below, self._active, self._above)
         if size != self._size or scale != self._scale:
             self._size, self._scale = size, scale
-            for cache in caches:
+            self._mips.clear()
+            for cache in (self._below, self._above):
                 cache.reset(size, scale)
-        groups = (slice(0, active), slice(active, active + 1), slice(active + 1, len(layers)))
-        for cache, group in zip(caches, groups, strict=True):
-            cache.follow(layers[group], images[group], self._pending, self._everything)
+        mips = self._follow_mips(layers, images) if self._mips_fit(len(layers)) else None
+        self._active = None if mips is None else mips[active]
+        below, above = slice(0, active), slice(active + 1, len(layers))
+        for cache, group in ((self._below, below), (self._above, above)):
+            group_mips = None if mips is None else mips[group]
+            cache.follow(layers[group], images[group], self._pending, self._everything, group_mips)
         self._pending, self._everything = None, False
-        for cache in caches:
-            if cache.shows_anything() and (cache is not self._active or scale < 1.0):
+        for cache in (self._below, self._above):
+            if cache.shows_anything():
                 cache.refresh(area)
+        if self._active is not None and self._active.shows_anything():
+            self._active.refresh(area)
+
+    def _mips_fit(self, count: int) -> bool:
+        """Zoomed out, with every layer's mip and the two composites within MIP_BUDGET_PIXELS."""
+        w, h = self._size
+        fit = self._scale < 1.0 and (count + 2) * w * h * self._scale**2 <= MIP_BUDGET_PIXELS
+        if not fit:
+            self._mips.clear()
+        return fit
+
+    def _follow_mips(self, layers: list[Layer], images: list[QImage]) -> list[_Cache]:
+        """Each layer's own cache at the view's scale (made when first needed, dropped with the layer)."""
+        mips = []
+        for layer, img in zip(layers, images, strict=True):
+            mip = self._mips.get(layer.uid)
+            if mip is None:
+                mip = self._mips[layer.uid] = _Cache(props=False)
+                mip.reset(self._size, self._scale)
+            mip.follow([layer], [img], self._pending, self._everything)
+            mips.append(mip)
+        kept = {x.uid for x in layers}
+        for uid in [k for k in self._mips if k not in kept]:
+            del self._mips[uid]
+        return mips
 
     @property
     def scale(self) -> float:
@@ -193,7 +249,7 @@ class StackComposite:
     @property
     def active(self) -> QImage | None:
         """The active layer at the view's scale when zoomed out (at full opacity), else None."""
-        return self._active.image if self.scale < 1.0 else None
+        return None if self._active is None else self._active.image
 
     @property
     def above(self) -> QImage | None:

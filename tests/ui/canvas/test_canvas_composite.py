@@ -77,8 +77,10 @@ CHANGES = {
 }
 
 
-@pytest.mark.parametrize("scale", [1.0, 0.5, 2.0])
-def test_cached_composites_follow_every_change(qtbot, scale: float) -> None:
+@pytest.mark.parametrize(("scale", "mips"), [(1.0, True), (0.5, True), (0.5, False), (2.0, True)])
+def test_cached_composites_follow_every_change(qtbot, monkeypatch, scale: float, mips: bool) -> None:
+    if not mips:  # zoomed out, but the layers' own caches over the budget: composites from the layers
+        monkeypatch.setattr(composite, "MIP_BUDGET_PIXELS", 0)
     doc = _document()
     view = _view(qtbot, doc, scale)
     _shown(view, scale)  # the caches are built
