@@ -8,13 +8,15 @@ import numpy as np
 
 
 def ensure_gui_app() -> object:
-    """A QGuiApplication (offscreen unless a platform is set): QPainter needs one."""
-    from PySide6.QtGui import QGuiApplication
+    """A Qt application (offscreen unless a platform is set): QPainter needs one. A QApplication, not
+    a QGuiApplication: in a process that later shows widgets (the test suite), a QGuiApplication would
+    be the instance they find, and creating a QWidget then aborts the process."""
+    from PySide6.QtWidgets import QApplication
 
-    app = QGuiApplication.instance()
+    app = QApplication.instance()
     if app is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication([])
+        app = QApplication([])
     return app
 
 
