@@ -10,6 +10,7 @@ from typing import Any
 
 MAX_SHARD_BYTES = 16 * 1024 * 1024
 INDEX = "index.json"
+HEADER_RESERVE = 256 * 1024
 
 
 def save_sharded(tensors: dict[str, Any], folder: Path, max_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
@@ -17,12 +18,13 @@ def save_sharded(tensors: dict[str, Any], folder: Path, max_bytes: int = MAX_SHA
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    pieces = dict(_split_large(tensors, max_bytes))
+    budget = max_bytes - HEADER_RESERVE  # each file also holds a JSON header naming its tensors
+    pieces = dict(_split_large(tensors, budget))
     shards: list[dict[str, Any]] = [{}]
     size = 0
     for name, t in pieces.items():
         nbytes = t.numel() * t.element_size()
-        if shards[-1] and size + nbytes > max_bytes:
+        if shards[-1] and size + nbytes > budget:
             shards.append({})
             size = 0
         shards[-1][name] = t

@@ -71,8 +71,8 @@ def test_shards_respect_the_size_limit_and_round_trip(tmp_path: Path) -> None:
     from studio_train.v2.shards import load_sharded, save_sharded
 
     tensors = {"big": torch.randn(300, 1000), "small": torch.arange(10), "half": torch.randn(7, 5).half()}
-    files = save_sharded(tensors, tmp_path / "s", max_bytes=400_000)
-    assert len(files) >= 3 and all(f.stat().st_size <= 400_000 + 4096 for f in files)
+    files = save_sharded(tensors, tmp_path / "s", max_bytes=600_000)
+    assert len(files) >= 3 and all(f.stat().st_size <= 600_000 for f in files)
     back = load_sharded(tmp_path / "s")
     assert set(back) == set(tensors)
     for k, v in tensors.items():
