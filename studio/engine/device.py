@@ -156,6 +156,12 @@ def bf16_pays_off(unet_params: int) -> bool:
     return unet_params >= BF16_MIN_UNET_PARAMS
 
 
+def threads_for_model(unet_params: int, cores: int | None = None) -> int:
+    """Every core for an SD-sized UNet; one for a small one (the built-in model): its ops are too small
+    to split, and two threads made its 20-step job 25 % slower (bench_stall.py: 1.25 vs 1.00 s)."""
+    return max(1, cores or default_torch_threads()) if bf16_pays_off(unet_params) else 1
+
+
 def default_torch_threads() -> int:
     """Every core: the engine thread runs at a lower priority (`lower_thread_priority`) and idle
     OpenMP workers sleep (OMP_WAIT_POLICY=PASSIVE), so the GUI thread still gets a core when it needs

@@ -290,6 +290,12 @@ class Engine:
         from studio.engine.memory import uses_memory_modes
 
         loaded, seconds = models.ensure(ref, progress)
+        if self._torch_threads is None:  # the default: by the model's size (device.threads_for_model)
+            import torch
+
+            from studio.engine.device import threads_for_model
+
+            torch.set_num_threads(threads_for_model(sum(p.numel() for p in loaded.pipe.unet.parameters())))
         side = models.native_size()
         mode = models.memory_mode.value if uses_memory_modes(models.device) else ""
         ready = ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds, side, ref, mode)

@@ -79,3 +79,16 @@ def test_bf16_images_stay_within_the_stated_tolerance_of_fp32(make_engine):
         images[precision] = np.asarray(done.images[0], dtype=np.float32)
     diff = np.abs(images["fp32"] - images["bf16"])
     assert diff.mean() <= BF16_MEAN_TOLERANCE, diff.mean()
+
+
+def test_threads_follow_the_model_size():
+    assert dev.threads_for_model(860_000_000, cores=16) == 16
+    assert dev.threads_for_model(17_000_000, cores=16) == 1
+
+
+def test_the_engine_sets_the_threads_for_the_loaded_model(make_engine, request_for, monkeypatch):
+    seen: list[int] = []
+    monkeypatch.setattr(dev, "threads_for_model", lambda params, cores=None: seen.append(params) or 1)
+    engine, rec = make_engine(torch_threads=None)
+    assert isinstance(rec.wait_for(engine.submit(request_for())), Finished)
+    assert len(seen) == 1 and seen[0] > 0  # called with the tiny UNet's parameter count
