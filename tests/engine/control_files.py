@@ -74,13 +74,14 @@ def image_encoder_folder(folder: Path) -> Path:
     return folder
 
 
-def ip_adapter_file(path: Path, seed: int = 3) -> Path:
-    """An IP-Adapter (basic: 4 image tokens) for the tiny UNet, keys as h94's files have them."""
+def ip_adapter_file(path: Path, seed: int = 3, unet=None, scale: float = 0.2) -> Path:
+    """An IP-Adapter (basic: 4 image tokens) for `unet` (default: the tiny UNet), keys as h94's
+    files have them; `scale` sets the size of its random attention weights."""
     import torch
     from safetensors.torch import save_file
 
     gen = torch.Generator().manual_seed(seed)
-    unet = tiny_unet()
+    unet = unet if unet is not None else tiny_unet()
     cross = int(unet.config.cross_attention_dim)
     state = {
         "image_proj.proj.weight": torch.randn(4 * cross, IMAGE_EMBED_DIM, generator=gen) * 0.2,
@@ -93,8 +94,8 @@ def ip_adapter_file(path: Path, seed: int = 3) -> Path:
         if name.endswith("attn1.processor"):
             continue
         hidden = _hidden_size(unet, name)
-        state[f"ip_adapter.{key_id}.to_k_ip.weight"] = torch.randn(hidden, cross, generator=gen) * 0.2
-        state[f"ip_adapter.{key_id}.to_v_ip.weight"] = torch.randn(hidden, cross, generator=gen) * 0.2
+        state[f"ip_adapter.{key_id}.to_k_ip.weight"] = torch.randn(hidden, cross, generator=gen) * scale
+        state[f"ip_adapter.{key_id}.to_v_ip.weight"] = torch.randn(hidden, cross, generator=gen) * scale
         key_id += 2
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))

@@ -35,7 +35,7 @@ def make_control_models(folder: Path) -> tuple[Path, Path]:
     from diffusers import ControlNetModel, UNet2DConditionModel
 
     from studio.core.paths import builtin_model_dir
-    from tests.engine.control_files import IMAGE_EMBED_DIM, _hidden_size, image_encoder_folder
+    from tests.engine.control_files import image_encoder_folder, ip_adapter_file
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_pretrained(str(builtin_model_dir() / "unet"))
@@ -47,33 +47,9 @@ def make_control_models(folder: Path) -> tuple[Path, Path]:
     cn = folder / "control_studio-mini_scribble"
     net.save_pretrained(str(cn))
     ip = folder / "ip-adapter_studio-mini.safetensors"
-    _ip_adapter(unet, ip, IMAGE_EMBED_DIM, _hidden_size)
+    ip_adapter_file(ip, unet=unet, scale=0.1)
     image_encoder_folder(folder / "image_encoder")
     return cn, ip
-
-
-def _ip_adapter(unet: Any, path: Path, embed_dim: int, hidden_size: Callable[[Any, str], int]) -> None:
-    """A basic IP-Adapter (4 image tokens) for `unet`, keys as h94's files have them."""
-    import torch
-    from safetensors.torch import save_file
-
-    gen = torch.Generator().manual_seed(3)
-    cross = int(unet.config.cross_attention_dim)
-    state = {
-        "image_proj.proj.weight": torch.randn(4 * cross, embed_dim, generator=gen) * 0.2,
-        "image_proj.proj.bias": torch.zeros(4 * cross),
-        "image_proj.norm.weight": torch.ones(cross),
-        "image_proj.norm.bias": torch.zeros(cross),
-    }
-    key_id = 1
-    for name in unet.attn_processors:
-        if name.endswith("attn1.processor"):
-            continue
-        hidden = hidden_size(unet, name)
-        state[f"ip_adapter.{key_id}.to_k_ip.weight"] = torch.randn(hidden, cross, generator=gen) * 0.1
-        state[f"ip_adapter.{key_id}.to_v_ip.weight"] = torch.randn(hidden, cross, generator=gen) * 0.1
-        key_id += 2
-    save_file(state, str(path))
 
 
 def make_pictures(root: Path) -> tuple[np.ndarray, Path]:
