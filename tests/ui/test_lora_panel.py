@@ -61,7 +61,7 @@ def test_weight_spin_box_range_and_step(window: Any) -> None:
 
 def test_no_loras_found_says_so(window: Any) -> None:
     picker = window.own_files.loras
-    assert picker.available.currentText() == "No LoRAs in the LoRA folders"
+    assert picker.available.currentText() == "No LoRAs found"
     assert not picker.add_button.isEnabled()
 
 

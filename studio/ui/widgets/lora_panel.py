@@ -83,8 +83,11 @@ class LoraPicker(QWidget):
         for path in paths:
             self.available.addItem(path.stem, path.stem)
         empty = self.available.count() == 0
-        if empty:
-            self.available.addItem("No LoRAs in the LoRA folders", None)
+        if empty:  # short: the column is narrow; the tooltip says where Studio looked
+            self.available.addItem("No LoRAs found", None)
+            self.available.setItemData(
+                0, "No LoRA files in the LoRA folders (Settings)", Qt.ItemDataRole.ToolTipRole
+            )
         self.available.setEnabled(not empty)
         self.add_button.setEnabled(not empty)
 
@@ -131,6 +134,9 @@ class EmbeddingList(QListWidget):
         self.setToolTip("Textual inversion embeddings: click one to put its name in the prompt")
         self.setMinimumHeight(56)  # two names visible even in a crowded column
         self.setMaximumHeight(96)
+        # long names are elided, never scrolled sideways (a scroll bar ate one of the two rows)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.itemClicked.connect(self._clicked)
 
     def set_found(self, paths: Iterable[Path]) -> None:
@@ -140,7 +146,8 @@ class EmbeddingList(QListWidget):
             item.setToolTip(str(path))
             self.addItem(item)
         if self.count() == 0:
-            placeholder = QListWidgetItem("No embeddings in the embedding folders")
+            placeholder = QListWidgetItem("No embeddings found")
+            placeholder.setToolTip("No embedding files in the embedding folders (Settings)")
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)  # shown, not clickable
             self.addItem(placeholder)
 
