@@ -21,13 +21,16 @@ log = logging.getLogger(__name__)
 
 
 class SeamChecker(QObject):
-    measured = Signal(object, int, object)  # token, candidate index, SeamReport | None
+    measured = Signal(object, int, object)  # token, candidate index, SeamReport | None (GUI thread)
+    _done = Signal(object, int, object)  # the worker's report, queued to the GUI thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seam-check")
         self.pending = 0  # measures queued or running, counted on the GUI thread
-        self.measured.connect(self._settled)  # first: runs before the receivers' slots
+        # One queued event per report: `pending` drops and `measured`'s receivers run in that same
+        # event, so nobody sees pending == 0 before every report has been received.
+        self._done.connect(self._deliver)
 
     def measure(self, token: object, index: int, plan: GenerationPlan, result: np.ndarray) -> None:
         self.pending += 1
@@ -41,10 +44,11 @@ class SeamChecker(QObject):
         except Exception:  # a measure that fails must not stop the artist reviewing the result
             log.exception("Measuring the seam of result %d failed", index)
             report = None
-        self.measured.emit(token, index, report)
+        self._done.emit(token, index, report)
 
-    def _settled(self, _token: object, _index: int, _report: object) -> None:
+    def _deliver(self, token: object, index: int, report: object) -> None:
         self.pending = max(0, self.pending - 1)
+        self.measured.emit(token, index, report)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
