@@ -168,6 +168,15 @@ def prepare(
     return call
 
 
+def _derived(cls: Any, base: Pipeline, **components: Any) -> Pipeline:
+    """`cls` built on `base`'s weights (`from_pipe`: no copies) plus `components`, with `base`'s
+    scheduler (set up for this job) and no progress bar."""
+    pipe: Pipeline = cls.from_pipe(base, **components)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = base.scheduler
+    return pipe
+
+
 # ---- ControlNet ------------------------------------------------------------------------------
 
 
@@ -189,9 +198,7 @@ def _controlnet_call(
         _union_call(call, units, nets, plan, mode, base, models)
         return
     cls = getattr(diffusers, _CONTROLNET_CLASSES[(models.family == "sdxl", mode)])
-    pipe = cls.from_pipe(base, controlnet=nets if len(nets) > 1 else nets[0])
-    pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = base.scheduler
+    pipe = _derived(cls, base, controlnet=nets if len(nets) > 1 else nets[0])
     images: list[Any] = [preprocess(u, plan.generation_size) for u in _mapped(units, plan)]
     if any(u.preprocessor == "inpaint" for u in units):
         images = [
@@ -252,9 +259,7 @@ def _union_call(
             "The units of one union ControlNet share one weight, start and end: make them equal."
         )
     cls = getattr(diffusers, _UNION_CLASSES[mode])
-    pipe = cls.from_pipe(base, controlnet=net)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = base.scheduler
+    pipe = _derived(cls, base, controlnet=net)
     images: list[Any] = [preprocess(u, plan.generation_size) for u in _mapped(units, plan)]
     images = [
         _inpaint_condition(img, plan) if u.preprocessor == "inpaint" else img
@@ -344,9 +349,7 @@ def _adapter_call(
             )
     adapters = [cache.model(u, base.unet, models.device, models.dtype) for u in units]
     adapter = adapters[0] if len(adapters) == 1 else diffusers.MultiAdapter(adapters)
-    pipe = getattr(diffusers, _ADAPTER_CLASSES[sdxl]).from_pipe(base, adapter=adapter)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = base.scheduler
+    pipe = _derived(getattr(diffusers, _ADAPTER_CLASSES[sdxl]), base, adapter=adapter)
     images = [preprocess(u, plan.generation_size) for u in units]
     single = len(units) == 1
     call.pipe = pipe
