@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.model_prompts import prompt_completions
 from studio.core.native_size import native_size
 from studio.core.request import MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, GenerationRequest
 from studio.core.schedulers import SCHEDULER_NAMES
 from studio.ui.icons import icon
 from studio.ui.widgets.inputs import PromptEdit, SliderSpin, set_quietly
+from studio.ui.widgets.prompt_completer import PromptCompleter
 
 BUILTIN_MODEL = "Built-in (studio-mini)"
 DEFAULTS = GenerationRequest(strength=0.75)
@@ -56,6 +58,8 @@ class CanvasGenPanel(QGroupBox):
         self.prompt = PromptEdit("What to paint in the selection… (Ctrl+Enter inpaints)")
         self.prompt.setToolTip("The prompt for inpaint and outpaint on the canvas. Ctrl+Enter inpaints.")
         self.prompt.setFixedHeight(64)
+        self.prompt_completer = PromptCompleter(self.prompt)
+        self.completions_for: str | None = None  # the model whose names the completer holds
         self.negative = PromptEdit("What to avoid (negative prompt)")
         self.negative.setFixedHeight(44)
         self.from_generate = QPushButton("Use Generate tab prompt")
@@ -172,6 +176,9 @@ class CanvasGenPanel(QGroupBox):
         self.model_line.setText(describe_shared(shared))
         self.model_line.setToolTip(shared.model or "The built-in model")
         self.native_side = side = native_size(shared.model)
+        if shared.model != self.completions_for:
+            self.completions_for = shared.model
+            self.prompt_completer.set_names(prompt_completions(shared.model))
         self.size_line.setText(f"Generates at {side} × {side} px, the model's native size")
 
     def _random_toggled(self, on: bool) -> None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.model_prompts import prompt_completions
 from studio.core.request import MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_STEPS
 from studio.core.schedulers import SCHEDULER_NAMES
 from studio.ui.icons import icon
@@ -32,6 +33,7 @@ from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.inputs import Multiple8SpinBox, PromptEdit, SliderSpin, set_quietly
 from studio.ui.widgets.lora_panel import OwnFilesPanel
 from studio.ui.widgets.model_picker import ModelPicker
+from studio.ui.widgets.prompt_completer import PromptCompleter
 from studio.ui.widgets.style_chips import PromptIdeasButton, StyleChips
 
 ASPECTS: tuple[tuple[str, float], ...] = (
@@ -104,6 +106,9 @@ class ControlsPanel(QWidget):
         self.prompt = PromptEdit("Describe the image… (Ctrl+Enter to generate)")
         self.prompt.setToolTip("What to paint. Ctrl+Enter generates.")
         self.prompt.setMinimumHeight(90)
+        self.prompt_completer = PromptCompleter(self.prompt)
+        self.prompt_completer.set_names(prompt_completions(self.vm.model))
+        self.vm.model_changed.connect(lambda ref: self.prompt_completer.set_names(prompt_completions(ref)))
         self.negative = PromptEdit("What to avoid (negative prompt)")
         self.negative.setToolTip("Things the image should not contain. Ctrl+Enter generates.")
         self.negative.setFixedHeight(58)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from typing import Protocol
+
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QPlainTextEdit, QSlider, QSpinBox, QWidget
 
 from studio.core.request import round_to_multiple_of_8
+
+
+class KeyHook(Protocol):
+    """Something that sees a prompt box's keys first (the completer): `takes_key` True = not typed."""
+
+    def takes_key(self, event: QKeyEvent) -> bool: ...
+    def popup_visible(self) -> bool: ...
+    def after_key(self, event: QKeyEvent) -> None: ...
 
 
 class PromptEdit(QPlainTextEdit):
@@ -20,13 +30,32 @@ class PromptEdit(QPlainTextEdit):
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
         self.textChanged.connect(lambda: self.text_edited.emit(self.toPlainText()))
+        self.key_hook: KeyHook | None = None
+
+    def event(self, event: QEvent) -> bool:
+        """While the completion list is open, Escape closes it rather than triggering a window
+        shortcut (the canvas's "cancel the job")."""
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and self.key_hook is not None
+            and self.key_hook.popup_visible()
+        ):
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt name)
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.submitted.emit()
             return
+        if self.key_hook is not None and self.key_hook.takes_key(event):
+            return
         super().keyPressEvent(event)
+        if self.key_hook is not None:
+            self.key_hook.after_key(event)
 
     def set_text_quietly(self, text: str) -> None:
         if text == self.toPlainText():
