@@ -35,11 +35,11 @@ if TYPE_CHECKING:  # the real types, imported lazily at run time (the window com
     from studio.core.paths import UserDirs
     from studio.core.presets import Preset
     from studio.core.settings import Settings
-    from studio.engine.engine import Engine
-    from studio.ui.bridge import EngineBridge, EngineFactory
+    from studio.ui.bridge import EngineBridge, EngineFactory, EngineLike
     from studio.ui.canvas.autosave import Restorable
     from studio.ui.canvas.workspace import CanvasWorkspace
     from studio.ui.main_window import MainWindow
+    from studio.ui.servers import ServerServices
 
     SettingsSource = Settings | Callable[[], Settings]
 
@@ -62,15 +62,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def engine_factory(settings: Settings | Callable[[], Settings]) -> EngineFactory:
-    """Builds the Engine on first use; the import stays out of the path to the first window.
+    """Builds the engine on first use; the import stays out of the path to the first window.
 
     `settings` is a settings object or a callable returning the current one (read at each start,
-    so a new device/precision applies when the engine restarts)."""
+    so a new device/precision, or a switch to or from ComfyUI servers, applies when the engine
+    restarts). Jobs run on ComfyUI servers (`studio.remote.engine.RemoteEngine`) when the settings
+    say so, else on this computer (`studio.engine.engine.Engine`); nothing else knows which."""
 
-    def create(publish: Callable[[Event], None]) -> Engine:
-        from studio.engine.engine import Engine
+    def create(publish: Callable[[Event], None]) -> EngineLike:
+        from studio.core.remote_servers import RUN_COMFYUI
 
         current = settings() if callable(settings) else settings
+        if current.run_on == RUN_COMFYUI and current.comfyui_servers:
+            from studio.app_remote import remote_engine
+
+            return remote_engine(publish, current.comfyui_servers)
+        from studio.engine.engine import Engine
+
         threads = os.environ.get("STUDIO_TORCH_THREADS")
         return Engine(
             publish,
@@ -90,10 +98,33 @@ def setup_logging(log_dir: Path) -> None:
 
 
 def load_settings_for(config_dir: Path) -> tuple[Settings, Callable[[Settings], None]]:
+    """The settings and their save function; the ComfyUI servers' tokens come from (and go to) their
+    own 0600 file beside settings.json, never settings.json itself."""
+    import dataclasses
+
+    from studio.core.remote_servers import TOKENS_FILE, load_tokens, save_tokens, with_tokens
     from studio.core.settings import SettingsFile
 
     session = SettingsFile(config_dir / SETTINGS_FILE)  # saves merge into what other windows wrote
-    return session.load(), session.save
+    tokens_path = config_dir / TOKENS_FILE
+    loaded = session.load()
+    settings = dataclasses.replace(
+        loaded, comfyui_servers=with_tokens(loaded.comfyui_servers, load_tokens(tokens_path))
+    )
+
+    def save(new: Settings) -> None:
+        session.save(new)
+        save_tokens(tokens_path, new.comfyui_servers)
+
+    return settings, save
+
+
+def server_services() -> ServerServices:
+    """What the window asks ComfyUI servers (off the GUI thread): a probe and their checkpoints."""
+    from studio.app_remote import list_checkpoints, probe_server
+    from studio.ui.servers import ServerServices
+
+    return ServerServices(probe=probe_server, models=list_checkpoints)
 
 
 def build_window(
@@ -114,7 +145,14 @@ def build_window(
 
     bridge = EngineBridge(factory(current_settings))
     store = PresetStore(dirs.presets, resource("presets"))
-    window = MainWindow(bridge, settings, store, save_settings=save, base_request=settings.last_request)
+    window = MainWindow(
+        bridge,
+        settings,
+        store,
+        save_settings=save,
+        base_request=settings.last_request,
+        server_services=server_services(),
+    )
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
 
@@ -197,7 +235,8 @@ def start_engine(window: MainWindow, preload: bool) -> None:
     try:
         window.bridge.ensure_engine()
         if preload:
-            window.status.model_label.setText("Loading the built-in model…")
+            remote = window.runs_remotely()
+            window.status.model_label.setText("Connecting…" if remote else "Loading the built-in model…")
             window.bridge.preload(window.vm.model)
     except Exception as exc:
         log.exception("Engine start failed")

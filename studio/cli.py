@@ -1,5 +1,8 @@
 """studio-cli: generate / img2img / inpaint / outpaint / info / models, headless.
 
+With `--server URL` (repeatable) the job runs on ComfyUI servers instead (`studio.cli_remote`), with
+the same output, metadata and exit codes; `models --server URL` lists a server's checkpoints.
+
 Runs the same Engine as the app (one worker thread, typed events), shows a progress bar on stderr
 and saves PNGs with A1111 `parameters` text plus Studio JSON. Bad input ends with a one-line
 ``error: ...`` on stderr and a non-zero exit code; tracebacks go to the log file only. What the artist
@@ -21,6 +24,7 @@ from typing import Any, NoReturn
 
 from studio.cli_controls import ControlSpecError, add_control_options, control_fields
 from studio.cli_hires import add_hires_options, hires_options
+from studio.cli_remote import ServerOptionError, add_server_options
 from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from studio.core.settings import MEMORY_MODES
@@ -76,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("image", type=Path)
     models = sub.add_parser("models", help="list the models Studio can load")
     models.add_argument("--dir", action="append", default=[], type=Path, help="another folder to search")
+    add_server_options(models)
     return parser
 
 
@@ -96,7 +101,12 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
     p.add_argument("--height", type=int, default=None)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--strength", type=float, default=strength, help="denoising strength (not txt2img)")
-    p.add_argument("--model", default="", help="model folder, file or cached Hub id (default: built-in)")
+    p.add_argument(
+        "--model",
+        default="",
+        help="model folder, file or cached Hub id (default: built-in); with --server: a checkpoint name "
+        "as `studio-cli models --server URL` lists it (default: the server's first)",
+    )
     _own_file_options(p)
     add_control_options(p)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
@@ -108,6 +118,7 @@ def _generation_options(p: argparse.ArgumentParser, strength: float = 0.75) -> N
         help="GPU memory: full, vae (VAE tiling), model_offload, sequential; auto: from the free VRAM",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_server_options(p)
     p.add_argument(
         "--out", required=True, type=Path, help="output .png (batch: NAME-0001.png, ...); never replaced"
     )
@@ -163,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             return _info(args.image)
         if args.command == "models":
-            return _models(args.dir)
+            return _remote_models(args) if args.server else _models(args.dir)
         return _generate(args)
-    except CliError as exc:
+    except (CliError, ServerOptionError) as exc:
         return _error(str(exc), EXIT_INPUT)
     except KeyboardInterrupt:
         return _error("interrupted", EXIT_CANCELLED)
@@ -266,22 +277,22 @@ def _settings_model_dirs() -> list[Path]:
         return []
 
 
+def _remote_models(args: argparse.Namespace) -> int:
+    from studio.cli_remote import list_models, servers_from_args
+
+    return list_models(servers_from_args(args))
+
+
 def _generate(args: argparse.Namespace) -> int:
     from studio.core.events import FailureKind
-    from studio.engine.headless import JobFailed, run_job, save_results
+    from studio.engine.headless import JobFailed, save_results
 
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     check_out(args.out, overwrite=args.overwrite)
     request = request_from_args(args)
     try:  # the engine checks the request when it is submitted: a bad one fails as "input"
-        outcome = run_job(
-            request,
-            device=args.device,
-            precision=args.precision,
-            threads=args.threads,
-            memory_mode=args.memory_mode,
-        )
+        outcome = _run(args, request)
     except JobFailed as exc:
         if exc.kind is FailureKind.INPUT:
             raise CliError(str(exc)) from exc
@@ -290,6 +301,25 @@ def _generate(args: argparse.Namespace) -> int:
     for path in paths:
         sys.stdout.write(f"{path}\n")
     return 0
+
+
+def _run(args: argparse.Namespace, request: Any) -> Any:
+    """The job's Finished event, from the local engine or (--server) the ComfyUI servers."""
+    if args.server:
+        from studio.cli_remote import check_model, checkpoints, run_remote, servers_from_args
+
+        servers = servers_from_args(args)
+        check_model(request.model, checkpoints(servers))
+        return run_remote(request, servers)
+    from studio.engine.headless import run_job
+
+    return run_job(
+        request,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+        memory_mode=args.memory_mode,
+    )
 
 
 def check_out(out: Path, *, overwrite: bool = False) -> None:
@@ -317,7 +347,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         "mode": mode,
         "prompt": args.prompt,
         "negative_prompt": args.negative,
-        "model": _model_ref(args.model),
+        "model": args.model if args.server else _model_ref(args.model),  # a server's name as it is
         "steps": args.steps,
         "guidance": args.guidance,
         "scheduler": args.scheduler,

@@ -32,6 +32,7 @@ from studio.core.fileio import (
 )
 from studio.core.jsontext import parse_json
 from studio.core.paths import UserDirs
+from studio.core.remote_servers import RUN_ON, RemoteServer, servers_from_json
 from studio.core.request import MAX_STEPS, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ _CHOICES = {
     "memory_mode": MEMORY_MODES,
     "preview_kind": PREVIEW_KINDS,
     "theme": THEMES,
+    "run_on": RUN_ON,
 }
 _NOT_SAVED = ("problems", "extra", "last_request", "canvas_request", "file_version")
 _FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "control_dirs")
@@ -75,6 +77,10 @@ class Settings:
     control_dirs: tuple[str, ...] = ()
     ip_image_encoder: str = ""
     theme: str = "system"
+    # Where jobs run (issue 16): "local" (this computer) or "comfyui" (these servers; their tokens are
+    # kept in their own 0600 file, core.remote_servers, never in this one).
+    run_on: str = "local"
+    comfyui_servers: tuple[RemoteServer, ...] = ()
     last_request: GenerationRequest | None = None  # the request fields at the last close (no images)
     # The canvas's own generation panel (prompt, strength, batch, seed, sampler…) at the last change.
     canvas_request: GenerationRequest | None = None
@@ -263,7 +269,7 @@ def settings_from_dict(data: JSONDict) -> Settings:
     known = {f.name for f in dataclasses.fields(Settings)} | {"version"}
     for name in known - set(_NOT_SAVED) - {"version"}:
         if name in data:
-            value = _check(name, data[name], getattr(defaults, name))
+            value = _check(name, data[name], getattr(defaults, name), problems)
             if value is None:
                 problems.append(
                     f"The setting {name} = {data[name]!r} is not valid; using {getattr(defaults, name)!r}."
@@ -280,8 +286,11 @@ def settings_from_dict(data: JSONDict) -> Settings:
     )
 
 
-def _check(name: str, value: object, default: object) -> object:
-    """The value if it has the right type/choice (folder lists as tuples of str), else None."""
+def _check(name: str, value: object, default: object, problems: list[str] | None = None) -> object:
+    """The value if it has the right type/choice (folder lists as tuples of str), else None. A server
+    list keeps its good entries; the bad ones are named in `problems`."""
+    if name == "comfyui_servers":
+        return servers_from_json(value, [] if problems is None else problems)
     if name in _CHOICES:
         return value if value in _CHOICES[name] else None
     if name in _FOLDER_LISTS:
@@ -332,6 +341,8 @@ def _defaults_because(message: str) -> Settings:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, RemoteServer):
+        return value.to_json()
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.events import Failed, Loading, ModelReady
+from studio.core.remote_servers import RemoteServer
 from studio.ui.widgets.banner import ErrorBanner
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
@@ -91,6 +93,8 @@ class StatusArea(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         bar = window.statusBar()
+        self.where_label = QLabel("This computer")  # where jobs run: this computer or ComfyUI servers
+        self.where_label.setObjectName("dimLabel")
         self.model_label = QLabel("Engine not started")
         self.model_label.setToolTip("The model in memory")
         self.busy = QProgressBar()
@@ -100,7 +104,15 @@ class StatusArea(QObject):
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
         bar.addPermanentWidget(self.busy)
+        bar.addPermanentWidget(self.where_label)
         bar.addPermanentWidget(self.model_label)
+
+    def show_where(self, text: str, servers: Sequence[RemoteServer] = ()) -> None:
+        """Where jobs run ("This computer", "ComfyUI: host:port (+1)"); every server in the tooltip."""
+        self.where_label.setText(text)
+        self.where_label.setToolTip(
+            "\n".join(s.url for s in servers) if servers else "Jobs run on this computer"
+        )
 
     def on_loading(self, event: Loading) -> None:
         self.busy.setVisible(True)

@@ -29,6 +29,7 @@ from studio.core.events import Failed, ModelReady
 from studio.core.native_size import native_size
 from studio.core.paths import user_dirs
 from studio.core.presets import Preset, PresetStore
+from studio.core.remote_servers import RUN_COMFYUI, where_jobs_run
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.core.settings import Settings, control_folders, user_folders
 from studio.core.styles import style_of, without_style
@@ -42,6 +43,7 @@ from studio.ui.history_actions import HistoryActions
 from studio.ui.icons import icon
 from studio.ui.layout import GenerateTab, build_status_bar
 from studio.ui.results import recent_images
+from studio.ui.servers import ServerModelList, ServerServices
 from studio.ui.theme import apply_theme
 from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.control_panel import ControlPanel, bind_view_model
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         *,
         save_settings: Callable[[Settings], None] | None = None,
         base_request: GenerationRequest | None = None,
+        server_services: ServerServices | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Studio")
@@ -97,6 +100,18 @@ class MainWindow(QMainWindow):
         self.vm = RequestViewModel(base_request or GenerationRequest(), self)
         self.vm.set_native_size(native_size(self.vm.model))  # the size follows the model from the start
         self._build(preset_store)
+        self.server_services = server_services  # ComfyUI servers: probes and model lists (app.py's)
+        self.server_models = (
+            None
+            if server_services is None
+            else ServerModelList(
+                self.model_picker,
+                server_services,
+                lambda: self.vm.model,
+                lambda m: self.vm.set("model", m),
+                self,
+            )
+        )
         self._apply_settings_to_request(settings)
         self._build_menus()
         self.refresh_models()
@@ -302,6 +317,8 @@ class MainWindow(QMainWindow):
     # -- settings, presets, models ----------------------------------------------------------------
     def _apply_settings_to_request(self, settings: Settings) -> None:
         interval = settings.preview_interval
+        remote = settings.comfyui_servers if settings.run_on == RUN_COMFYUI else ()
+        self.status.show_where(where_jobs_run(settings.run_on, remote), remote)
         self.generation.preview_interval = interval
         self.vm.set("preview", _preview_kind(settings.preview_kind))
         self.progress.set_previews_enabled(interval > 0 and self.vm.preview is not PreviewKind.NONE)
@@ -328,6 +345,8 @@ class MainWindow(QMainWindow):
         app = QGuiApplication.instance()
         if app is not None:
             apply_theme(app, str(settings.theme))  # type: ignore[arg-type]
+        if old.run_on != settings.run_on:  # a local model is no server checkpoint, nor the reverse
+            self.vm.set("model", "")
         self.refresh_models()
         if self._save_settings is not None:
             try:
@@ -336,11 +355,7 @@ class MainWindow(QMainWindow):
                 self.banner.show_error(f"Settings could not be saved: {exc}")
         if str(old.output_dir) != str(settings.output_dir):
             self.history.add_recent(recent_images(self.output_dir()))
-        if (old.device, old.precision, old.memory_mode) != (
-            settings.device,
-            settings.precision,
-            settings.memory_mode,
-        ):
+        if _engine_settings(old) != _engine_settings(settings):
             self._restart_engine()
         self.settings_changed.emit(settings)
 
@@ -367,7 +382,8 @@ class MainWindow(QMainWindow):
             self._restart_engine()
 
     def show_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self.prompts, self)
+        probe = self.server_services.probe if self.server_services is not None else None
+        dialog = SettingsDialog(self.settings, self.prompts, self, probe_server=probe)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
         dialog.open()
         return dialog
@@ -384,7 +400,16 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def runs_remotely(self) -> bool:
+        """Whether jobs run on ComfyUI servers (their checkpoints in the model picker)."""
+        return self.settings.run_on == RUN_COMFYUI and bool(self.settings.comfyui_servers)
+
     def refresh_models(self) -> None:
+        if self.server_models is not None and self.runs_remotely():
+            self.server_models.refresh(self.settings.comfyui_servers)
+            return
+        if self.server_models is not None:
+            self.server_models.forget()
         dirs = [Path(d) for d in self.settings.model_dirs] + [user_dirs().models]
         self.model_picker.set_entries(discover_models(dirs))
 
@@ -448,6 +473,17 @@ class MainWindow(QMainWindow):
         self.generation.saver.wait()  # results still being written
         self.history.shutdown()
         super().closeEvent(event)
+
+
+def _engine_settings(settings: Settings) -> tuple[object, ...]:
+    """The settings the engine is built with: a change restarts it (app.py's factory reads them)."""
+    return (
+        settings.device,
+        settings.precision,
+        settings.memory_mode,
+        settings.run_on,
+        settings.comfyui_servers,  # tokens included
+    )
 
 
 def _preview_kind(value: object) -> PreviewKind:

@@ -1,9 +1,11 @@
-"""Settings dialog: device and precision, preview kind and interval, output folder, model folders, control
-model folders and the IP-Adapter image encoder, theme."""
+"""Settings dialog: where jobs run (this computer or ComfyUI servers), device and precision, preview kind
+and interval, output folder, model folders, control model folders and the IP-Adapter image encoder,
+theme."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,9 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.paths import user_dirs
+from studio.core.remote_servers import RemoteServer
 from studio.core.request import MAX_STEPS
 from studio.core.settings import Settings
 from studio.ui.dialogs.prompts import Prompts
+from studio.ui.dialogs.servers_section import ServersSection
 
 DEVICES = (("Automatic", "auto"), ("CPU", "cpu"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"))
 PRECISIONS = (("Automatic", "auto"), ("32-bit float", "fp32"), ("16-bit float", "fp16"), ("bfloat16", "bf16"))
@@ -48,12 +52,19 @@ def _combo(items: tuple[tuple[str, str], ...], value: str, tip: str) -> QComboBo
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, prompts: Prompts, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        prompts: Prompts,
+        parent: QWidget | None = None,
+        probe_server: Callable[[RemoteServer], str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(620)
         self._settings = settings
         self._prompts = prompts
+        self.servers = ServersSection(settings.run_on, settings.comfyui_servers, probe_server)
         self.device = _combo(
             DEVICES, settings.device, "Where the model runs. Automatic picks a GPU when there is one."
         )
@@ -140,8 +151,14 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.servers)
         layout.addLayout(form)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """Only with a usable server list (the section says what is wrong otherwise)."""
+        if self.servers.check():
+            super().accept()
 
     def _folder_buttons(self, folders: QListWidget, what: str) -> QHBoxLayout:
         add, remove = QPushButton("Add…"), QPushButton("Remove")
@@ -197,4 +214,6 @@ class SettingsDialog(QDialog):
             control_dirs=tuple(self.control_dirs.item(i).text() for i in range(self.control_dirs.count())),
             ip_image_encoder=self.ip_image_encoder.text().strip(),
             theme=str(self.theme.currentData()),
+            run_on=self.servers.run_on(),
+            comfyui_servers=self.servers.servers(),
         )

@@ -1,4 +1,6 @@
-"""Model picker: the built-in model, models found in the model folders, and "Open model…"."""
+"""Model picker: the built-in model, models found in the model folders, and "Open model…"; or, when
+jobs run on ComfyUI servers, the checkpoints the servers list (`show_server_models`, with a
+"loading…" or error line meanwhile: `show_placeholder`)."""
 
 from __future__ import annotations
 
@@ -56,17 +58,41 @@ class ModelPicker(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo, 1)
         layout.addWidget(self.open_button)
+        self.local = True  # False: the list is a server's checkpoints (no local files to open)
         self.set_entries([(BUILTIN_LABEL, "")])
 
     def set_entries(self, entries: Sequence[tuple[str, str]]) -> None:
+        """The local models (the built-in one, the model folders'); "Open…" offered."""
         current = self.current_ref()
+        self._set_local(True)
+        self._fill(entries)
+        self.set_ref(current or "")
+
+    def show_server_models(self, names: Sequence[str]) -> None:
+        """The checkpoints the ComfyUI servers list; a request carries the name as the server spells it."""
+        self._set_local(False)
+        self._fill([(name, name) for name in names])
+
+    def show_placeholder(self, text: str, detail: str = "") -> None:
+        """One line instead of the list: the servers' models are loading, or could not be listed."""
+        self._set_local(False)
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem(text, None)
+        self.combo.setItemData(0, detail or text, 3)  # ToolTipRole
+        self.combo.blockSignals(False)
+
+    def _set_local(self, local: bool) -> None:
+        self.local = local
+        self.open_button.setVisible(local)
+
+    def _fill(self, entries: Sequence[tuple[str, str]]) -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
         for label, ref in entries:
             self.combo.addItem(label, ref)
             self.combo.setItemData(self.combo.count() - 1, ref or "Built-in model", 3)  # ToolTipRole
         self.combo.blockSignals(False)
-        self.set_ref(current or "")
 
     def current_ref(self) -> str:
         data = self.combo.currentData()
@@ -86,12 +112,14 @@ class ModelPicker(QWidget):
         self.model_selected.emit(self.current_ref())
 
     def open_file(self) -> None:
-        self._choose(self._ask_file())
+        if self.local:
+            self._choose(self._ask_file())
 
     def open_folder(self) -> None:
-        self._choose(self._ask_folder())
+        if self.local:
+            self._choose(self._ask_folder())
 
     def _choose(self, path: str | None) -> None:
-        if path:
+        if path and self.local:  # a server cannot load a file from this computer
             self.set_ref(path)
             self.model_selected.emit(path)
