@@ -128,9 +128,13 @@ def server_services() -> ServerServices:
 
 
 def build_window(
-    app: QApplication, dirs: UserDirs, factory: Callable[[SettingsSource], EngineFactory] = engine_factory
+    app: QApplication,
+    dirs: UserDirs,
+    factory: Callable[[SettingsSource], EngineFactory] = engine_factory,
+    services: ServerServices | None = None,
 ) -> MainWindow:
-    """Settings, theme, preset store, bridge and main window (not shown, engine not started)."""
+    """Settings, theme, preset store, bridge and main window (not shown, engine not started).
+    `services`: how the window asks ComfyUI servers (default: studio.remote's client)."""
     from studio.core.paths import resource
     from studio.core.presets import PresetStore
     from studio.ui.bridge import EngineBridge
@@ -151,7 +155,7 @@ def build_window(
         store,
         save_settings=save,
         base_request=settings.last_request,
-        server_services=server_services(),
+        server_services=services or server_services(),
     )
     app.aboutToQuit.connect(lambda: _on_quit(window, bridge, save))
     return window
