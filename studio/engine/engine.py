@@ -294,8 +294,10 @@ class Engine:
             import torch
 
             from studio.engine.device import threads_for_model
+            from studio.engine.dit import denoiser
 
-            torch.set_num_threads(threads_for_model(sum(p.numel() for p in loaded.pipe.unet.parameters())))
+            params = sum(p.numel() for p in denoiser(loaded.pipe).parameters())
+            torch.set_num_threads(threads_for_model(params))
         side = models.native_size()
         mode = models.memory_mode.value if uses_memory_modes(models.device) else ""
         ready = ModelReady(job_id, loaded.name, models.device, str(models.dtype), seconds, side, ref, mode)

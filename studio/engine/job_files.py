@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from studio.core.request import GenerationRequest
+from studio.engine.dit import is_dit
 from studio.engine.lora import applied_loras, resolve_loras
 from studio.engine.models import ModelManager
 from studio.engine.vae import vae_override
@@ -65,7 +66,8 @@ def job_files(request: GenerationRequest, models: ModelManager) -> Iterator[JobF
     loaded = models.loaded
     if loaded is None:
         raise RuntimeError("no model is loaded")
-    loras = resolve_loras(request)  # every name checked before anything is applied
+    # every name checked before anything is applied; SD3 / Flux run without (a warning says so)
+    loras = [] if is_dit(loaded.family) else resolve_loras(request)
     with (
         vae_override(request.vae, models.pipelines, loaded.family, models.dtype, models.device) as vae,
         applied_loras(loaded.pipe, loaded.family, loras) as applied,

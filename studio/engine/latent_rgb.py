@@ -2,8 +2,8 @@
 
 Where the factors come from, first match wins:
 1. ``latent_rgb.json`` in the model folder: ``{"factors": [[r, g, b] x channels], "bias": [r, g, b]}``;
-2. the published factors for the stock SD 1.x/2.x and SDXL autoencoders (recognised by their
-   configuration), as used by ComfyUI's ``latent_formats.py``;
+2. the published factors for the stock SD 1.x/2.x, SDXL, SD3 and Flux autoencoders (recognised by
+   their configuration: channels, scaling and shift factors), as used by ComfyUI's ``latent_formats.py``;
 3. a least-squares fit made once per model: the model's own VAE encodes a few smooth random colour
    images and decodes the latents again; the latents are regressed onto the decoded pixels
    averaged down to latent resolution. Cached as JSON under the
@@ -39,6 +39,51 @@ SDXL_FACTORS = [
     [-0.3165, -0.2492, -0.2188],
 ]
 SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+# The 16-channel SD3 / Flux autoencoders, latents as the transformer sees them ((z - shift) x scale).
+# Source: ComfyUI comfy/latent_formats.py, classes SD3 and Flux (latent_rgb_factors, _bias); numbers only.
+SD3_FACTORS = [
+    [-0.0922, -0.0175, 0.0749],
+    [0.0311, 0.0633, 0.0954],
+    [0.1994, 0.0927, 0.0458],
+    [0.0856, 0.0339, 0.0902],
+    [0.0587, 0.0272, -0.0496],
+    [-0.0006, 0.1104, 0.0309],
+    [0.0978, 0.0306, 0.0427],
+    [-0.0042, 0.1038, 0.1358],
+    [-0.0194, 0.0020, 0.0669],
+    [-0.0488, 0.0130, -0.0268],
+    [0.0922, 0.0988, 0.0951],
+    [-0.0278, 0.0524, -0.0542],
+    [0.0332, 0.0456, 0.0895],
+    [-0.0069, -0.0030, -0.0810],
+    [-0.0596, -0.0465, -0.0293],
+    [-0.1448, -0.1463, -0.1189],
+]
+SD3_BIAS = [0.2394, 0.2135, 0.1925]
+FLUX_FACTORS = [
+    [-0.0346, 0.0244, 0.0681],
+    [0.0034, 0.0210, 0.0687],
+    [0.0275, -0.0668, -0.0433],
+    [-0.0174, 0.0160, 0.0617],
+    [0.0859, 0.0721, 0.0329],
+    [0.0004, 0.0383, 0.0115],
+    [0.0405, 0.0861, 0.0915],
+    [-0.0236, -0.0185, -0.0259],
+    [-0.0245, 0.0250, 0.1180],
+    [0.1008, 0.0755, -0.0421],
+    [-0.0515, 0.0201, 0.0011],
+    [0.0428, -0.0012, -0.0036],
+    [0.0817, 0.0765, 0.0749],
+    [-0.1264, -0.0522, -0.1103],
+    [-0.0280, -0.0881, -0.0499],
+    [-0.1262, -0.0982, -0.0778],
+]
+FLUX_BIAS = [-0.0329, -0.0718, -0.0851]
+# (scaling factor, shift factor) of the stock 16-channel autoencoders -> (name, factors, bias)
+_STOCK_16 = {
+    (1.5305, 0.0609): ("sd3", SD3_FACTORS, SD3_BIAS),
+    (0.3611, 0.1159): ("flux", FLUX_FACTORS, FLUX_BIAS),
+}
 _STOCK_VAE_BLOCKS = [128, 256, 512, 512]
 
 
@@ -46,7 +91,7 @@ _STOCK_VAE_BLOCKS = [128, 256, 512, 512]
 class LatentRGB:
     factors: np.ndarray  # (channels, 3)
     bias: np.ndarray  # (3,)
-    source: str = ""  # "folder", "sd1", "sdxl", "fit", "cache"
+    source: str = ""  # "folder", "sd1", "sdxl", "sd3", "flux", "fit", "cache"
     _cached: Any = None  # (device, dtype, factors tensor, bias tensor)
 
     def to_rgb(self, latent: Any) -> np.ndarray:
@@ -125,6 +170,8 @@ def latent_rgb_for(vae: Any, *, folder: Path | None, model_hash: str, cache_dir:
 
 
 def _stock_factors(cfg: Any) -> LatentRGB | None:
+    if int(cfg.latent_channels) == 16:
+        return _stock_16(cfg)
     if int(cfg.latent_channels) != 4 or list(cfg.block_out_channels) != _STOCK_VAE_BLOCKS:
         return None
     scaling = float(cfg.scaling_factor)
@@ -132,6 +179,14 @@ def _stock_factors(cfg: Any) -> LatentRGB | None:
         return LatentRGB(np.asarray(SD1_FACTORS, np.float32), np.asarray(SD1_BIAS, np.float32), "sd1")
     if abs(scaling - 0.13025) < 1e-4:
         return LatentRGB(np.asarray(SDXL_FACTORS, np.float32), np.asarray(SDXL_BIAS, np.float32), "sdxl")
+    return None
+
+
+def _stock_16(cfg: Any) -> LatentRGB | None:
+    scaling, shift = float(cfg.scaling_factor), float(getattr(cfg, "shift_factor", None) or 0.0)
+    for (stock_scaling, stock_shift), (name, factors, bias) in _STOCK_16.items():
+        if abs(scaling - stock_scaling) < 1e-4 and abs(shift - stock_shift) < 1e-4:
+            return LatentRGB(np.asarray(factors, np.float32), np.asarray(bias, np.float32), name)
     return None
 
 
@@ -168,10 +223,11 @@ def fit_latent_rgb(vae: Any, *, count: int = 16, size: int = 64, seed: int = 0) 
     pixels = torch.from_numpy(_synthetic_images(count, size, seed))
     param = next(vae.parameters())
     scaling = float(vae.config.scaling_factor)
+    shift = float(getattr(vae.config, "shift_factor", None) or 0.0)  # SD3 / Flux: (z - shift) x scale
     with torch.no_grad():
         latents = vae.encode(pixels.to(param.device, param.dtype)).latent_dist.mean
         decoded = vae.decode(latents).sample.float().cpu()
-        latents = latents.float().cpu() * scaling
+        latents = (latents.float().cpu() - shift) * scaling
     h, w = latents.shape[-2:]
     target = torch.nn.functional.adaptive_avg_pool2d(decoded.clamp(-1, 1), (h, w))
     x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from studio.core.request import Mode
 from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
 from studio.engine.control import ControlModels
+from studio.engine.dit import denoiser, flow_scheduler, is_dit
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.memory import MemoryMode
 from studio.engine.schedulers import create_scheduler
@@ -30,15 +31,25 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 Loader = Callable[..., "LoadedModel"]  # (ref, *, device, dtype, progress)
 
-# (family is sdxl, mode) -> diffusers pipeline class name
+# (pipeline group: "sd" | "sdxl" | "sd3" | "flux", mode) -> diffusers pipeline class name
 _CLASSES = {
-    (False, Mode.TXT2IMG): "StableDiffusionPipeline",
-    (False, Mode.IMG2IMG): "StableDiffusionImg2ImgPipeline",
-    (False, Mode.INPAINT): "StableDiffusionInpaintPipeline",
-    (True, Mode.TXT2IMG): "StableDiffusionXLPipeline",
-    (True, Mode.IMG2IMG): "StableDiffusionXLImg2ImgPipeline",
-    (True, Mode.INPAINT): "StableDiffusionXLInpaintPipeline",
+    ("sd", Mode.TXT2IMG): "StableDiffusionPipeline",
+    ("sd", Mode.IMG2IMG): "StableDiffusionImg2ImgPipeline",
+    ("sd", Mode.INPAINT): "StableDiffusionInpaintPipeline",
+    ("sdxl", Mode.TXT2IMG): "StableDiffusionXLPipeline",
+    ("sdxl", Mode.IMG2IMG): "StableDiffusionXLImg2ImgPipeline",
+    ("sdxl", Mode.INPAINT): "StableDiffusionXLInpaintPipeline",
+    ("sd3", Mode.TXT2IMG): "StableDiffusion3Pipeline",
+    ("sd3", Mode.IMG2IMG): "StableDiffusion3Img2ImgPipeline",
+    ("sd3", Mode.INPAINT): "StableDiffusion3InpaintPipeline",
+    ("flux", Mode.TXT2IMG): "FluxPipeline",
+    ("flux", Mode.IMG2IMG): "FluxImg2ImgPipeline",
+    ("flux", Mode.INPAINT): "FluxInpaintPipeline",
 }
+
+
+def _pipeline_group(family: str) -> str:
+    return family if family in ("sdxl", "sd3", "flux") else "sd"
 
 
 def _default_loader(
@@ -159,7 +170,7 @@ class ModelManager:
 
         from studio.engine.device import bf16_pays_off
 
-        params = sum(p.numel() for p in loaded.pipe.unet.parameters())
+        params = sum(p.numel() for p in denoiser(loaded.pipe).parameters())
         if not bf16_pays_off(params):
             log.info(
                 "%s stays in %s (UNet %.0fM parameters: bf16 would be slower)",
@@ -179,7 +190,7 @@ class ModelManager:
         """
         from studio.engine import fastpath
 
-        if not fastpath.fast_path_wanted(self.device):
+        if not fastpath.fast_path_wanted(self.device) or is_dit(loaded.family):
             return
         pipe = loaded.pipe
         try:
@@ -226,11 +237,14 @@ class ModelManager:
             raise RuntimeError("no model is loaded")
         if mode is Mode.OUTPAINT:
             mode = Mode.INPAINT
-        class_name = _CLASSES[(self.family == "sdxl", mode)]
+        class_name = _CLASSES[(_pipeline_group(self.family), mode)]
         pipe = self._pipes.get(class_name)
         if pipe is None:
             pipe = self._derive(class_name, self.loaded)
-        pipe.scheduler = create_scheduler(scheduler, self._base_scheduler_config, seeds)
+        if is_dit(self.family):  # flow matching: Euler from the model's config (dit.sampler_warning)
+            pipe.scheduler = flow_scheduler(self._base_scheduler_config)
+        else:
+            pipe.scheduler = create_scheduler(scheduler, self._base_scheduler_config, seeds)
         return pipe
 
     def pipelines(self) -> list[Pipeline]:
@@ -394,4 +408,6 @@ class ModelManager:
 
 
 def _native_side(pipe: Pipeline) -> int:
-    return int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+    unet = getattr(pipe, "unet", None)
+    latent_side = unet.config.sample_size if unet is not None else pipe.default_sample_size
+    return int(latent_side) * int(pipe.vae_scale_factor)

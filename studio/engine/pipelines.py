@@ -25,6 +25,7 @@ from PIL import Image
 
 from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, Mode
+from studio.engine import dit
 from studio.engine.conditioning import prompt_conditioning
 from studio.engine.control import prepare
 from studio.engine.models import ModelManager
@@ -50,6 +51,11 @@ def generate(
 ) -> list[Image.Image]:
     """Run ``request`` as ``plan`` on the resident model; returns one image of ``plan.result_size``
     per batch seed."""
+    if dit.is_dit(models.family):
+        try:
+            dit.refuse_unsupported(models.family, request)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from exc
     if plan.mode is Mode.TXT2IMG:
         return _txt2img(request, plan, models, ctx)
     if plan.mode is Mode.IMG2IMG:
@@ -94,6 +100,8 @@ def _run_call(
     **kw: object,
 ) -> T:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
+    if dit.is_dit(models.family):  # SD3 / Flux: plain prompts, their own guidance (studio.engine.dit)
+        return run(pipe, dit.call_kwargs(pipe, request, _common(request), kw), ctx)
     # ControlNet / adapters (also without controls: an IP-Adapter left in the UNet is taken out)
     control = prepare(request, plan, mode, pipe, models, models.controls)
     pipe, extra = control.pipe or pipe, control.kwargs
@@ -140,6 +148,11 @@ def _hires_fix(
     from studio.engine import hires
 
     options, size = request.hires, plan.result_size
+    if hires.is_latent(options.upscaler) and dit.is_dit(models.family):
+        raise RequestError(
+            f"The latent upscaler {options.upscaler!r} does not apply to {dit.FAMILY_NAMES[models.family]} "
+            "models; choose a pixel upscaler (such as Lanczos) or an upscaler model for the hires fix."
+        )
     ctx.call_steps = request.steps
     if hires.is_latent(options.upscaler):
         latents = _first_pass(run_pipeline_latents, request, plan, models, ctx)

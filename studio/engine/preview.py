@@ -5,6 +5,9 @@ Two kinds (``studio.core.request.PreviewKind``):
   ``denoised`` output when it has one (Euler, Heun, DPM2, LMS, DDIM, DDPM, LCM, DPM++ SDE), else
   computed from the captured model output: x0 = (x_t - sqrt(1-a)·eps) / sqrt(a) (epsilon),
   sqrt(a)·x_t - sqrt(1-a)·v (v-prediction) with a = alphas_cumprod[t].
+- flow-matching schedulers (SD3 / Flux, ``studio.engine.dit``): the model output is a velocity v and
+  x0 = x_t - sigma·v with the sigma of the step (the scheduler's ``sigmas`` at its step index).
+  Flux's packed latents are unpacked (``PreviewMaker(unpack=...)``) before the colour map.
 - ``latent``: the noisy latent x_t (divided by sqrt(1+sigma²) for sigma-scaled schedulers so it
   stays in range).
 
@@ -27,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from studio.core.request import PreviewKind
+from studio.engine.dit import is_flow_matching, x0_from_velocity
 from studio.engine.latent_rgb import LatentRGB
 
 if TYPE_CHECKING:
@@ -59,6 +63,7 @@ class X0Capture:
         self.timestep: torch.Tensor | float | None = None
         self.sample: torch.Tensor | None = None
         self.pred_x0: torch.Tensor | None = None
+        self.sigma: float | None = None  # flow matching: the sigma the last step started from
         self._original = scheduler.step
         self._had_own_step = "step" in vars(scheduler)
 
@@ -79,11 +84,13 @@ class X0Capture:
         self.pred_x0 = getattr(out, "pred_original_sample", None)
         if self.pred_x0 is None:
             self.pred_x0 = getattr(out, "denoised", None)
+        self.sigma = _step_sigma(self.scheduler)
         return out if return_dict else out.to_tuple()
 
     def restore(self) -> None:
         """Put the scheduler's own ``step`` back and drop the tensors held from the last step."""
         self.model_output = self.timestep = self.sample = self.pred_x0 = None
+        self.sigma = None
         if self._had_own_step:
             self.scheduler.step = self._original
         else:
@@ -95,7 +102,20 @@ class X0Capture:
             return self.pred_x0
         if self.model_output is None or self.timestep is None or self.sample is None:
             return None  # no step seen yet (a step sets all three)
+        if self.sigma is not None:
+            return x0_from_velocity(self.sample, self.model_output, self.sigma)
         return x0_from_model_output(self.scheduler, self.model_output, self.timestep, self.sample)
+
+
+def _step_sigma(scheduler: Scheduler) -> float | None:
+    """For a flow-matching scheduler just stepped: the sigma of that step (its index was advanced)."""
+    if not is_flow_matching(scheduler):
+        return None
+    sigmas = getattr(scheduler, "sigmas", None)
+    index = getattr(scheduler, "step_index", None)
+    if sigmas is None or index is None or index < 1:
+        return None
+    return float(sigmas[min(index - 1, len(sigmas) - 1)])
 
 
 def x0_from_model_output(
@@ -137,8 +157,14 @@ class PreviewMaker:
     """Turns the state at a completed step into a uint8 HxWx3 preview, every ``interval`` steps."""
 
     def __init__(
-        self, kind: PreviewKind, interval: int, rgb: LatentRGB | None, capture: X0Capture | None
+        self,
+        kind: PreviewKind,
+        interval: int,
+        rgb: LatentRGB | None,
+        capture: X0Capture | None,
+        unpack: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
+        self.unpack = unpack  # packed latents (Flux) -> (B, C, h, w)
         self.kind = PreviewKind(kind) if rgb is not None else PreviewKind.NONE
         self.interval = max(1, interval)
         self.rgb = rgb
@@ -169,5 +195,7 @@ class PreviewMaker:
             source = normalized_latent(self.capture.scheduler, latents)
         if source is None:
             source = latents
+        if self.unpack is not None:
+            source = self.unpack(source)
         count = len(source) if limit is None else min(limit, len(source))
         return [self.rgb.to_rgb(source[i]) for i in range(count)]

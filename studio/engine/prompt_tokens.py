@@ -33,7 +33,11 @@ class Tokenizer(Protocol):
 def prompt_warnings(pipe: Pipeline, request: GenerationRequest) -> tuple[str, ...]:
     """Warnings for the prompt and negative prompt of `request` that `pipe` would cut; () if none."""
     from studio.engine.conditioning import chunks_prompts
+    from studio.engine.dit import job_warnings, pipe_family
 
+    family = pipe_family(pipe)
+    if family:  # SD3 / Flux: what the job ignores (A1111 syntax, sampler, guidance); diffusers cuts
+        return job_warnings(pipe, family, request)
     if chunks_prompts(pipe):  # long prompts are encoded in windows: no text is dropped
         return ()
     tokenizer = _tokenizer(pipe)

@@ -63,7 +63,9 @@ def non_finite(pipe: Pipeline) -> NonFiniteOutput:
     """The NaN failure with the advice for the precision `pipe`'s UNet runs in."""
     import torch
 
-    full_precision = pipe.unet.dtype == torch.float32
+    from studio.engine.dit import denoiser
+
+    full_precision = denoiser(pipe).dtype == torch.float32
     return NonFiniteOutput(NAN_FP32_MESSAGE if full_precision else NAN_MESSAGE)
 
 
@@ -118,7 +120,9 @@ def _run(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext, output_typ
     if ctx.cancel.is_set():
         raise JobCancelled(ctx.last_step)
     capture = X0Capture(pipe.scheduler)
-    maker = PreviewMaker(ctx.preview_kind, ctx.preview_interval, ctx.latent_rgb, capture)
+    maker = PreviewMaker(
+        ctx.preview_kind, ctx.preview_interval, ctx.latent_rgb, capture, _unpacker(pipe, kwargs)
+    )
 
     def callback(
         p: Pipeline, i: int, _t: torch.Tensor, tensors: dict[str, torch.Tensor]
@@ -149,6 +153,16 @@ def _run(pipe: Pipeline, kwargs: dict[str, object], ctx: CallContext, output_typ
         capture.restore()
         _release(pipe)
     return out.images
+
+
+def _unpacker(pipe: Pipeline, kwargs: dict[str, object]) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Flux's packed latents -> (B, 16, h, w) for previews (the call's width / height); else None."""
+    from studio.engine.dit import preview_unpacker
+
+    width, height = kwargs.get("width"), kwargs.get("height")
+    if not isinstance(width, int) or not isinstance(height, int):
+        return None
+    return preview_unpacker(pipe, width, height)
 
 
 def _step_callback(pipe: Pipeline, callback: Callable[..., object]) -> dict[str, object]:

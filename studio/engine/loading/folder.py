@@ -1,8 +1,10 @@
 """Load a diffusers model folder (``model_index.json`` + one sub-folder per component), offline.
 
-Supported: Stable Diffusion 1.x / 2.x, their inpainting versions, SDXL base and SDXL inpainting.
+Supported: Stable Diffusion 1.x / 2.x, their inpainting versions, SDXL base and SDXL inpainting, and
+the diffusion transformers SD3 / SD3.5 (``StableDiffusion3Pipeline``) and Flux dev / schnell
+(``FluxPipeline``) with their own text encoders (CLIP-L/G, T5) and tokenizers from the folder.
 The family is read from the configs before any weights are touched; the model hash is the one of the
-UNet weights file (as A1111 shows for a checkpoint).
+UNet (or transformer) weights file (as A1111 shows for a checkpoint).
 """
 
 from __future__ import annotations
@@ -27,22 +29,41 @@ _PIPELINE_CLASSES: dict[str, tuple[str, bool]] = {
     "StableDiffusionXLPipeline": ("sdxl", False),
     "StableDiffusionXLImg2ImgPipeline": ("sdxl", False),
     "StableDiffusionXLInpaintPipeline": ("sdxl", True),
+    "StableDiffusion3Pipeline": ("sd3", False),
+    "StableDiffusion3Img2ImgPipeline": ("sd3", False),
+    "StableDiffusion3InpaintPipeline": ("sd3", False),
+    "FluxPipeline": ("flux", False),
+    "FluxImg2ImgPipeline": ("flux", False),
+    "FluxInpaintPipeline": ("flux", False),
 }
+_DIT_PIPELINES = {"sd3": "StableDiffusion3Pipeline", "flux": "FluxPipeline"}
 
 
-def load_folder(folder: Path, *, ref: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
-    """Load the diffusers folder ``folder`` on the CPU in ``dtype`` (a torch dtype)."""
+def load_folder(
+    folder: Path,
+    *,
+    ref: str,
+    dtype: Any,
+    progress: Progress | None = None,
+    components: dict[str, Any] | None = None,
+    weights_file: Path | None = None,
+) -> LoadedModel:
+    """Load the diffusers folder ``folder`` on the CPU in ``dtype`` (a torch dtype).
+
+    ``components`` replace the folder's own (a transformer from a single file, whose path is then
+    ``weights_file``: the model hash and name come from it)."""
     index = check_folder(folder)
     family, inpaint = folder_family(folder, index)
     variant = _weights_variant(folder)
-    pipe = _from_pretrained(folder, _pipeline_class(family, inpaint), _load_kwargs(family, dtype, variant))
-    weights_file = _unet_weights_file(folder, variant)
+    kwargs = {**_load_kwargs(family, dtype, variant), **(components or {})}
+    pipe = _from_pretrained(folder, _pipeline_class(family, inpaint), kwargs)
+    weights_file = weights_file or _unet_weights_file(folder, variant)
     if progress is not None and not is_hash_cached(weights_file):
         progress(f"Computing the model hash of {folder.name} (first load only)")
     return LoadedModel(
         pipe=pipe,
         ref=ref,
-        name=_display_name(folder),
+        name=weights_file.stem if components and weights_file else _display_name(folder),
         family=family,
         inpaint=inpaint,
         model_hash=model_hash_for(weights_file),
@@ -96,7 +117,7 @@ def folder_family(folder: Path, index: dict[str, Any]) -> tuple[str, bool]:
     if class_name not in _PIPELINE_CLASSES:
         raise ModelLoadError(
             f'{folder.name} is a "{class_name or "unknown"}" model, which Studio does not support. '
-            "Studio runs Stable Diffusion 1.x, 2.x and SDXL models (and their inpainting versions)."
+            "Studio runs Stable Diffusion 1.x, 2.x and SDXL models (and their inpainting versions), SD3 / SD3.5 and Flux."
         )
     family, inpaint = _PIPELINE_CLASSES[class_name]
     unet_cfg_path = folder / "unet" / "config.json"
@@ -111,6 +132,8 @@ def folder_family(folder: Path, index: dict[str, Any]) -> tuple[str, bool]:
 def _pipeline_class(family: str, inpaint: bool) -> Any:
     import diffusers
 
+    if family in _DIT_PIPELINES:
+        return getattr(diffusers, _DIT_PIPELINES[family])
     if family == "sdxl":
         return diffusers.StableDiffusionXLInpaintPipeline if inpaint else diffusers.StableDiffusionXLPipeline
     return diffusers.StableDiffusionInpaintPipeline if inpaint else diffusers.StableDiffusionPipeline
@@ -119,7 +142,7 @@ def _pipeline_class(family: str, inpaint: bool) -> Any:
 def _load_kwargs(family: str, dtype: Any, variant: str | None) -> dict[str, Any]:
     """``from_pretrained`` arguments: offline, in ``dtype`` (``torch_dtype=`` is deprecated in diffusers 0.42)."""
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
-    if family != "sdxl":
+    if family in ("sd1", "sd2"):
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     if variant:
         kwargs["variant"] = variant
@@ -141,9 +164,14 @@ def _from_pretrained(folder: Path, cls: Any, kwargs: dict[str, Any]) -> Any:
         ) from exc
 
 
+def _denoiser_folder(folder: Path) -> Path:
+    """``unet/``, or ``transformer/`` for SD3 / Flux."""
+    return folder / "unet" if (folder / "unet").is_dir() else folder / "transformer"
+
+
 def _weights_variant(folder: Path) -> str | None:
     """ "fp16" when the unet ships only `*.fp16.*` weights (common for SDXL downloads)."""
-    unet = folder / "unet"
+    unet = _denoiser_folder(folder)
     if not unet.is_dir():
         return None
     names = [p.name for p in unet.iterdir()]
@@ -161,7 +189,7 @@ def _display_name(folder: Path) -> str:
 
 def _unet_weights_file(folder: Path, variant: str | None = None) -> Path | None:
     """The UNet weights file that was loaded (its sha256 is the folder's model hash)."""
-    unet = folder / "unet"
+    unet = _denoiser_folder(folder)
     if not unet.is_dir():
         return None
     infix = f".{variant}" if variant else ""

@@ -1,0 +1,196 @@
+"""Diffusion-transformer families (SD3 / SD3.5 and Flux): what differs from Stable Diffusion's UNets.
+
+Both run through diffusers' own pipelines (``StableDiffusion3Pipeline`` / ``...Img2Img`` /
+``...Inpaint``, ``FluxPipeline`` / ``FluxImg2ImgPipeline`` / ``FluxInpaintPipeline``) with the job's
+request, plan and events like every other model. What this module decides:
+
+- **Prompts**: their text encoders (CLIP-L/G + T5) are not A1111's: weights ``(a:1.2)``, ``BREAK``,
+  clip skip, textual-inversion embeddings and ``<lora:...>`` tags do not apply. The pipeline gets the
+  plain text (weights and tags taken out, the words kept) and ``Started`` says what was ignored.
+  CLIP reads 77 tokens, T5 up to the pipeline's ``max_sequence_length``; diffusers cuts the rest.
+- **Guidance**: SD3 uses classifier-free guidance (``guidance_scale``) with the negative prompt.
+  Flux dev takes the guidance as an input of the transformer (embedded guidance, ``guidance_scale``;
+  about 3.5 is usual) and has no negative prompt; Flux schnell uses no guidance at all.
+- **Samplers**: flow-matching models run with ``FlowMatchEulerDiscreteScheduler`` built from the
+  model's own scheduler config (its shift / dynamic shifting). Studio's other samplers are made for
+  Stable Diffusion's noise schedule: choosing one falls back to Euler with a warning naming it.
+- **Previews**: the transformer predicts a velocity v; the clean latents are x0 = x_t - sigma * v
+  (sigma of the step, from the scheduler). Flux packs its latents into 2x2 patches: they are unpacked
+  to (16, h/8, w/8) before the colour map.
+
+diffusers / torch are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from studio.core.prompt_syntax import extract_loras, is_break, parse_attention
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.core.request import GenerationRequest
+    from studio.engine.aliases import Pipeline
+
+log = logging.getLogger(__name__)
+
+DIT_FAMILIES = ("sd3", "flux")
+FAMILY_NAMES = {"sd3": "Stable Diffusion 3", "flux": "Flux"}
+FLOW_SAMPLER = "Euler"  # the one Studio sampler name that means the flow-matching Euler solver
+
+
+def is_dit(family: str) -> bool:
+    return family in DIT_FAMILIES
+
+
+def denoiser(pipe: Pipeline) -> Any:
+    """The network that denoises: the UNet of SD 1.x/2.x/SDXL, the transformer of SD3 / Flux."""
+    unet = getattr(pipe, "unet", None)
+    return unet if unet is not None else pipe.transformer
+
+
+def pipe_family(pipe: Pipeline) -> str:
+    """ "sd3" / "flux" for a DiT pipeline, "" for a UNet one."""
+    if getattr(pipe, "unet", None) is not None or getattr(pipe, "transformer", None) is None:
+        return ""
+    return "flux" if is_flux(pipe) else "sd3"
+
+
+def is_flux(pipe: Pipeline) -> bool:
+    return type(denoiser(pipe)).__name__ == "FluxTransformer2DModel"
+
+
+def uses_embedded_guidance(pipe: Pipeline) -> bool:
+    """Flux dev: the guidance is an input of the transformer (schnell has none)."""
+    return bool(getattr(denoiser(pipe).config, "guidance_embeds", False))
+
+
+# ---------------------------------------------------------------------------------------- samplers
+def sampler_warning(name: str, family: str) -> str | None:
+    """The warning for a sampler that does not apply to flow-matching models (None: it applies)."""
+    if name == FLOW_SAMPLER:
+        return None
+    return (
+        f'The "{name}" sampler is made for Stable Diffusion\'s noise schedule; '
+        f"{FAMILY_NAMES.get(family, family)} is a flow-matching model, so this job runs with "
+        f"{FLOW_SAMPLER} (flow matching) instead."
+    )
+
+
+def flow_scheduler(base_config: Mapping[str, object]) -> Any:
+    """A fresh FlowMatchEulerDiscreteScheduler from the model's own scheduler config."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler.from_config(dict(base_config))
+
+
+# ----------------------------------------------------------------------------------------- prompts
+def plain_prompt(text: str) -> tuple[str, bool]:
+    """``text`` without A1111 weights, ``BREAK`` and LoRA tags; and whether any of them was there."""
+    without_tags, loras = extract_loras(text)
+    chunks = parse_attention(without_tags)
+    words = [" " if is_break(chunk) else chunk[0] for chunk in chunks]
+    plain = " ".join("".join(words).split())
+    weighted = any(not is_break(chunk) and chunk[1] != 1.0 for chunk in chunks)
+    return plain, bool(loras) or weighted or any(is_break(chunk) for chunk in chunks)
+
+
+def prompt_kwargs(pipe: Pipeline, request: GenerationRequest) -> dict[str, object]:
+    """The pipeline's prompt arguments: plain text (SD3 also gets the negative prompt)."""
+    prompt, _ = plain_prompt(request.prompt)
+    kwargs: dict[str, object] = {"prompt": prompt}
+    if not is_flux(pipe):
+        kwargs["negative_prompt"] = plain_prompt(request.negative_prompt)[0]
+    return kwargs
+
+
+def guidance_kwargs(pipe: Pipeline, request: GenerationRequest) -> dict[str, object]:
+    """``guidance_scale``: CFG for SD3, the embedded guidance for Flux dev; nothing for schnell."""
+    if is_flux(pipe) and not uses_embedded_guidance(pipe):
+        return {}
+    return {"guidance_scale": request.guidance}
+
+
+def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tuple[str, ...]:
+    """What the job ignores or changes for a DiT model, in words for ``Started.warnings``."""
+    name = FAMILY_NAMES.get(family, family)
+    warnings: list[str] = []
+    texts = (("prompt", request.prompt), ("negative prompt", request.negative_prompt))
+    syntax = [label for label, text in texts if text and plain_prompt(text)[1]]
+    if syntax:
+        warnings.append(
+            f"{name} reads prompts as plain text: the weights, BREAK and <lora:...> tags in the "
+            f"{' and '.join(syntax)} were taken out (the words are kept)."
+        )
+    if request.loras:
+        warnings.append(f"LoRAs are not applied to {name} models in Studio; the job runs without them.")
+    if request.clip_skip != 1:
+        warnings.append(f"Clip skip does not apply to {name}'s text encoders; it was ignored.")
+    sampler = sampler_warning(request.scheduler, family)
+    if sampler:
+        warnings.append(sampler)
+    if is_flux(pipe):
+        if request.negative_prompt.strip():
+            warnings.append("Flux has no negative prompt; it was ignored.")
+        if not uses_embedded_guidance(pipe):
+            warnings.append("Flux schnell uses no guidance (CFG); the CFG scale was ignored.")
+    return tuple(warnings)
+
+
+# ---------------------------------------------------------------------------------------- previews
+def x0_from_velocity(sample: torch.Tensor, velocity: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Flow matching (x_t = (1 - sigma) x0 + sigma noise, v = noise - x0): x0 = x_t - sigma v."""
+    return sample - sigma * velocity[:, : sample.shape[1]]
+
+
+def is_flow_matching(scheduler: object) -> bool:
+    return type(scheduler).__name__.startswith("FlowMatch")
+
+
+def preview_unpacker(
+    pipe: Pipeline, width: int, height: int
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """For Flux (latents packed as (B, h/2 * w/2, 64)): a function back to (B, 16, h, w); else None."""
+    if not is_flux(pipe):
+        return None
+    scale = int(pipe.vae_scale_factor)
+    unpack = type(pipe)._unpack_latents
+
+    def unpacked(latents: torch.Tensor) -> torch.Tensor:
+        if latents.ndim != 3:
+            return latents
+        return unpack(latents, height, width, scale)
+
+    return unpacked
+
+
+# ------------------------------------------------------------------------------------ pipeline call
+def call_kwargs(
+    pipe: Pipeline, request: GenerationRequest, common: Mapping[str, object], call: Mapping[str, object]
+) -> dict[str, object]:
+    """The keyword arguments of a DiT pipeline call: the job's common ones (steps, seeds, batch), the
+    plain prompts, the family's guidance and the mode's own (image, mask, size, strength).
+
+    The size is always given (an img2img call takes its image's): Flux previews need it to unpack
+    the latents."""
+    kwargs = {k: v for k, v in common.items() if k != "guidance_scale"}
+    kwargs.update(prompt_kwargs(pipe, request))
+    kwargs.update(guidance_kwargs(pipe, request))
+    kwargs.update(call)
+    image = kwargs.get("image")
+    if "width" not in kwargs and hasattr(image, "size"):
+        kwargs["width"], kwargs["height"] = image.size
+    return kwargs
+
+
+def refuse_unsupported(family: str, request: GenerationRequest) -> None:
+    """ValueError (shown as an input problem) for what Studio cannot run on SD3 / Flux."""
+    name = FAMILY_NAMES.get(family, family)
+    if request.controls:
+        raise ValueError(
+            f"ControlNet, T2I-Adapter and IP-Adapter units are not supported for {name} models in "
+            "Studio. Turn the control units off, or pick a Stable Diffusion 1.x / 2.x / SDXL model."
+        )
