@@ -107,6 +107,7 @@ class RemoteEngine:
             if problem is None:
                 self._pending.append(RemoteJob(handle, the_plan))
                 self._emit(Queued(job_id, len(self._pending) - 1), handle)
+                self._fail_if_no_server()
                 self._cond.notify_all()
                 return handle
         self._emit(handle.reject(problem or ""), None)
@@ -212,19 +213,21 @@ class RemoteEngine:
             self._cond.notify_all()
 
     def server_down(self, worker: ServerWorker) -> None:
-        """Fail the waiting jobs when every server has been tried and none is reachable."""
         with self._cond:
-            if not all(w.tried and not w.reachable for w in self._workers):
-                return
-            reasons = "; ".join(w.last_error for w in self._workers if w.last_error)
-            for job in self._pending:
-                self._emit(
-                    Failed(job.id, FailureKind.INTERNAL, f"No ComfyUI server can be reached: {reasons}"),
-                    job.handle,
-                )
-            self._pending.clear()
+            self._fail_if_no_server()
 
     # ------------------------------------------------------------------ internals
+    def _fail_if_no_server(self) -> None:
+        """Fail the waiting jobs when every server has been tried and none is reachable (the caller
+        holds the lock)."""
+        if not all(w.tried and not w.reachable for w in self._workers):
+            return
+        reasons = "; ".join(w.last_error for w in self._workers if w.last_error)
+        for job in self._pending:
+            message = f"No ComfyUI server can be reached: {reasons}"
+            self._emit(Failed(job.id, FailureKind.INTERNAL, message), job.handle)
+        self._pending.clear()
+
     def _failure(self, job: RemoteJob, exc: BaseException) -> Failed:
         if isinstance(exc, RemoteError):
             detail = exc.detail if isinstance(exc, ExecutionFailed) else ""

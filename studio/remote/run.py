@@ -1,5 +1,10 @@
 """One job on one server: check, upload, queue the workflow, follow the WebSocket, fetch results.
 
+Events of one run: Loading ("Sending the job to <server>", naming the server) -> Started(plan,
+warnings) -> Step... (the batch's steps: with one sampler per batch image, step k of n is reached
+when the whole batch has done k/n of its sampling; previews are the server's binary preview frames,
+x0 previews as ComfyUI's latent2rgb makes them) -> the outcome, which the engine publishes.
+
 `RemoteJob` is a job's state across servers (its handle, cancel flag, plan, the images received so
 far); `run_job` runs it on a connected server and returns its outcome, or raises `ServerUnreachable`
 / `ServerGone` when the server is lost, so the engine can run what is still missing elsewhere.
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from studio.core.events import Cancelled, Event, FailureKind, Finished, JobHandle, Started, Step
+from studio.core.events import Cancelled, Event, FailureKind, Finished, JobHandle, Loading, Started, Step
 from studio.core.metadata import build_parameters
 from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, PreviewKind
@@ -70,6 +75,10 @@ def run_job(job: RemoteJob, client: ComfyClient, sock: Socket, emit: Emit) -> Ev
     )
     if job.cancel.is_set():
         return Cancelled(job.id, job.last_step)
+    emit(
+        Loading(job.id, checkpoint, f"Sending the job to the ComfyUI server {client.server.name}…"),
+        job.handle,
+    )
     upload = _upload(client, images.inputs(request, job.plan))
     flow = workflow.build(request, job.plan, checkpoint=checkpoint, upload=upload, indices=job.missing())
     job.checkpoint = checkpoint
