@@ -1,0 +1,116 @@
+"""Studio's RemoteEngine against REPLAYS of a real ComfyUI session (recorded by
+`python -m tests.remote.replay.record`): each mode's events in order, previews as Step events, the
+Finished images and metadata; a cancel mid-job; the model list and server status. No ComfyUI needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.core.events import Cancelled, Failed, Finished, Queued, Started, Step
+from studio.core.metadata import STUDIO_KEY
+from studio.core.request import Mode, PreviewKind
+from tests.remote.comfy_server import CHECKPOINT
+from tests.remote.replay import scenarios
+from tests.remote.replay.harness import replay_session
+
+TIMEOUT = 30.0
+MODES = ("txt2img", "img2img", "inpaint", "outpaint")
+
+
+@pytest.mark.parametrize("scenario", MODES)
+def test_each_mode_replays_to_finished_with_previews_and_metadata(scenario: str) -> None:
+    request = scenarios.request(scenario)
+    with replay_session(scenario) as session:
+        handle = session.engine.submit(request)
+        outcome = handle.wait(TIMEOUT)
+        events = session.of(handle.id)
+        assert session.replay.mismatches == []
+    assert isinstance(outcome, Finished), outcome
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Queued and kinds[-1] is Finished
+    started = kinds.index(Started)
+    steps = [e for e in events if isinstance(e, Step)]
+    assert kinds[started + 1 : -1] == [Step] * len(steps)  # Started, then only steps, then Finished
+    plan = handle.plan
+    assert plan is not None
+    assert [s.step for s in steps] == list(range(1, plan.total_steps + 1))
+    assert all(s.total == plan.total_steps for s in steps)
+    for step in steps:  # ComfyUI's binary preview frames, decoded like local previews
+        assert step.preview_kind is PreviewKind.X0
+        assert isinstance(step.preview, np.ndarray) and step.preview.dtype == np.uint8
+        assert step.preview.ndim == 3 and step.preview.shape[2] == 3
+
+    assert outcome.seeds == [request.seed]
+    (image,) = outcome.images
+    assert image.size == plan.result_size
+    params = outcome.parameters[0]
+    assert params["Seed"] == request.seed and params["Steps"] == request.steps
+    assert params["Sampler"] == "DPM++ 2M" and params["Schedule type"] == "Karras"
+    assert params["Model"] == CHECKPOINT.removesuffix(".safetensors")
+    assert params["prompt"] == request.prompt and params["negative_prompt"] == request.negative_prompt
+    assert params[STUDIO_KEY]["request"]["mode"] == request.mode.value  # type: ignore[index]
+    if request.mode is not Mode.TXT2IMG:
+        assert params["Denoising strength"] == request.strength
+
+
+@pytest.mark.parametrize("scenario", ["inpaint", "outpaint"])
+def test_pixels_outside_the_effective_mask_stay_exact(scenario: str) -> None:
+    """The result is composited through Studio's own plan, as the local engine does."""
+    with replay_session(scenario) as session:
+        handle = session.engine.submit(scenarios.request(scenario))
+        outcome = handle.wait(TIMEOUT)
+    assert isinstance(outcome, Finished), outcome
+    plan = handle.plan
+    assert plan is not None and plan.mask is not None and plan.image is not None
+    keep = np.asarray(plan.mask) == 0
+    result = np.asarray(outcome.images[0].convert("RGB"))
+    source = np.asarray(plan.image.convert("RGB"))
+    assert keep.any() and (~keep).any()
+    assert np.array_equal(result[keep], source[keep])
+    assert not np.array_equal(result[~keep], source[~keep])  # the masked part was generated
+    if scenario == "outpaint":
+        assert result.shape[:2] == (scenarios.SIZE, scenarios.SIZE + 32)
+
+
+def test_cancel_mid_job_interrupts_the_prompt_on_the_server() -> None:
+    with replay_session("cancel") as session:
+        result = scenarios.run(session.engine, "cancel", timeout=TIMEOUT)
+        assert ("POST", "/interrupt") in session.replay.requests
+        assert session.replay.mismatches == []
+    kinds = [type(e) for e in result.events]
+    assert Step in kinds and Finished not in kinds
+    ending = result.events[-1]
+    assert isinstance(ending, Cancelled)
+    assert ending.at_step >= 1
+
+
+def test_model_list_queue_and_system_stats() -> None:
+    with replay_session("info") as session:
+        result = scenarios.run(session.engine, "info")
+        assert session.replay.mismatches == []
+    assert result.models == [CHECKPOINT]
+    (status,) = result.statuses
+    assert status.reachable and status.queue_length == 0 and not status.last_error  # type: ignore[attr-defined]
+
+
+def test_the_same_job_twice_on_one_replay() -> None:
+    request = scenarios.request("txt2img")
+    with replay_session("txt2img") as session:
+        first = session.engine.submit(request).wait(TIMEOUT)
+        second = session.engine.submit(request).wait(TIMEOUT)
+        assert session.replay.mismatches == []
+    assert isinstance(first, Finished) and isinstance(second, Finished)
+    assert np.array_equal(np.asarray(first.images[0]), np.asarray(second.images[0]))
+
+
+def test_a_request_the_recording_lacks_fails_clearly() -> None:
+    """The replay is strict: a changed workflow is a clear failure naming the fix, never a hang."""
+    request = scenarios.request("txt2img").replace(seed=7)
+    with replay_session("txt2img") as session:
+        outcome = session.engine.submit(request).wait(TIMEOUT)
+        assert len(session.replay.mismatches) == 1
+    assert isinstance(outcome, Failed)
+    assert "no recorded answer for POST /prompt" in outcome.message
+    assert "tests.remote.replay.record" in outcome.message
