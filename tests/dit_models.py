@@ -186,3 +186,35 @@ def save_tiny_sd3(path: Path, seed: int = 0) -> Path:
 def save_tiny_flux(path: Path, seed: int = 0, dev: bool = True) -> Path:
     build_tiny_flux(seed, dev).save_pretrained(str(path), safe_serialization=True)
     return path
+
+
+def save_transformer_file(transformer, path: Path) -> Path:
+    """The transformer's weights alone as one .safetensors file (diffusers key names)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in transformer.state_dict().items()}, str(path))
+    return path
+
+
+def save_transformer_gguf(transformer, path: Path, arch: str = "flux") -> Path:
+    """The transformer's weights as a GGUF file: 2-D weights whose rows fit Q8_0 blocks quantised to
+    Q8_0, the rest F16 (as the GGUF Flux downloads mix them); gguf.GGUFWriter, diffusers key names."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    block = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q8_0][0]
+    for name, tensor in transformer.state_dict().items():
+        data = tensor.detach().float().numpy()
+        if data.ndim == 2 and data.shape[1] % block == 0:
+            quantized = gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(
+                name, quantized, raw_shape=quantized.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0
+            )
+        else:
+            writer.add_tensor(name, data.astype(np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -204,3 +204,169 @@ def test_published_colour_maps_for_sd3_and_flux_vaes():
     assert (sd3.source, flux.source) == ("sd3", "flux")
     assert sd3.factors.shape == flux.factors.shape == (16, 3)
     assert not np.allclose(sd3.factors, flux.factors)
+
+
+# ----------------------------------------------------------------------------- single files
+def _names_file(path, names):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({name: torch.zeros(2, 2) for name in names}, str(path))
+    return path
+
+
+def _sd3_names(blocks: int, prefix: str = "", attn2: bool = False) -> list[str]:
+    names = [f"{prefix}{k}" for k in ("pos_embed", "x_embedder.proj.weight", "context_embedder.weight")]
+    for i in range(blocks):
+        names += [
+            f"{prefix}joint_blocks.{i}.x_block.attn.qkv.weight",
+            f"{prefix}joint_blocks.{i}.x_block.mlp.fc1.weight",
+        ]
+        names += [f"{prefix}joint_blocks.{i}.context_block.adaLN_modulation.1.bias"]
+        if attn2:
+            names.append(f"{prefix}joint_blocks.{i}.x_block.attn2.qkv.weight")
+    return names
+
+
+def _flux_names(prefix: str = "", guidance: bool = True) -> list[str]:
+    names = ["img_in.weight", "txt_in.weight", "time_in.in_layer.weight", "vector_in.in_layer.weight"]
+    names += ["double_blocks.0.img_attn.norm.key_norm.scale", "double_blocks.0.img_attn.qkv.weight"]
+    names += ["single_blocks.0.linear1.weight", "final_layer.linear.weight"]
+    if guidance:
+        names += ["guidance_in.in_layer.weight", "guidance_in.out_layer.weight"]
+    return [prefix + n for n in names]
+
+
+@pytest.mark.parametrize(
+    ("names", "family", "variant", "described"),
+    [
+        (_sd3_names(2), "sd3", "sd3-medium", "SD3 medium (transformer only)"),
+        (_sd3_names(2, "model.diffusion_model."), "sd3", "sd3-medium", "SD3 medium (transformer only)"),
+        (_sd3_names(38, "model.diffusion_model."), "sd3", "sd35-large", "SD3.5 large (transformer only)"),
+        (_sd3_names(2, attn2=True), "sd3", "sd35-medium", "SD3.5 medium (transformer only)"),
+        (
+            _sd3_names(2, "model.diffusion_model.") + ["first_stage_model.decoder.conv_in.weight"],
+            "sd3",
+            "sd3-medium",
+            "SD3 medium (with its own VAE / text encoders)",
+        ),
+        (_flux_names(), "flux", "flux-dev", "Flux dev (transformer only)"),
+        (_flux_names("model.diffusion_model."), "flux", "flux-dev", "Flux dev (transformer only)"),
+        (_flux_names(guidance=False), "flux", "flux-schnell", "Flux schnell (transformer only)"),
+        (
+            _flux_names("model.diffusion_model.", guidance=False),
+            "flux",
+            "flux-schnell",
+            "Flux schnell (transformer only)",
+        ),
+    ],
+)
+def test_single_file_detection_of_sd3_and_flux_layouts(tmp_path, names, family, variant, described):
+    from studio.engine.loading import inspect_checkpoint
+
+    info = inspect_checkpoint(_names_file(tmp_path / "model.safetensors", names))
+    assert (info.family, info.config_name, info.prediction_type) == (family, variant, "flow")
+    assert info.describe() == described
+
+
+def test_detection_of_diffusers_layout_transformer_files(tmp_path):
+    from studio.engine.loading import inspect_checkpoint
+    from tests.dit_models import flux_transformer, save_transformer_file, sd3_transformer
+
+    sd3 = inspect_checkpoint(save_transformer_file(sd3_transformer(), tmp_path / "sd3.safetensors"))
+    schnell = inspect_checkpoint(
+        save_transformer_file(flux_transformer(guidance=False), tmp_path / "f.safetensors")
+    )
+    assert (sd3.family, sd3.config_name) == ("sd3", "sd3-medium")
+    assert (schnell.family, schnell.config_name) == ("flux", "flux-schnell")
+
+
+def test_transformer_file_without_its_other_parts_says_what_to_put_where(tmp_path):
+    from studio.engine.loading import ModelLoadError, load_pipeline
+
+    path = _names_file(tmp_path / "flux1-dev.safetensors", _flux_names())
+    with pytest.raises(ModelLoadError) as err:
+        load_pipeline(str(path), device="cpu", dtype=None)
+    message = str(err.value)
+    assert "holds only the Flux dev transformer" in message and "T5-XXL" in message
+    assert (
+        str(tmp_path) in message
+        and "black-forest-labs/FLUX.1-dev" in message
+        and "model_index.json" in message
+    )
+
+
+@pytest.fixture(scope="module")
+def flux_files(tmp_path_factory):
+    """A tiny FLUX.1-dev diffusers folder without its transformer weights, and next to it the same
+    other transformer as .safetensors and as GGUF (Q8_0 + F16)."""
+    from tests.dit_models import build_tiny_flux, save_transformer_file, save_transformer_gguf
+
+    root = tmp_path_factory.mktemp("flux-files")
+    folder = save_tiny_flux(root / "FLUX.1-dev")
+    for weights in (folder / "transformer").glob("*.safetensors"):
+        weights.unlink()  # the folder gives the text encoders / VAE; the file the transformer
+    save_tiny_flux(root / "A-FLUX.1-schnell", dev=False)  # listed first, but does not fit a dev file
+    transformer = build_tiny_flux(seed=3).transformer
+    return {
+        "safetensors": save_transformer_file(transformer, root / "flux1-dev.safetensors"),
+        "gguf": save_transformer_gguf(transformer, root / "flux1-dev-Q8_0.gguf"),
+        "transformer": transformer,
+    }
+
+
+def test_gguf_and_safetensors_transformers_load_with_the_folder_parts(flux_files):
+    import torch
+
+    from studio.engine.loading import load_pipeline
+
+    expected = flux_files["transformer"].state_dict()
+    for kind in ("safetensors", "gguf"):
+        loaded = load_pipeline(str(flux_files[kind]), device="cpu", dtype=torch.float32)
+        pipe = loaded.pipe
+        assert (loaded.family, loaded.name) == ("flux", flux_files[kind].stem)
+        assert pipe.transformer.config.guidance_embeds  # the dev folder was chosen over schnell
+        weights = dict(pipe.transformer.named_parameters())
+        q = weights["transformer_blocks.0.attn.to_q.weight"]
+        if kind == "gguf":
+            from diffusers.quantizers.gguf.utils import dequantize_gguf_tensor
+
+            assert type(q).__name__ == "GGUFParameter" and int(q.quant_type) == 8  # Q8_0, kept quantised
+            q = dequantize_gguf_tensor(q)
+        want = expected["transformer_blocks.0.attn.to_q.weight"]
+        assert torch.allclose(q.float(), want, atol=0.02 * float(want.abs().max()))
+
+
+def test_gguf_transformer_runs_through_the_engine(make_engine, flux_files):
+    eng, rec = make_engine()
+    job = eng.submit(_request(flux_files["gguf"]))
+    end = rec.wait_for(job, 300)
+    assert isinstance(end, Finished), end
+    assert end.images[0].size == (TINY_SIZE, TINY_SIZE)
+    assert len([s for s in _steps(rec, job) if s.preview is not None]) == 2
+
+
+def test_a_damaged_gguf_file_is_refused_with_a_message(tmp_path):
+    from studio.engine.loading import ModelLoadError, load_pipeline
+
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF\x03\x00\x00\x00garbage")
+    with pytest.raises(ModelLoadError, match="could not be read as a GGUF file"):
+        load_pipeline(str(tmp_path / "broken.gguf"), device="cpu", dtype=None)
+
+
+@pytest.mark.parametrize(
+    ("variant", "params"),
+    [("sd3-medium", 2_028_328_000), ("sd35-large", 8_056_627_520), ("flux-dev", 11_901_408_320)],
+)
+def test_shipped_transformer_configs_have_the_published_sizes(variant, params):
+    import json
+
+    import diffusers
+    from accelerate import init_empty_weights
+
+    from studio.engine.loading.infer import config_dir
+
+    cfg = json.loads((config_dir(variant) / "transformer" / "config.json").read_text())
+    with init_empty_weights():
+        model = getattr(diffusers, cfg.pop("_class_name")).from_config(cfg)
+    assert sum(p.numel() for p in model.parameters()) == params

@@ -95,9 +95,9 @@ def test_folder_without_model_index(tmp_path):
 
 
 def test_folder_with_unsupported_pipeline(tmp_path):
-    folder = tmp_path / "flux"
+    folder = tmp_path / "kandinsky"
     folder.mkdir()
-    (folder / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
+    (folder / "model_index.json").write_text('{"_class_name": "KandinskyV22Pipeline"}')
     with pytest.raises(ModelLoadError, match="does not support"):
         load_pipeline(str(folder), device="cpu", dtype=torch.float32)
 

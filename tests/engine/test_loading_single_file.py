@@ -227,19 +227,19 @@ def test_unet_only_file(tmp_path, tiny_state):
         _load(tmp_path / "unet-only.safetensors")
 
 
-def test_unsupported_architecture(tmp_path):
+def test_transformer_only_file_needs_its_other_parts(tmp_path):
     save_file(
         {"model.diffusion_model.double_blocks.0.img_mod.lin.weight": torch.zeros(2, 2)},
         str(tmp_path / "flux.safetensors"),
     )
-    with pytest.raises(ModelLoadError, match="Flux or SD3"):
+    with pytest.raises(ModelLoadError, match="holds only the Flux schnell transformer"):
         _load(tmp_path / "flux.safetensors")
 
 
 def test_unknown_extension(tmp_path):
-    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    (tmp_path / "model.onnx").write_bytes(b"ONNX")
     with pytest.raises(ModelLoadError, match="not a model file Studio can open"):
-        _load(tmp_path / "model.gguf")
+        _load(tmp_path / "model.onnx")
 
 
 def test_exported_file_is_ldm_layout(tiny_file):

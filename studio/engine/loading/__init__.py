@@ -2,8 +2,10 @@
 
 A reference is one of:
 - ``""``: the built-in model (``studio.core.paths.builtin_model_dir()``);
-- a diffusers folder (``model_index.json``): SD 1.x/2.x, their inpaint variants, SDXL;
+- a diffusers folder (``model_index.json``): SD 1.x/2.x, their inpaint variants, SDXL, SD3 / SD3.5, Flux;
 - a single ``.safetensors`` / ``.ckpt`` checkpoint in the original LDM/A1111 layout;
+- a single SD3 / Flux transformer file (``.safetensors``, or GGUF-quantised ``.gguf``) with the other
+  components from a diffusers folder next to it or in the Hugging Face cache (``dit_file``);
 - a Hub id (``"runwayml/stable-diffusion-v1-5"``) that is already in the local Hugging Face cache.
 
 torch / diffusers / transformers are imported inside functions: importing this package is cheap.
@@ -12,8 +14,9 @@ Every failure is a :class:`ModelLoadError` whose message says what to do.
 Modules, each importing only those below it (an import-linter ``layers`` contract checks it):
 
 - ``loader``: :func:`load_pipeline` (resolve, load, move to the device);
-- ``resolve`` (reference -> folder or file), ``folder`` (diffusers folders),
-  ``single_file`` (checkpoint files: read, detect, build, hash);
+- ``single_file`` (checkpoint files: read, detect, build, hash);
+- ``dit_file`` (an SD3 / Flux transformer file + a folder's text encoders, tokenizers and VAE);
+- ``resolve`` (reference -> folder or file), ``folder`` (diffusers folders);
 - ``build``: a pipeline from LDM-layout weights;
 - ``infer``: component configs from the shipped configs + the checkpoint's tensor shapes;
 - ``detect``: what a checkpoint is (family, inpaint, prediction type), :func:`inspect_checkpoint`;

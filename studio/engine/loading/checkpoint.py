@@ -193,12 +193,37 @@ def _not_safetensors(path: Path) -> str:
     )
 
 
+def read_gguf_header(path: Path) -> CheckpointFile:
+    """Tensor names and (logical, PyTorch-order) shapes of a GGUF file (quantised SD3 / Flux
+    transformers); its tensors are only ever loaded by diffusers' GGUF loader."""
+    try:
+        from gguf import GGUFReader
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"{path.name} is a GGUF file; reading it needs the Python package gguf, which is not "
+            "installed. Reinstall Studio (or `pip install gguf`)."
+        ) from exc
+    try:
+        reader = GGUFReader(str(path))
+        shapes = {t.name: tuple(int(d) for d in reversed(t.shape.tolist())) for t in reader.tensors}
+    except Exception as exc:  # ValueError / struct errors / numpy errors on a damaged or non-GGUF file
+        raise ModelLoadError(
+            f"{path.name} could not be read as a GGUF file ({short(exc)}): it is damaged, incomplete "
+            "or not a GGUF model."
+        ) from exc
+    if not shapes:
+        raise ModelLoadError(f"{path.name} contains no weights at all; it is not a model.")
+    return CheckpointFile(path=path, shapes=shapes)
+
+
 def read_checkpoint(path: Path) -> CheckpointFile:
     """Header (safetensors) or full weights-only load (.ckpt/.pt/.pth/.bin)."""
     if path.suffix.lower() == ".safetensors":
         if _file_size(path) == 0:
             raise ModelLoadError(f"{path.name} is empty (0 bytes): the download or copy did not finish.")
         return read_header(path)
+    if path.suffix.lower() == ".gguf":
+        return read_gguf_header(path)
     if path.suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"):
         return read_pickle_checkpoint(path)
     raise ModelLoadError(

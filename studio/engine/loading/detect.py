@@ -5,6 +5,14 @@ Families (LDM / A1111 key layout):
 - SD 2.x: ``cond_stage_model.model.*`` (OpenCLIP ViT-H);
 - SDXL base: ``conditioner.embedders.0.transformer.*`` (CLIP-L) + ``conditioner.embedders.1.model.*``
   (OpenCLIP bigG) and a ``label_emb`` (size/crop conditioning) in the UNet.
+- SD3 / SD3.5 (a diffusion transformer, MMDiT): ``joint_blocks.*`` (original layout, with or without
+  the ``model.diffusion_model.`` prefix) or diffusers' ``transformer_blocks.*`` + ``pos_embed.*``;
+  38 blocks: SD3.5 large, a second attention in the blocks (``attn2``): SD3.5 medium, else SD3 medium;
+- Flux: ``double_blocks.*`` / ``single_blocks.*`` (original layout, with or without the prefix) or
+  diffusers' ``single_transformer_blocks.*``; dev when it has the guidance embedder
+  (``guidance_in.*`` / ``time_text_embed.guidance_embedder.*``), else schnell.
+  These files usually hold the transformer only (``studio.engine.loading.dit_file`` finds the rest);
+  GGUF files (``.gguf``, quantised transformers) are detected from their tensor names the same way.
 Inpainting: the UNet's first convolution ``model.diffusion_model.input_blocks.0.0.weight`` takes 9
 channels (4 latent + 4 masked-image latent + 1 mask) instead of 4.
 
@@ -21,6 +29,7 @@ Prediction type (epsilon or v) is not recorded in the weights. Studio follows wh
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,18 +57,36 @@ _LORA_MARKERS = (
     "hada_w",
     "lokr_",
 )
-_FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "SDXL"}
+_FAMILY_NAMES = {
+    "sd1": "Stable Diffusion 1.x",
+    "sd2": "Stable Diffusion 2.x",
+    "sdxl": "SDXL",
+    "sd3": "Stable Diffusion 3",
+    "flux": "Flux",
+}
+FLOW = "flow"  # the prediction type of the flow-matching transformers (velocity)
+# config_name -> what it is called
+DIT_VARIANTS = {
+    "sd3-medium": "SD3 medium",
+    "sd35-medium": "SD3.5 medium",
+    "sd35-large": "SD3.5 large",
+    "flux-dev": "Flux dev",
+    "flux-schnell": "Flux schnell",
+}
+SD35_LARGE_BLOCKS = 38
 
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    family: str  # "sd1" | "sd2" | "sdxl"
+    family: str  # "sd1" | "sd2" | "sdxl" | "sd3" | "flux"
     inpaint: bool
-    prediction_type: str  # "epsilon" | "v_prediction"
-    config_name: str  # folder under studio/resources/configs
-    hint: str  # where the prediction type came from
+    prediction_type: str  # "epsilon" | "v_prediction" | "flow" (SD3 / Flux)
+    config_name: str  # folder under studio/resources/configs (SD3 / Flux: the variant, DIT_VARIANTS)
+    hint: str  # where the prediction type came from (SD3 / Flux: what the file holds)
 
     def describe(self) -> str:
+        if self.prediction_type == FLOW:
+            return f"{DIT_VARIANTS.get(self.config_name, _FAMILY_NAMES[self.family])} ({self.hint})"
         kind = " inpainting" if self.inpaint else ""
         pred = ", v-prediction" if self.prediction_type == "v_prediction" else ""
         return f"{_FAMILY_NAMES[self.family]}{kind}{pred}"
@@ -69,6 +96,9 @@ def detect(ckpt: CheckpointFile) -> CheckpointInfo:
     """Classify a checkpoint or raise :class:`ModelLoadError` saying what the file is instead."""
     shapes = ckpt.shapes
     name = ckpt.path.name
+    dit = detect_dit(shapes)
+    if dit is not None:
+        return dit
     if CONV_IN not in shapes:
         raise ModelLoadError(_not_a_model(name, shapes))
     family = _family(name, shapes)
@@ -92,6 +122,40 @@ def detect(ckpt: CheckpointFile) -> CheckpointInfo:
 def inspect_checkpoint(path: Path) -> CheckpointInfo:
     """Family / inpaint / prediction type of a checkpoint without building it (safetensors: header only)."""
     return detect(read_checkpoint(Path(path)))
+
+
+def detect_dit(names: Iterable[str]) -> CheckpointInfo | None:
+    """SD3 / SD3.5 or Flux from tensor names (original or diffusers layout), else None."""
+    keys = {k.removeprefix(UNET) for k in names}
+    if not keys:
+        return None
+    if _has(keys, "double_blocks.", "single_blocks.", "single_transformer_blocks."):
+        dev = _has(keys, "guidance_in.", "time_text_embed.guidance_embedder.")
+        return _dit("flux", "flux-dev" if dev else "flux-schnell", keys)
+    original = _has(keys, "joint_blocks.")
+    if original or ("pos_embed.pos_embed" in keys and _has(keys, "transformer_blocks.")):
+        blocks = _count_blocks(keys, "joint_blocks." if original else "transformer_blocks.")
+        if any(".attn2." in k for k in keys):
+            variant = "sd35-medium"
+        else:
+            variant = "sd35-large" if blocks >= SD35_LARGE_BLOCKS else "sd3-medium"
+        return _dit("sd3", variant, keys)
+    return None
+
+
+def _has(keys: Iterable[str], *prefixes: str) -> bool:
+    return any(k.startswith(prefixes) for k in keys)
+
+
+def _count_blocks(keys: Iterable[str], prefix: str) -> int:
+    found = {int(m.group(1)) for k in keys if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
+    return max(found) + 1 if found else 0
+
+
+def _dit(family: str, variant: str, keys: set[str]) -> CheckpointInfo:
+    extras = _has(keys, VAE, "vae.", "text_encoders.")
+    hint = "with its own VAE / text encoders" if extras else "transformer only"
+    return CheckpointInfo(family, False, FLOW, variant, hint)
 
 
 def _family(name: str, shapes: dict[str, tuple[int, ...]]) -> str:
@@ -176,14 +240,6 @@ def _not_a_model(name: str, shapes: dict[str, tuple[int, ...]]) -> str:
         return (
             f"{name} looks like one part (a UNet) of a diffusers model folder. Pick the whole model "
             "folder (the one containing model_index.json) instead."
-        )
-    if any(
-        k.startswith(("double_blocks.", "joint_blocks.", UNET + "double_blocks.", UNET + "joint_blocks."))
-        for k in keys
-    ):
-        return (
-            f"{name} is a newer model architecture (such as Flux or SD3) that Studio does not support. "
-            "Studio runs Stable Diffusion 1.x, 2.x and SDXL models."
         )
     if any(k.startswith(UNET) for k in keys):
         return (

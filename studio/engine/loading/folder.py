@@ -52,7 +52,7 @@ def load_folder(
 
     ``components`` replace the folder's own (a transformer from a single file, whose path is then
     ``weights_file``: the model hash and name come from it)."""
-    index = check_folder(folder)
+    index = check_folder(folder, provided=set(components or {}))
     family, inpaint = folder_family(folder, index)
     variant = _weights_variant(folder)
     kwargs = {**_load_kwargs(family, dtype, variant), **(components or {})}
@@ -71,8 +71,9 @@ def load_folder(
     )
 
 
-def check_folder(folder: Path) -> dict[str, Any]:
-    """The folder's model_index.json; ModelLoadError if it or a component folder it names is missing."""
+def check_folder(folder: Path, provided: set[str] | None = None) -> dict[str, Any]:
+    """The folder's model_index.json; ModelLoadError if it or a component folder it names is missing
+    (those in ``provided`` may be: they come from elsewhere)."""
     index_path = folder / "model_index.json"
     if not index_path.is_file():
         raise ModelLoadError(
@@ -81,7 +82,9 @@ def check_folder(folder: Path) -> dict[str, Any]:
         )
     index = read_json(index_path)
     missing = [
-        name for name, spec in index.items() if _names_a_component(spec) and not (folder / name).is_dir()
+        name
+        for name, spec in index.items()
+        if _names_a_component(spec) and not (folder / name).is_dir() and name not in (provided or set())
     ]
     if missing:
         listed = ", ".join(f"{name}/" for name in missing)
