@@ -3,12 +3,14 @@
 ``find_models(dirs)`` lists, in this order:
 1. the built-in model (ref ``""``) when it is installed;
 2. per folder in ``dirs``: the folder itself if it is a diffusers model, else diffusers folders
-   (with ``model_index.json``) and ``.safetensors`` / ``.ckpt`` files directly in it or one level
-   down (A1111-style ``models/Stable-diffusion/*.safetensors``), sorted by name. Files inside a
-   diffusers folder are never listed; ``.safetensors`` whose header shows they are not a full
-   Stable Diffusion checkpoint (LoRA, VAE, embedding, ...) are skipped;
+   (with ``model_index.json``) and ``.safetensors`` / ``.ckpt`` / ``.gguf`` files directly in it or
+   one level down (A1111-style ``models/Stable-diffusion/*.safetensors``), sorted by name. Files
+   inside a diffusers folder are never listed; ``.safetensors`` whose header shows they are neither a
+   full Stable Diffusion checkpoint nor an SD3 / Flux transformer (LoRA, VAE, embedding, ...) are
+   skipped;
 3. Hub models already in the local Hugging Face cache (``HF_HUB_CACHE``, ``HF_HOME/hub`` or
-   ``~/.cache/huggingface/hub``) whose snapshot has a ``model_index.json`` and UNet weights.
+   ``~/.cache/huggingface/hub``) whose snapshot has a ``model_index.json`` and UNet (or SD3 / Flux
+   transformer) weights.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from studio.core.paths import builtin_model_dir
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".gguf")  # .gguf: quantised SD3 / Flux transformers
 _UNET_CONV_IN = "model.diffusion_model.input_blocks.0.0.weight"
+# SD3 / Flux transformers, original layout (with or without the model.diffusion_model. prefix) or
+# diffusers' names (studio.engine.loading.detect.detect_dit decides which)
+_DIT_PREFIXES = ("joint_blocks.", "double_blocks.", "single_transformer_blocks.", "pos_embed.pos_embed")
 _MAX_HEADER = 100 * 1024 * 1024
 BUILTIN_NAME = "Built-in (studio-mini)"
 
@@ -122,12 +127,17 @@ def safetensors_keys(path: Path) -> list[str] | None:
 
 
 def looks_like_full_checkpoint(path: Path) -> bool:
-    """False only for a readable header without an SD UNet (LoRA, VAE, embedding, ...).
+    """False only for a readable header without an SD UNet or an SD3 / Flux transformer (LoRA, VAE,
+    embedding, ...).
 
     Unreadable files stay listed so that loading them explains what is wrong.
     """
     keys = safetensors_keys(path)
-    return keys is None or _UNET_CONV_IN in keys
+    return keys is None or _UNET_CONV_IN in keys or _is_dit_transformer(keys)
+
+
+def _is_dit_transformer(keys: list[str]) -> bool:
+    return any(k.removeprefix("model.diffusion_model.").startswith(_DIT_PREFIXES) for k in keys)
 
 
 def hub_cache_dir() -> Path:
@@ -163,5 +173,9 @@ def _main_snapshot(repo: Path) -> Path | None:
 
 
 def _has_unet_weights(folder: Path) -> bool:
-    unet = folder / "unet"
-    return unet.is_dir() and any(p.name.startswith("diffusion_pytorch_model") for p in unet.iterdir())
+    """UNet weights, or the transformer's of an SD3 / Flux folder."""
+    for part in ("unet", "transformer"):
+        weights = folder / part
+        if weights.is_dir() and any(p.name.startswith("diffusion_pytorch_model") for p in weights.iterdir()):
+            return True
+    return False

@@ -127,6 +127,10 @@ def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tup
         )
     if request.loras:
         warnings.append(f"LoRAs are not applied to {name} models in Studio; the job runs without them.")
+    if request.vae:
+        warnings.append(
+            f"A separate VAE is not used with {name} models; the model's own VAE decodes the image."
+        )
     if request.clip_skip != 1:
         warnings.append(f"Clip skip does not apply to {name}'s text encoders; it was ignored.")
     sampler = sampler_warning(request.scheduler, family)

@@ -89,14 +89,20 @@ def test_txt2img_img2img_inpaint_with_a_preview_every_step(shared_engine, dit_di
 def test_dit_warnings_for_a1111_syntax_and_samplers(shared_engine, sd3_dir):
     eng, rec = shared_engine
     job = eng.submit(
-        _request(sd3_dir, prompt="a (red:1.3) cat <lora:ink:0.5>", scheduler="DPM++ 2M Karras", clip_skip=2)
+        _request(
+            sd3_dir,
+            prompt="a (red:1.3) cat <lora:ink:0.5>",
+            scheduler="DPM++ 2M Karras",
+            clip_skip=2,
+            vae=str(sd3_dir / "vae"),
+        )
     )
     assert isinstance(rec.wait_for(job, 300), Finished)
     started = next(e for e in rec.of(job) if isinstance(e, Started))
     text = " ".join(started.warnings)
     assert "plain text" in text and "prompt" in text
     assert '"DPM++ 2M Karras"' in text and "Euler (flow matching)" in text
-    assert "Clip skip" in text
+    assert "Clip skip" in text and "separate VAE" in text
 
 
 def test_flux_has_no_negative_prompt_and_schnell_no_cfg():
