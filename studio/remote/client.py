@@ -293,6 +293,11 @@ def _status_error(server: ServerConfig, path: str, status: int) -> RemoteError:
         )
     if status == 404:
         return NotComfyUI(f"The server at {server.url} has no {path} (HTTP 404); is it a ComfyUI server?")
+    if status < 300:  # a web page where ComfyUI's WebSocket should be
+        return NotComfyUI(
+            f"The server at {server.url} answered {path} with a page (HTTP {status}), not ComfyUI's "
+            "WebSocket; is it a ComfyUI server?"
+        )
     return ServerError(
         f"The ComfyUI server at {server.url} answered {path} with an error (HTTP {status}).", status
     )
