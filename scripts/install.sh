@@ -120,6 +120,9 @@ else
   # reinstall works offline.
   "${pip[@]}" install -q "setuptools>=68"
   "${pip[@]}" install --progress-bar on --no-build-isolation -c constraints.txt -e "$target" | { grep -v '^Requirement already satisfied' || true; }
+  # Model upscalers: spandrel without its declared torchvision (the PyPI wheels need a CUDA torch;
+  # Studio imports spandrel with a stand-in for the two architectures that use it: engine/upscale.py).
+  "${pip[@]}" install -q --no-deps -c constraints.txt spandrel
   "$py" -c 'import studio.app, PySide6.QtWidgets' || { echo "install.sh: the installed app does not import" >&2; exit 1; }
   echo "$fingerprint" >"$stamp"
 fi

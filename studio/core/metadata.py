@@ -129,6 +129,7 @@ def build_parameters(
     params["TI hashes"] = _hash_list(ti_hashes)
     params.update(control.a1111_fields(request.controls, dict(control_hashes or {})))
     params.update(hires_text.a1111_fields(request))
+    params.update(hires_text.upscale_fields(request))
     params["Version"] = f"Studio {__version__}"
     params[STUDIO_KEY] = {
         "version": STUDIO_JSON_VERSION,

@@ -75,6 +75,11 @@ class UserDirs:
         """ControlNet / T2I-Adapter / IP-Adapter models offered in the Controls panel."""
         return self.data / "controls"
 
+    @property
+    def upscalers(self) -> Path:
+        """Model upscalers (ESRGAN, ...) offered by the hires fix and "Upscale…"."""
+        return self.data / "upscalers"
+
     def ensure(self) -> UserDirs:
         for p in (self.config, self.data, self.output, self.logs, self.models, self.presets):
             p.mkdir(parents=True, exist_ok=True)

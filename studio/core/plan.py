@@ -81,6 +81,8 @@ def plan(request: GenerationRequest) -> GenerationPlan:
     init = request.init_image
     if init is None:
         raise ValueError(f"{request.mode.value} needs an input image; none was given.")
+    if request.uses_upscale:
+        return upscale_plan(request, init)
     if request.mode is Mode.IMG2IMG:
         image = init.convert("RGB")
         if image.size != size:
@@ -110,6 +112,19 @@ def plan(request: GenerationRequest) -> GenerationPlan:
     return GenerationPlan(
         request.mode, steps, batch, init.size, image.size, region, generation, origin, image, mask
     )
+
+
+def upscale_plan(request: GenerationRequest, init: Image.Image) -> GenerationPlan:
+    """ "Upscale…": the init image as given (alpha kept) to `upscale.size`; the steps are the refine's
+    per tile times the tiles (0 without refine)."""
+    from studio.core.tiles import refine_tiles
+
+    options = request.upscale
+    size = options.size(*init.size)
+    steps = request.denoising_steps
+    if steps:
+        steps *= len(refine_tiles(size, options.tile, options.overlap))
+    return GenerationPlan(Mode.IMG2IMG, steps, 1, init.size, size, (0, 0, *size), size, image=init)
 
 
 def generation_size(region: Size, area: int) -> Size:

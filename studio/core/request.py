@@ -34,8 +34,18 @@ LATENT_UPSCALERS: dict[str, tuple[str, bool]] = {
     "Latent (nearest)": ("nearest", False),
     "Latent (nearest-exact)": ("nearest-exact", False),
 }
-PIXEL_UPSCALERS = ("Lanczos", "Nearest")  # model upscalers (ESRGAN, ...) would join these
+PIXEL_UPSCALERS = ("Lanczos", "Nearest")
+# Any other name is a model upscaler (ESRGAN, ...): a file stem found in the request's `upscaler_dirs`
+# (A1111's "Hires upscaler: 4x-UltraSharp"), or a path to the file; the engine loads it (engine.upscale).
 HIRES_UPSCALERS = (*LATENT_UPSCALERS, *PIXEL_UPSCALERS)
+MAX_UPSCALE = 8.0
+MAX_UPSCALE_SIDE = 8192  # "Upscale…" works tile by tile, so it may exceed MAX_SIDE
+MIN_TILE, MAX_TILE = 64, 2048
+
+
+def is_model_upscaler(name: str) -> bool:
+    """Whether `name` names a model upscaler (a file) rather than a built-in latent / pixel resize."""
+    return isinstance(name, str) and bool(name.strip()) and name not in HIRES_UPSCALERS
 
 
 class Mode(str, Enum):
@@ -127,6 +137,27 @@ class HiresOptions:
 
 
 @dataclass(frozen=True)
+class UpscaleOptions:
+    """ "Upscale…" (img2img only, when `enabled`): the init image made `scale` times larger with
+    `upscaler` (Lanczos, Nearest, or a model upscaler's name or path), at any size (the model's own
+    scale, then Lanczos to the exact size); then, with `refine` > 0, img2img at that strength tile by
+    tile (`tile` px tiles sharing `overlap` px, blended), with the request's prompts, steps and seed.
+    The request's width / height are not used."""
+
+    enabled: bool = False
+    scale: float = 2.0
+    upscaler: str = "Lanczos"
+    refine: float = 0.0
+    tile: int = 512
+    overlap: int = 64
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The upscaled size of a width x height image (each side at least 1 px)."""
+        scale = self.scale if isinstance(self.scale, (int, float)) and math.isfinite(self.scale) else 1.0
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything a job needs. The engine reads nothing else: no widgets, no global settings."""
 
@@ -160,6 +191,8 @@ class GenerationRequest:
     controls: tuple[ControlUnit, ...] = ()
     ip_image_encoder: str = ""  # CLIP vision folder for IP-Adapters ("" = beside the adapter file)
     hires: HiresOptions = field(default_factory=HiresOptions)  # two-pass txt2img (issue 15)
+    upscale: UpscaleOptions = field(default_factory=UpscaleOptions)  # "Upscale…" (img2img, issue 15)
+    upscaler_dirs: tuple[str, ...] = ()  # where model upscalers are found by name (hires fix, upscale)
 
     def replace(self, **changes: Any) -> GenerationRequest:
         return dataclasses.replace(self, **changes)
@@ -175,6 +208,7 @@ class GenerationRequest:
             _check_own_files,
             _check_controls,
             _check_hires,
+            _check_upscale,
         )
         for check in checks:
             check(self)
@@ -189,12 +223,19 @@ class GenerationRequest:
         the hires fix, both passes."""
         if self.uses_hires:
             return self.steps + self.hires_pass_steps
+        if self.uses_upscale:  # per tile (the plan multiplies by the tiles); 0 without refine
+            return denoising_steps(self.steps, self.upscale.refine) if self.upscale.refine else 0
         return denoising_steps(self.steps, None if self.mode is Mode.TXT2IMG else self.strength)
 
     @property
     def uses_hires(self) -> bool:
         """Whether the job runs the hires fix's second pass (txt2img with it enabled)."""
         return self.mode is Mode.TXT2IMG and self.hires.enabled
+
+    @property
+    def uses_upscale(self) -> bool:
+        """Whether the job is "Upscale…" of its init image (img2img with `upscale` enabled)."""
+        return self.mode is Mode.IMG2IMG and self.upscale.enabled
 
     @property
     def hires_pass_steps(self) -> int:
@@ -267,6 +308,8 @@ def _check_numbers(r: GenerationRequest) -> None:
     if not isinstance(r.seed, int) or not (0 <= r.seed <= MAX_SEED):
         raise ValueError(f"Seed must be a whole number from 0 to {MAX_SEED}, not {r.seed!r}.")
     _whole_in_range("Preview interval", r.preview_interval, 1, MAX_STEPS)
+    if r.uses_upscale:
+        return  # its strength and steps are the refine's (_check_upscale)
     if r.mode in (Mode.IMG2IMG, Mode.INPAINT) and r.strength == 0:
         raise ValueError("Strength is 0, so nothing would change: raise it above 0 (0.5–0.8 is typical).")
     if r.mode is not Mode.TXT2IMG and r.denoising_steps < 1:
@@ -309,9 +352,10 @@ def _check_hires(r: GenerationRequest) -> None:
     if not r.uses_hires:
         return
     h = r.hires
-    if h.upscaler not in HIRES_UPSCALERS:
+    if not isinstance(h.upscaler, str) or not h.upscaler.strip():
         raise ValueError(
-            f"Unknown hires upscaler {h.upscaler!r}. Choose one of: {', '.join(HIRES_UPSCALERS)}."
+            f"Unknown hires upscaler {h.upscaler!r}. Choose one of: {', '.join(HIRES_UPSCALERS)} or a "
+            "model upscaler."
         )
     if isinstance(h.scale, bool) or not isinstance(h.scale, (int, float)) or not math.isfinite(h.scale):
         raise ValueError(f"Hires upscale must be a number, not {h.scale!r}.")
@@ -328,6 +372,38 @@ def _check_hires(r: GenerationRequest) -> None:
         raise ValueError(
             f"With hires steps {h.steps or r.steps} and denoising strength {h.denoise:g} the hires pass "
             "would run no step: raise the hires denoising strength or the hires steps."
+        )
+
+
+def _check_upscale(r: GenerationRequest) -> None:
+    if not isinstance(r.upscaler_dirs, tuple) or not all(isinstance(d, str) for d in r.upscaler_dirs):
+        raise ValueError(f"Upscaler folders must be a list of folder paths, not {r.upscaler_dirs!r}.")
+    if not r.uses_upscale:
+        return
+    u = r.upscale
+    if not isinstance(u.upscaler, str) or not u.upscaler.strip() or u.upscaler in LATENT_UPSCALERS:
+        raise ValueError(
+            f"Unknown upscaler {u.upscaler!r}: choose {' or '.join(PIXEL_UPSCALERS)} or a model upscaler."
+        )
+    if isinstance(u.scale, bool) or not isinstance(u.scale, (int, float)) or not math.isfinite(u.scale):
+        raise ValueError(f"The upscale factor must be a number, not {u.scale!r}.")
+    _in_range("The upscale factor", u.scale, 1, MAX_UPSCALE)
+    _in_range("Refine strength", u.refine, 0, 1)
+    _whole_in_range("Tile size", u.tile, MIN_TILE, MAX_TILE)
+    _whole_in_range("Tile overlap", u.overlap, 0, u.tile // 2)
+    if r.batch != 1:
+        raise ValueError("Upscaling makes one image: set the batch size to 1.")
+    if r.init_image is not None:
+        width, height = u.size(*r.init_image.size)
+        if max(width, height) > MAX_UPSCALE_SIDE:
+            raise ValueError(
+                f"Upscaling would make a {width}x{height} image; sides are limited to {MAX_UPSCALE_SIDE}: "
+                "lower the factor."
+            )
+    if u.refine and r.denoising_steps < 1:
+        raise ValueError(
+            f"With {r.steps} steps and refine strength {u.refine:g} no refine step would run: raise the "
+            "steps or the strength (or set it to 0 for no refine)."
         )
 
 

@@ -22,7 +22,7 @@ REQUEST_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(GenerationRequest) if f.name not in IMAGE_FIELDS
 )
 # Tuple fields, written as JSON lists: `loras` as [{"name": str, "weight": number}], these as [str].
-_PATH_LIST_FIELDS = ("lora_dirs", "embedding_dirs")
+_PATH_LIST_FIELDS = ("lora_dirs", "embedding_dirs", "upscaler_dirs")
 
 
 def request_to_dict(request: GenerationRequest) -> JSONDict:

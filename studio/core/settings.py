@@ -55,7 +55,7 @@ _CHOICES = {
     "run_on": RUN_ON,
 }
 _NOT_SAVED = ("problems", "extra", "last_request", "canvas_request", "file_version")
-_FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "control_dirs")
+_FOLDER_LISTS = ("model_dirs", "lora_dirs", "embedding_dirs", "vae_dirs", "control_dirs", "upscaler_dirs")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ class Settings:
     # the CLIP image encoder folder IP-Adapters use ("" = the `image_encoder` folder beside the adapter).
     control_dirs: tuple[str, ...] = ()
     ip_image_encoder: str = ""
+    # Model upscalers (issue 15): extra folders searched after the user data folder's upscalers/.
+    upscaler_dirs: tuple[str, ...] = ()
     theme: str = "system"
     # Where jobs run (issue 16): "local" (this computer) or "comfyui" (these servers; their tokens are
     # kept in their own 0600 file, core.remote_servers, never in this one).
@@ -321,6 +323,11 @@ def user_folders(
 def control_folders(settings: Settings, dirs: UserDirs) -> tuple[str, ...]:
     """Folders searched for control models: the user data folder's own first, then the settings' ones."""
     return tuple(dict.fromkeys((str(dirs.controls), *settings.control_dirs)))
+
+
+def upscaler_folders(settings: Settings, dirs: UserDirs) -> tuple[str, ...]:
+    """Folders searched for model upscalers: the user data folder's own first, then the settings' ones."""
+    return tuple(dict.fromkeys((str(dirs.upscalers), *settings.upscaler_dirs)))
 
 
 def _last_request(data: object, problems: list[str]) -> GenerationRequest | None:

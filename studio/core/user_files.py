@@ -21,6 +21,7 @@ LORA_SUFFIXES = (".safetensors",)
 EMBEDDING_SUFFIXES = (".safetensors", ".pt", ".bin")
 VAE_SUFFIXES = (".safetensors",)
 CONTROL_SUFFIXES = (".safetensors", ".bin")
+UPSCALER_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")  # read by engine.upscale (weights only)
 _DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
 
@@ -32,6 +33,12 @@ def find_loras(dirs: Iterable[str | Path]) -> list[Path]:
 def find_embeddings(dirs: Iterable[str | Path]) -> list[Path]:
     """Embedding files (A1111 `.pt`, `.safetensors`, diffusers `.bin`); used by their stem in a prompt."""
     return _find_files(dirs, EMBEDDING_SUFFIXES)
+
+
+def find_upscalers(dirs: Iterable[str | Path]) -> list[Path]:
+    """Model upscalers (ESRGAN and the other families spandrel reads); their stems are the names
+    the hires fix and "Upscale…" offer (A1111's `Hires upscaler: 4x-UltraSharp`)."""
+    return _find_files(dirs, UPSCALER_SUFFIXES)
 
 
 def find_vaes(dirs: Iterable[str | Path]) -> list[Path]:

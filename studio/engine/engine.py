@@ -314,6 +314,9 @@ class Engine:
             self._finish(outcome, None)
 
     def _run_job(self, job: _Job) -> None:
+        if job.request.uses_upscale and not job.request.upscale.refine:
+            self._run_upscale_only(job)  # no diffusion model needed
+            return
         from studio.engine.job_files import job_files
         from studio.engine.pipelines import RequestError
         from studio.engine.runner import JobCancelled
@@ -348,6 +351,27 @@ class Engine:
         # is gone, so unloading after an out-of-memory error really frees the memory.
         with self._cond:
             self._current = None  # `busy` is already False when the terminal event arrives
+        self._finish(outcome, job.handle)
+
+    def _run_upscale_only(self, job: _Job) -> None:
+        """"Upscale…" without refine: the upscaler alone, the resident model left as it is."""
+        from studio.engine.runner import JobCancelled
+        from studio.engine.upscale_job import run_upscale, upscale_parameters
+
+        try:
+            the_plan = plan(job.request)
+            ctx = self._context(job, the_plan)
+            self._emit(Started(job.id, the_plan, ()), job.handle)
+            images = run_upscale(job.request, the_plan, ctx, self._manager().device)
+            elapsed = time.monotonic() - ctx.started
+            params = [upscale_parameters(job.request, image.size) for image in images]
+            outcome: Event = Finished(job.id, images, job.request.seeds(), job.request, elapsed, params)
+        except JobCancelled as exc:
+            outcome = Cancelled(job.id, exc.at_step)
+        except Exception as exc:
+            outcome = self._failure(job.id, exc, "upscaling")
+        with self._cond:
+            self._current = None
         self._finish(outcome, job.handle)
 
     def _prepare_memory(self, request: GenerationRequest, the_plan: GenerationPlan) -> None:

@@ -3,9 +3,9 @@
 - Latent upscalers (`core.request.LATENT_UPSCALERS`) resize the first pass's latents with
   ``torch.nn.functional.interpolate`` (mode, antialias as A1111 names them); the second pass starts
   from those latents.
-- Pixel upscalers (`core.request.PIXEL_UPSCALERS`) resize decoded images with Pillow.
-  Model upscalers (ESRGAN and the like, through spandrel) belong in `upscale_pixels`: a new name in
-  `PIXEL_UPSCALERS` and a branch there that loads the model and runs it.
+- Pixel upscalers (`core.request.PIXEL_UPSCALERS`) resize decoded images with Pillow; any other name
+  is a model upscaler (ESRGAN and the like, `engine.upscale`: found by name in the request's
+  `upscaler_dirs`, run tile by tile, then Lanczos to the exact size).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from studio.core.request import LATENT_UPSCALERS, PIXEL_UPSCALERS
+from studio.core.request import LATENT_UPSCALERS
 
 if TYPE_CHECKING:
     import torch
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from studio.engine.aliases import Pipeline
 
 Size = tuple[int, int]
-
-_PIL_FILTERS = {"Lanczos": Image.Resampling.LANCZOS, "Nearest": Image.Resampling.NEAREST}
 
 
 def is_latent(upscaler: str) -> bool:
@@ -46,11 +44,13 @@ def upscale_latents(latents: torch.Tensor, upscaler: str, size: Size, vae_scale_
     return resized.to(latents.dtype)
 
 
-def upscale_pixels(images: list[Image.Image], upscaler: str, size: Size) -> list[Image.Image]:
-    """Decoded images resized to `size` with a pixel upscaler."""
-    if upscaler not in PIXEL_UPSCALERS:
-        raise ValueError(f"Unknown pixel upscaler {upscaler!r}")
-    return [image.resize(size, _PIL_FILTERS[upscaler]) for image in images]
+def upscale_pixels(
+    images: list[Image.Image], upscaler: str, size: Size, dirs: tuple[str, ...] = (), device: str = "cpu"
+) -> list[Image.Image]:
+    """Decoded images resized to `size` with a pixel upscaler or a model upscaler (found in `dirs`)."""
+    from studio.engine.upscale import upscale_images
+
+    return upscale_images(images, upscaler, size, dirs, device=device)
 
 
 def decode_latents(pipe: Pipeline, latents: torch.Tensor) -> list[Image.Image]:

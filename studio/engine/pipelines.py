@@ -58,6 +58,8 @@ def generate(
             raise RequestError(str(exc)) from exc
     if plan.mode is Mode.TXT2IMG:
         return _txt2img(request, plan, models, ctx)
+    if request.uses_upscale:
+        return _upscale(request, plan, models, ctx)
     if plan.mode is Mode.IMG2IMG:
         return _img2img(request, plan, models, ctx)
     return _inpaint(request, plan, models, ctx)
@@ -163,10 +165,31 @@ def _hires_fix(
             start = hires.decode_latents(pipe, upscaled)  # these pipelines take pixels only
     else:
         images = to_pil(_first_pass(run_pipeline, request, plan, models, ctx))
-        start = hires.upscale_pixels(images, options.upscaler, size)
+        start = hires.upscale_pixels(images, options.upscaler, size, request.upscaler_dirs, models.device)
     ctx.step_offset, ctx.call_steps = request.steps, request.hires_pass_steps
     second = request.replace(steps=options.steps or request.steps, strength=options.denoise, controls=())
     return _img2img_from(start, size, second, plan, models, ctx)
+
+
+def _upscale(
+    request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
+) -> list[Image.Image]:
+    """"Upscale…" with a tiled refine: each tile through img2img at the refine strength (the steps
+    reported run on from tile to tile; `engine.upscale_job`, `engine.tiled`)."""
+    from studio.engine.tiled import vae_tiling
+    from studio.engine.upscale_job import run_upscale
+
+    tile_request = request.replace(strength=request.upscale.refine)
+    per_tile = request.denoising_steps
+
+    def refine(tile: Image.Image, index: int, _count: int) -> Image.Image:
+        ctx.step_offset, ctx.call_steps = index * per_tile, per_tile
+        return _img2img_from(tile, tile.size, tile_request, plan, models, ctx)[0]
+
+    if not request.upscale.refine:
+        return run_upscale(request, plan, ctx, models.device)
+    with vae_tiling(_resident(models)):
+        return run_upscale(request, plan, ctx, models.device, refine)
 
 
 def _img2img(

@@ -57,7 +57,7 @@ def test_off_or_outside_txt2img_changes_nothing() -> None:
     [
         (_hires(scale=5), "Hires upscale must be between 1 and 4"),
         (_hires(scale=0.5), "Hires upscale must be between 1 and 4"),
-        (_hires(upscaler="4x-UltraSharp"), "Unknown hires upscaler '4x-UltraSharp'"),
+        (_hires(upscaler=""), "Unknown hires upscaler ''"),
         (_hires(denoise=1.5), "Hires denoising strength must be between 0 and 1"),
         (_hires(steps=-1), "Hires steps must be between 0 and 150"),
         (_hires(denoise=0.0), "the hires pass would run no step"),
