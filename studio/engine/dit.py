@@ -7,7 +7,8 @@ request, plan and events like every other model. What this module decides:
 - **Prompts**: their text encoders (CLIP-L/G + T5) are not A1111's: weights ``(a:1.2)``, ``BREAK``,
   clip skip, textual-inversion embeddings and ``<lora:...>`` tags do not apply. The pipeline gets the
   plain text (weights and tags taken out, the words kept) and ``Started`` says what was ignored.
-  CLIP reads 77 tokens, T5 up to the pipeline's ``max_sequence_length``; diffusers cuts the rest.
+  CLIP reads 77 tokens, T5 up to the pipeline's ``max_sequence_length`` (256 SD3, 512 Flux);
+  diffusers cuts the rest, and ``Started`` warns when T5 would.
 - **Guidance**: SD3 uses classifier-free guidance (``guidance_scale``) with the negative prompt.
   Flux dev takes the guidance as an input of the transformer (embedded guidance, ``guidance_scale``;
   about 3.5 is usual) and has no negative prompt; Flux schnell uses no guidance at all.
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 DIT_FAMILIES = ("sd3", "flux")
 FAMILY_NAMES = {"sd3": "Stable Diffusion 3", "flux": "Flux"}
 FLOW_SAMPLER = "Euler"  # the one Studio sampler name that means the flow-matching Euler solver
+T5_TOKENS = {"sd3": 256, "flux": 512}  # diffusers' default max_sequence_length of each pipeline
 
 
 def is_dit(family: str) -> bool:
@@ -136,12 +138,33 @@ def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tup
     sampler = sampler_warning(request.scheduler, family)
     if sampler:
         warnings.append(sampler)
+    warnings.extend(_length_warnings(pipe, family, request))
     if is_flux(pipe):
         if request.negative_prompt.strip():
             warnings.append("Flux has no negative prompt; it was ignored.")
         if not uses_embedded_guidance(pipe):
             warnings.append("Flux schnell uses no guidance (CFG); the CFG scale was ignored.")
     return tuple(warnings)
+
+
+def _length_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tuple[str, ...]:
+    """The T5 encoder reads ``T5_TOKENS`` tokens (its end token included); diffusers cuts the rest."""
+    from studio.core.prompt_length import length_warnings
+    from studio.engine.prompt_tokens import count_tokens
+
+    tokenizer = getattr(pipe, "tokenizer_3" if family == "sd3" else "tokenizer_2", None)
+    if tokenizer is None:  # SD3 without its T5 encoder: CLIP's 77 tokens only
+        return ()
+    texts = [("prompt", request.prompt)]
+    if not is_flux(pipe):
+        texts.append(("negative prompt", request.negative_prompt))
+    counts = [(label, count_tokens(tokenizer, plain_prompt(text)[0])) for label, text in texts if text]
+    return length_warnings(counts, T5_TOKENS[family] - 1)
+
+
+def as_run(request: GenerationRequest) -> GenerationRequest:
+    """The request as a DiT model ran it (for the image's metadata): Euler, no clip skip."""
+    return request.replace(scheduler=FLOW_SAMPLER, clip_skip=1)
 
 
 # ---------------------------------------------------------------------------------------- previews

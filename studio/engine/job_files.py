@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from studio.core.request import GenerationRequest
-from studio.engine.dit import is_dit
+from studio.engine.dit import as_run, is_dit
 from studio.engine.lora import applied_loras, resolve_loras
 from studio.engine.models import ModelManager
 from studio.engine.vae import vae_override
@@ -44,6 +44,8 @@ class JobFiles:
         from studio.core.metadata import build_parameters
 
         files = {"lora_hashes": self.lora_hashes, "ti_hashes": tis}
+        if is_dit(loaded.family):  # the sampler and clip skip SD3 / Flux really ran with
+            request = as_run(request)
         return [
             build_parameters(
                 request,

@@ -103,6 +103,18 @@ def test_dit_warnings_for_a1111_syntax_and_samplers(shared_engine, sd3_dir):
     assert "plain text" in text and "prompt" in text
     assert '"DPM++ 2M Karras"' in text and "Euler (flow matching)" in text
     assert "Clip skip" in text and "separate VAE" in text
+    params = rec.wait_for(job).parameters[0]
+    assert params["Sampler"] == "Euler" and "Clip skip" not in params  # what really ran
+
+
+def test_a_prompt_longer_than_t5_reads_is_warned():
+    from studio.engine.dit import job_warnings
+    from tests.dit_models import build_tiny_sd3
+
+    pipe = build_tiny_sd3()
+    long = _request("x", prompt="a red cat " * 100)
+    assert any("reads the first 255" in w for w in job_warnings(pipe, "sd3", long))
+    assert not any("reads the first" in w for w in job_warnings(pipe, "sd3", _request("x")))
 
 
 def test_flux_has_no_negative_prompt_and_schnell_no_cfg():
