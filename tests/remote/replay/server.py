@@ -22,6 +22,7 @@ threaded RemoteEngine can use it as they would a ComfyUI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import struct
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 class FaultKind(str, Enum):
     HTTP_500 = "http_500"  # answer 500 with ComfyUI's (aiohttp's) plain-text error page
     MALFORMED_JSON = "malformed_json"  # answer 200 application/json with a truncated body
-    OVERSIZED_IMAGE = "oversized_image"  # /view: a PNG whose header says 40000 x 40000 pixels
+    OVERSIZED_IMAGE = "oversized_image"  # /view: a small PNG whose header says `side` x `side` pixels
+    HUGE_BODY = "huge_body"  # an answer that says it is 100 MiB long (its first 64 KiB are sent)
     HOSTILE_FILENAME = (
         "hostile_filename"  # outputs named "../../x.png" (/history; POST /prompt: its messages)
     )
@@ -68,6 +70,7 @@ class Fault:
     method: str = ""
     times: int = 1
     after_messages: int = 3  # CLOSE_WS, DIES: WebSocket messages of the job sent before
+    side: int = 9000  # OVERSIZED_IMAGE: its width and height (9000: 81 MP)
 
     def applies(self, method: str, path: str) -> bool:
         return self.times > 0 and path.startswith(self.path) and (not self.method or self.method == method)
@@ -77,7 +80,7 @@ HOSTILE_NAME = "../../x.png"
 HOSTILE_FOLDER = "../.."
 
 
-def oversized_png(width: int = 40000, height: int = 40000) -> bytes:
+def oversized_png(width: int = 9000, height: int = 9000) -> bytes:
     """A small PNG file whose header declares `width` x `height` pixels (a decompression bomb)."""
 
     def chunk(tag: bytes, data: bytes) -> bytes:
@@ -146,6 +149,8 @@ class ReplayServer:
         fault = self._take_fault(method, path)
         if fault is not None and fault.kind in (FaultKind.HTTP_500, FaultKind.MALFORMED_JSON):
             return _fault_response(fault.kind)
+        if fault is not None and fault.kind is FaultKind.HUGE_BODY:
+            return await _huge_body(request)
         query = dict(request.query)
         if path == "/view" and query.get("filename") == HOSTILE_NAME and self._hostile_originals:
             query.update(self._hostile_originals[-1])  # a hostile server serves what it named so
@@ -159,7 +164,7 @@ class ReplayServer:
 
     def _answer(self, exchange: Exchange, fault: Fault | None) -> web.Response:
         if fault is not None and fault.kind is FaultKind.OVERSIZED_IMAGE:
-            return web.Response(body=oversized_png(), content_type="image/png")
+            return web.Response(body=oversized_png(fault.side, fault.side), content_type="image/png")
         data = unpack_body(exchange.response)
         if body_is_text(exchange.response):
             text = self._bindings.fill(data.decode())
@@ -326,6 +331,15 @@ class ReplayServer:
                 fault.times -= 1
                 return fault
         return None
+
+
+async def _huge_body(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "image/png"})
+    response.content_length = 100 * 1024 * 1024
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):  # the client stopped reading: what it should do
+        await response.write(b"\0" * 65536)
+    return response
 
 
 def _fault_response(kind: FaultKind) -> web.Response:
