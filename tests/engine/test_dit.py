@@ -333,10 +333,18 @@ def flux_files(tmp_path_factory):
     }
 
 
-def test_gguf_and_safetensors_transformers_load_with_the_folder_parts(flux_files):
+def test_gguf_and_safetensors_transformers_load_with_the_folder_parts(flux_files, monkeypatch):
+    import socket
+
     import torch
 
     from studio.engine.loading import load_pipeline
+
+    def refuse(*_a, **_k):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
     expected = flux_files["transformer"].state_dict()
     for kind in ("safetensors", "gguf"):
@@ -388,3 +396,33 @@ def test_shipped_transformer_configs_have_the_published_sizes(variant, params):
     with init_empty_weights():
         model = getattr(diffusers, cfg.pop("_class_name")).from_config(cfg)
     assert sum(p.numel() for p in model.parameters()) == params
+
+
+def test_flux_from_the_offline_hf_cache_by_id_and_as_the_parts_of_a_transformer_file(
+    tmp_path, monkeypatch, flux_files
+):
+    import shutil
+
+    import torch
+
+    from studio.engine.loading import load_pipeline
+
+    repo = tmp_path / "hub" / "models--black-forest-labs--FLUX.1-dev"
+    save_tiny_flux(repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    by_id = load_pipeline("black-forest-labs/FLUX.1-dev", device="cpu", dtype=torch.float32)
+    assert (by_id.family, by_id.name, type(by_id.pipe).__name__) == (
+        "flux",
+        "black-forest-labs/FLUX.1-dev",
+        "FluxPipeline",
+    )
+    alone = (
+        tmp_path / "downloads" / "flux1-dev.safetensors"
+    )  # no folder next to it: the cache gives the parts
+    alone.parent.mkdir()
+    shutil.copy(flux_files["safetensors"], alone)
+    loaded = load_pipeline(str(alone), device="cpu", dtype=torch.float32)
+    assert (loaded.family, loaded.name) == ("flux", "flux1-dev")
+    assert loaded.pipe.text_encoder_2 is not None and loaded.pipe.tokenizer_2 is not None
