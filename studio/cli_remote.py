@@ -88,10 +88,17 @@ def _tokens(token_file: Path | None, urls: Sequence[str]) -> dict[str, str]:
             raise ServerOptionError(f"--token-file {token_file}: not valid JSON") from None
         if not isinstance(data, dict):
             raise ServerOptionError(f"--token-file {token_file}: not a JSON object")
-        return {str(k): v for k, v in data.items() if isinstance(v, str)}
+        return {_normalised(k): v for k, v in data.items() if isinstance(v, str)}
     if not text or "\n" in text:
         raise ServerOptionError(f"--token-file {token_file}: give one token on one line")
     return dict.fromkeys(urls, text)
+
+
+def _normalised(url: str) -> str:
+    try:
+        return check_server_url(url)
+    except ValueError:
+        return url
 
 
 def checkpoints(servers: Sequence[RemoteServer]) -> list[str]:
