@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from studio.cli_controls import ControlSpecError, add_control_options, control_fields
-from studio.cli_hires import add_hires_options, hires_options
+from studio.cli_hires import add_hires_options, hires_fields
 from studio.cli_remote import ServerOptionError, add_server_options
+from studio.cli_upscale import UpscaleInputError, add_upscale_parser, upscale_request
 from studio.core.request import MAX_CLIP_SKIP, MAX_LORA_WEIGHT, MAX_SEED, InpaintArea, MaskedContent, Mode
 from studio.core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from studio.core.settings import MEMORY_MODES
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the models Studio can load")
     models.add_argument("--dir", action="append", default=[], type=Path, help="another folder to search")
     add_server_options(models)
+    add_upscale_parser(sub)
     return parser
 
 
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return _remote_models(args) if args.server else _models(args.dir)
         return _generate(args)
-    except (CliError, ServerOptionError) as exc:
+    except (CliError, ServerOptionError, UpscaleInputError) as exc:
         return _error(str(exc), EXIT_INPUT)
     except KeyboardInterrupt:
         return _error("interrupted", EXIT_CANCELLED)
@@ -290,7 +292,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     check_out(args.out, overwrite=args.overwrite)
-    request = request_from_args(args)
+    request = upscale_request(args) if args.command == "upscale" else request_from_args(args)
     try:  # the engine checks the request when it is submitted: a bad one fails as "input"
         outcome = _run(args, request)
     except JobFailed as exc:
@@ -362,7 +364,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         **_controls(args),
     }
     if mode is Mode.TXT2IMG:
-        fields["hires"] = hires_options(args)
+        fields.update(hires_fields(args))
     if mode is Mode.INPAINT:
         fields["mask"] = _open_image(args.mask, "L")
         fields["mask_options"] = MaskOptions(

@@ -1,12 +1,15 @@
 """studio-cli's hires fix options on `generate` (issue 15): `--hires SCALE` turns it on;
-`--hires-upscaler`, `--hires-steps` and `--hires-denoise` set the second pass (the engine checks the
+`--hires-upscaler` (a built-in name, or a model upscaler found in `--upscaler-dir` / the app's
+upscaler folders, or a file), `--hires-steps` and `--hires-denoise` set the second pass (the engine checks the
 values when the job is submitted, with the same messages the app shows)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
-from studio.core.request import HIRES_UPSCALERS, HiresOptions
+from studio.core.request import HIRES_UPSCALERS, HiresOptions, is_model_upscaler
 
 _DEFAULT = HiresOptions()
 
@@ -21,10 +24,18 @@ def add_hires_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--hires-upscaler",
-        choices=HIRES_UPSCALERS,
         default=_DEFAULT.upscaler,
         metavar="NAME",
-        help=f"how the first pass is upscaled: {', '.join(HIRES_UPSCALERS)} (default: {_DEFAULT.upscaler})",
+        help=f"how the first pass is upscaled: {', '.join(HIRES_UPSCALERS)}, or a model upscaler (a name in "
+        f"the upscaler folders or a file) (default: {_DEFAULT.upscaler})",
+    )
+    p.add_argument(
+        "--upscaler-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="upscaler folder (default: Studio's)",
     )
     p.add_argument(
         "--hires-steps", type=int, default=_DEFAULT.steps, help="steps of the hires pass (0: same as --steps)"
@@ -35,6 +46,18 @@ def add_hires_options(p: argparse.ArgumentParser) -> None:
         default=_DEFAULT.denoise,
         help=f"denoising strength of the hires pass, 0-1 (default: {_DEFAULT.denoise:g})",
     )
+
+
+def hires_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The request's `hires` and, for a model upscaler, the `upscaler_dirs` it is found in."""
+    from studio.cli_upscale import checked_upscaler, upscaler_dirs
+
+    options = hires_options(args)
+    if not options.enabled or not is_model_upscaler(options.upscaler):
+        return {"hires": options}
+    dirs = upscaler_dirs(args.upscaler_dir)
+    options = dataclasses.replace(options, upscaler=checked_upscaler(options.upscaler, dirs))
+    return {"hires": options, "upscaler_dirs": dirs}
 
 
 def hires_options(args: argparse.Namespace) -> HiresOptions:

@@ -48,7 +48,7 @@ def test_generate_with_hires_records_the_fields(tiny_dir, tmp_path, capsys):
     [
         (["--hires", "6"], "Hires upscale must be between 1 and 4"),
         (["--hires", "2", "--hires-denoise", "0"], "the hires pass would run no step"),
-        (["--hires", "2", "--hires-upscaler", "ESRGAN"], "invalid choice"),
+        (["--hires", "2", "--hires-upscaler", "ESRGAN", "--upscaler-dir", "."], "'ESRGAN' was not found"),
         (["--hires", "two"], "invalid float"),
     ],
 )

@@ -45,6 +45,10 @@ Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
 _PIL_FILTERS = {"Lanczos": Image.Resampling.LANCZOS, "Nearest": Image.Resampling.NEAREST}
 
 
+class UpscalerNotFound(ValueError):
+    """No upscaler file of that name (an input problem: the artist chooses another)."""
+
+
 @dataclass
 class Upscaler:
     """A loaded upscaling model: spandrel's descriptor and what Studio reads from it."""
@@ -99,7 +103,10 @@ def find_upscaler(name: str, dirs: tuple[str, ...]) -> Path:
         if found.stem == name or found.name == name:
             return found
     where = ", ".join(dirs) or "no upscaler folder"
-    raise ModelLoadError(f"The upscaler {name!r} was not found (looked in {where}).")
+    raise UpscalerNotFound(
+        f"The upscaler {name!r} was not found (looked in {where}): put the file in an upscaler folder, "
+        "or choose another upscaler."
+    )
 
 
 def find_upscaler_files(dirs: tuple[str, ...] | list[str]) -> list[Path]:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from studio.engine.loading.errors import ModelLoadError
-from studio.engine.upscale import find_upscaler, load_upscaler, upscale, upscale_images
+from studio.engine.upscale import UpscalerNotFound, find_upscaler, load_upscaler, upscale, upscale_images
 from tests.upscaler_files import esrgan_file
 
 
@@ -69,7 +69,7 @@ def test_alpha_is_resized_and_kept(esrgan):
 
 def test_found_by_name_in_the_folders_and_lanczos_needs_no_model(esrgan, tmp_path):
     assert find_upscaler("4x-Tiny", (str(tmp_path), str(esrgan.parent))) == esrgan
-    with pytest.raises(ModelLoadError, match="'4x-Other' was not found"):
+    with pytest.raises(UpscalerNotFound, match="'4x-Other' was not found"):
         find_upscaler("4x-Other", (str(esrgan.parent),))
     out = upscale_images([_picture()], "4x-Tiny", (80, 56), (str(esrgan.parent),))
     assert out[0].size == (80, 56)
