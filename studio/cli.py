@@ -213,7 +213,7 @@ def _setup_logging() -> Path | None:
         return None
 
 
-MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 
 
 def _info(path: Path) -> int:
