@@ -28,6 +28,7 @@ from studio.core.request import MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_STEPS
 from studio.core.schedulers import SCHEDULER_NAMES
 from studio.ui.icons import icon
 from studio.ui.viewmodel import MAX_SIDE_UI, MIN_SIDE_UI, RequestViewModel
+from studio.ui.widgets.few_step_hint import FewStepHint
 from studio.ui.widgets.hires_panel import HiresPanel
 from studio.ui.widgets.init_image import InitImageSlot
 from studio.ui.widgets.inputs import Multiple8SpinBox, PromptEdit, SliderSpin, set_quietly
@@ -140,7 +141,9 @@ class ControlsPanel(QWidget):
             1,
             "Guidance (CFG scale): how strictly to follow the prompt. 5–9 is typical.",
         )
+        self.few_step = FewStepHint(self.vm, lambda: self.own_files.loras.found if self.own_files else {})
         form = QFormLayout(box)
+        form.addRow(self.few_step)
         form.addRow("Sampler", self.scheduler)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)

@@ -80,6 +80,8 @@ class LoraPicker(QWidget):
     def set_found(self, paths: Iterable[Path]) -> None:
         """The LoRAs on offer (their stems are the names `request.loras` gets)."""
         self.available.clear()
+        paths = list(paths)
+        self.found = {path.stem: path for path in paths}  # name -> file (the few-step hint reads them)
         for path in paths:
             self.available.addItem(path.stem, path.stem)
         empty = self.available.count() == 0

@@ -1,0 +1,86 @@
+"""core.few_step: distilled models and LoRAs detected by name and safetensors metadata, with the
+sampler / steps / CFG each wants; ordinary files get no suggestion."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from studio.core.few_step import (
+    FewStepSuggestion,
+    read_safetensors_metadata,
+    suggestion_for,
+    suggestion_for_file,
+)
+from studio.core.schedulers import SCHEDULER_NAMES
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("lcm-lora-sdv1-5.safetensors", ("LCM", "LCM", 4, 1.5)),
+        ("LCM_Dreamshaper_v7", ("LCM", "LCM", 4, 1.5)),
+        ("latent-consistency/lcm-lora-sdxl", ("LCM", "LCM", 4, 1.5)),
+        ("TCD-SD15-LoRA.safetensors", ("TCD", "TCD", 4, 1.0)),
+        ("sdxl_lightning_4step_lora.safetensors", ("Lightning", "Euler SGM Uniform", 4, 1.0)),
+        ("sdxl_lightning_8step.safetensors", ("Lightning", "Euler SGM Uniform", 8, 1.0)),
+        ("sdxl_lightning_2step_unet.safetensors", ("Lightning", "Euler SGM Uniform", 2, 1.0)),
+        ("sd_xl_turbo_1.0_fp16.safetensors", ("Turbo", "Euler a", 1, 1.0)),
+        ("Hyper-SD15-8steps-lora.safetensors", ("Hyper", "DDIM", 8, 1.0)),
+        ("Hyper-SDXL-1step-lora.safetensors", ("Hyper", "TCD", 1, 1.0)),
+        ("Hyper-SDXL-8steps-CFG-lora.safetensors", ("Hyper", "DDIM", 8, 5.0)),
+    ],
+)
+def test_names_give_the_distillations_settings(name, expected):
+    found = suggestion_for(name)
+    assert found is not None
+    assert (found.kind, found.scheduler, found.steps, found.guidance) == expected
+    assert found.scheduler in SCHEDULER_NAMES
+
+
+@pytest.mark.parametrize(
+    "name", ["v1-5-pruned-emaonly.safetensors", "add_detail.safetensors", "dreamshaper_8", "blcm_style", ""]
+)
+def test_ordinary_models_and_loras_get_no_suggestion(name):
+    assert suggestion_for(name) is None
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kind", "steps"),
+    [
+        ({"modelspec.title": "SDXL Lightning 4-step LoRA"}, "Lightning", 4),
+        ({"ss_output_name": "my_lcm_lora"}, "LCM", 4),
+        (
+            {
+                "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
+                "modelspec.title": "Hyper-SD 2 steps",
+            },
+            "Hyper",
+            2,
+        ),
+        ({"ss_training_comment": "distilled with TCD"}, "TCD", 4),
+        ({"ss_network_module": "networks.lora", "ss_output_name": "watercolor"}, None, None),
+    ],
+)
+def test_safetensors_metadata_names_the_distillation(tmp_path, metadata, kind, steps):
+    path = tmp_path / "renamed.safetensors"  # the file name says nothing
+    header = json.dumps(
+        {"__metadata__": metadata, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    )
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + b"\0\0\0\0")
+    assert read_safetensors_metadata(path) == metadata
+    found = suggestion_for_file(path)
+    assert (found.kind if found else None, found.steps if found else None) == (kind, steps)
+
+
+def test_unreadable_files_have_no_metadata(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\xff" * 20)
+    assert read_safetensors_metadata(bad) == {} and suggestion_for_file(bad) is None
+    assert read_safetensors_metadata(tmp_path / "missing.safetensors") == {}
+
+
+def test_the_label_says_what_a_click_sets():
+    assert FewStepSuggestion("LCM", "LCM", 4, 1.5).label == "Use 4 steps, LCM, CFG 1.5"

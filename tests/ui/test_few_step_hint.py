@@ -1,0 +1,44 @@
+"""The Generate tab's few-step hint: choosing a distilled model or LoRA shows a one-click offer that
+changes nothing by itself, and clicking it sets the sampler, steps and CFG the job gets."""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from tests.ui.conftest import engine_of
+
+
+def test_an_lcm_model_offers_its_settings_and_the_click_applies_them(window: Any, tmp_path: Any) -> None:
+    hint = window.controls.few_step
+    assert hint.isHidden()  # the built-in model is an ordinary one
+    before = (window.vm.scheduler, window.vm.steps, window.vm.guidance)
+    model = tmp_path / "LCM_Dreamshaper_v7"
+    model.mkdir()
+    window.vm.set("model", str(model))
+    assert not hint.isHidden() and hint.apply_button.text() == "Use 4 steps, LCM, CFG 1.5"
+    assert (window.vm.scheduler, window.vm.steps, window.vm.guidance) == before  # nothing changed silently
+    hint.apply_button.click()
+    assert (window.vm.scheduler, window.vm.steps, window.vm.guidance) == ("LCM", 4, 1.5)
+    assert window.controls.scheduler.currentText() == "LCM" and window.controls.steps.value() == 4
+    assert hint.isHidden()  # the settings match now
+    job = window.generate()
+    assert job is not None
+    sent = engine_of(window).requests[job.id]
+    assert (sent.scheduler, sent.steps, sent.guidance) == ("LCM", 4, 1.5)
+
+
+def test_a_lora_found_by_its_metadata_and_dismissed(window: Any, user_dirs: Any) -> None:
+    folder = user_dirs.loras
+    folder.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"__metadata__": {"modelspec.title": "SDXL Lightning 8-step"}})
+    (folder / "speedy.safetensors").write_bytes(struct.pack("<Q", len(header)) + header.encode())
+    window.controls.own_files.loras.set_found([folder / "speedy.safetensors"])
+    hint = window.controls.few_step
+    window.vm.add_lora("speedy", 1.0)
+    assert not hint.isHidden() and hint.apply_button.text() == "Use 8 steps, Euler SGM Uniform, CFG 1"
+    hint.dismiss_button.click()
+    assert hint.isHidden()
+    window.vm.set("steps", 30)
+    assert hint.isHidden()  # dismissed for this LoRA
