@@ -152,6 +152,16 @@ def auto_cpu_bf16(device: str, precision: str) -> bool:
     return device == "cpu" and (precision or "auto").lower() == "auto" and cpu_has_native_bf16()
 
 
+def auto_gpu_bf16_for_dit(device: str, precision: str) -> bool:
+    """Whether "auto" precision loads SD3 / Flux in bf16 on this GPU instead of fp16: they are trained
+    and published in bf16, and their T5 encoder overflows float16 (NaN images)."""
+    import torch
+
+    if not device.startswith("cuda") or (precision or "auto").lower() != "auto":
+        return False
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
 def bf16_pays_off(unet_params: int) -> bool:
     return unet_params >= BF16_MIN_UNET_PARAMS
 

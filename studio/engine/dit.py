@@ -150,7 +150,6 @@ def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tup
 def _length_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tuple[str, ...]:
     """The T5 encoder reads ``T5_TOKENS`` tokens (its end token included); diffusers cuts the rest."""
     from studio.core.prompt_length import length_warnings
-    from studio.engine.prompt_tokens import count_tokens
 
     tokenizer = getattr(pipe, "tokenizer_3" if family == "sd3" else "tokenizer_2", None)
     if tokenizer is None:  # SD3 without its T5 encoder: CLIP's 77 tokens only
@@ -158,8 +157,14 @@ def _length_warnings(pipe: Pipeline, family: str, request: GenerationRequest) ->
     texts = [("prompt", request.prompt)]
     if not is_flux(pipe):
         texts.append(("negative prompt", request.negative_prompt))
-    counts = [(label, count_tokens(tokenizer, plain_prompt(text)[0])) for label, text in texts if text]
+    counts = [(label, _count_tokens(tokenizer, plain_prompt(text)[0])) for label, text in texts if text]
     return length_warnings(counts, T5_TOKENS[family] - 1)
+
+
+def _count_tokens(tokenizer: Any, text: str) -> int:
+    """Tokens of ``text`` without the end token (as ``prompt_tokens.count_tokens``, which imports this
+    module)."""
+    return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
 
 def as_run(request: GenerationRequest) -> GenerationRequest:

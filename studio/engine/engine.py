@@ -248,7 +248,13 @@ class Engine:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
 
-            from studio.engine.device import auto_cpu_bf16, choose_device, choose_dtype, default_torch_threads
+            from studio.engine.device import (
+                auto_cpu_bf16,
+                auto_gpu_bf16_for_dit,
+                choose_device,
+                choose_dtype,
+                default_torch_threads,
+            )
             from studio.engine.models import ModelManager
 
             torch.set_num_threads(int(self._torch_threads or default_torch_threads()))
@@ -261,6 +267,7 @@ class Engine:
                 cache_dir=self._latent_cache(),
                 bf16_when_faster=auto_cpu_bf16(device, self._precision),
                 memory_mode=self._memory_mode,
+                dit_bf16=auto_gpu_bf16_for_dit(device, self._precision),
             )
             log.info("Engine on %s, %s, %d torch threads", device, dtype, torch.get_num_threads())
         return self._models

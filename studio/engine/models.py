@@ -73,6 +73,7 @@ class ModelManager:
         bf16_when_faster: bool = False,
         memory_mode: str = "auto",
         free_vram: Callable[[str], int] | None = None,
+        dit_bf16: bool = False,
     ) -> None:
         from studio.engine.memory import mode_from_setting
 
@@ -81,6 +82,8 @@ class ModelManager:
         self._load_dtype = dtype  # what models are loaded in
         # "auto" precision on a CPU with bf16 hardware: large UNets are cast to bf16 after loading
         self._bf16_when_faster = bf16_when_faster
+        # "auto" precision on a bf16 GPU: SD3 / Flux load in bf16 rather than fp16 (device.auto_gpu_bf16_for_dit)
+        self._dit_bf16 = dit_bf16
         self._loader = loader or _default_loader
         self._cache_dir = cache_dir
         self.loaded: LoadedModel | None = None
@@ -147,9 +150,10 @@ class ModelManager:
         start = time.monotonic()
         managed = uses_memory_modes(self.device)
         device = "cpu" if managed else self.device
-        loaded = self._loader(ref, device=device, dtype=self._load_dtype, progress=progress)
+        dtype = self._dtype_for(ref)
+        loaded = self._loader(ref, device=device, dtype=dtype, progress=progress)
         loaded.pipe.set_progress_bar_config(disable=True)
-        self.dtype = self._load_dtype
+        self.dtype = dtype
         if self._bf16_when_faster:
             self._to_bf16_if_faster(loaded)
         if managed:
@@ -164,6 +168,19 @@ class ModelManager:
         self._base_scheduler_config = dict(loaded.pipe.scheduler.config)
         self._pipes = {type(loaded.pipe).__name__: loaded.pipe}
         return loaded, time.monotonic() - start
+
+    def _dtype_for(self, ref: str) -> torch.dtype:
+        """The load dtype; bf16 for SD3 / Flux where fp16 would be used and `dit_bf16` allows it."""
+        import torch
+
+        if not self._dit_bf16 or self._load_dtype != torch.float16:
+            return self._load_dtype
+        from studio.engine.loading import ref_family
+
+        if not is_dit(ref_family(ref)):
+            return self._load_dtype
+        log.info("%s is a diffusion transformer: loaded in bf16 (fp16 overflows its T5 encoder)", ref)
+        return torch.bfloat16
 
     def _to_bf16_if_faster(self, loaded: LoadedModel) -> None:
         import torch

@@ -426,3 +426,34 @@ def test_flux_from_the_offline_hf_cache_by_id_and_as_the_parts_of_a_transformer_
     loaded = load_pipeline(str(alone), device="cpu", dtype=torch.float32)
     assert (loaded.family, loaded.name) == ("flux", "flux1-dev")
     assert loaded.pipe.text_encoder_2 is not None and loaded.pipe.tokenizer_2 is not None
+
+
+# --------------------------------------------------------------------------------- precision
+def test_auto_precision_on_a_bf16_gpu_loads_dit_models_in_bf16(flux_dir, tiny_dir):
+    import torch
+
+    from studio.engine.models import ModelManager
+
+    # where fp16 would be used (a CUDA GPU): SD3 / Flux in bf16, Stable Diffusion stays fp16
+    models = ModelManager("cpu", torch.float16, dit_bf16=True)
+    loaded, _ = models.ensure(str(flux_dir))
+    assert loaded.pipe.transformer.dtype == torch.bfloat16 and models.dtype == torch.bfloat16
+    loaded, _ = models.ensure(str(tiny_dir))
+    assert loaded.pipe.unet.dtype == torch.float16 and models.dtype == torch.float16
+    models.unload()
+    off = ModelManager("cpu", torch.float16, dit_bf16=False)  # fp16 asked for explicitly: kept
+    assert off.ensure(str(flux_dir))[0].pipe.transformer.dtype == torch.float16
+    off.unload()
+
+
+def test_bf16_for_dit_only_with_auto_precision_on_a_bf16_cuda_gpu(monkeypatch):
+    import torch
+
+    from studio.engine.device import auto_gpu_bf16_for_dit
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert auto_gpu_bf16_for_dit("cuda", "auto") and auto_gpu_bf16_for_dit("cuda:1", "Auto")
+    assert not auto_gpu_bf16_for_dit("cuda", "fp16") and not auto_gpu_bf16_for_dit("cpu", "auto")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert not auto_gpu_bf16_for_dit("cuda", "auto")

@@ -32,7 +32,7 @@ from __future__ import annotations
 from studio.engine.loading.detect import CheckpointInfo, inspect_checkpoint
 from studio.engine.loading.errors import ModelLoadError
 from studio.engine.loading.loaded import LoadedModel, Progress
-from studio.engine.loading.loader import check_ref, finish_pipeline, load_pipeline
+from studio.engine.loading.loader import check_ref, finish_pipeline, load_pipeline, ref_family
 
 __all__ = [
     "CheckpointInfo",
@@ -43,4 +43,5 @@ __all__ = [
     "finish_pipeline",
     "inspect_checkpoint",
     "load_pipeline",
+    "ref_family",
 ]

@@ -8,8 +8,10 @@ from typing import Any
 
 from studio.core.model_catalog import BUILTIN_NAME
 from studio.engine.device import is_out_of_memory
+from studio.engine.loading.checkpoint import read_checkpoint
+from studio.engine.loading.detect import detect
 from studio.engine.loading.errors import ModelLoadError, short
-from studio.engine.loading.folder import check_folder, load_folder
+from studio.engine.loading.folder import check_folder, folder_family, load_folder
 from studio.engine.loading.loaded import LoadedModel, Progress, no_progress
 from studio.engine.loading.resolve import resolve_ref
 from studio.engine.loading.single_file import load_single_file
@@ -25,6 +27,20 @@ def check_ref(ref: str) -> None:
     kind, path = resolve_ref(ref)
     if kind == "folder":
         check_folder(path)
+
+
+def ref_family(ref: str) -> str:
+    """The family of ``ref`` from its configs or header alone ("" when that does not tell: a pickled
+    checkpoint, a damaged file); never raises."""
+    try:
+        kind, path = resolve_ref(ref)
+        if kind == "folder":
+            return folder_family(path, check_folder(path))[0]
+        if path.suffix.lower() in (".safetensors", ".gguf"):
+            return detect(read_checkpoint(path)).family
+    except ModelLoadError:
+        pass
+    return ""
 
 
 def load_pipeline(ref: str, *, device: str, dtype: Any, progress: Progress | None = None) -> LoadedModel:
