@@ -74,6 +74,7 @@ class GenerateTabController(QObject):
         self.preview_interval = 1  # from settings; 0 = previews off
         self.lora_dirs: tuple[str, ...] = ()  # from settings: where `<lora:name:w>` and names are found
         self.embedding_dirs: tuple[str, ...] = ()
+        self.upscaler_dirs: tuple[str, ...] = ()  # from settings: where model upscalers are found by name
         self.ip_image_encoder = ""  # from settings: the CLIP image encoder folder IP-Adapters use
         self.last_results: list[SavedResult] = []
         bridge.model_ready.connect(self._on_model_ready)  # any model, also preloads: worth a status line
@@ -111,6 +112,7 @@ class GenerateTabController(QObject):
             lora_dirs=self.lora_dirs,
             embedding_dirs=self.embedding_dirs,
             ip_image_encoder=self.ip_image_encoder,
+            upscaler_dirs=self.upscaler_dirs,
         )
         if self.preview_interval <= 0:
             return request.replace(preview=PreviewKind.NONE, preview_interval=1)

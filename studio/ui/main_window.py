@@ -31,9 +31,9 @@ from studio.core.paths import user_dirs
 from studio.core.presets import Preset, PresetStore
 from studio.core.remote_servers import RUN_COMFYUI, where_jobs_run
 from studio.core.request import GenerationRequest, PreviewKind
-from studio.core.settings import Settings, control_folders, user_folders
+from studio.core.settings import Settings, control_folders, upscaler_folders, user_folders
 from studio.core.styles import style_of, without_style
-from studio.core.user_files import find_control_models
+from studio.core.user_files import find_control_models, find_upscalers
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.dialogs.prompts import IMAGE_FILTER, MODEL_FILTER, Prompts
 from studio.ui.dialogs.settings_dialog import SettingsDialog
@@ -333,6 +333,8 @@ class MainWindow(QMainWindow):
         self.generation.ip_image_encoder = str(settings.ip_image_encoder)
         self.own_files.set_folders(loras, embeddings, vaes)
         self.control_panel.set_models(self.control_models(settings))
+        self.generation.upscaler_dirs = upscaler_folders(settings, user_dirs())
+        self.controls.hires.set_upscalers(find_upscalers(self.generation.upscaler_dirs))
 
     def control_models(self, settings: Settings | None = None) -> list[Path]:
         """The control models in the control model folders (the canvas's Controls panel offers them too)."""
