@@ -44,6 +44,7 @@ _CHUNK = 1 << 16
 # Binary WebSocket frames: 4-byte event type, then for a preview a 4-byte image format
 PREVIEW_IMAGE = 1
 PREVIEW_FORMATS = {1: "JPEG", 2: "PNG"}
+MAX_FRAME_BYTES = validate.MAX_IMAGE_BYTES + 1024  # a preview image and its header
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class ComfyClient:
                 f"Cannot open the WebSocket of the ComfyUI server at {self.server.url}: {_reason(exc)}."
             ) from None
         ws.settimeout(recv_timeout)
+        ws.frame_buffer = _LimitedFrames(ws.frame_buffer)
         return Socket(ws, self.server, silence_limit)
 
     # ---- plumbing -----------------------------------------------------------------------------
@@ -248,6 +250,21 @@ class Socket:
         if silent > self._silence_limit:
             raise ServerGone(
                 f"The ComfyUI server {self._server.name} stopped answering ({silent:.0f} s without a reply)."
+            )
+
+
+class _LimitedFrames(websocket._abnf.frame_buffer):
+    """websocket-client's frame reader, refusing a frame longer than `MAX_FRAME_BYTES` before reading
+    it (websocket-client has no limit of its own): the connection is then treated as lost."""
+
+    def __init__(self, original: websocket._abnf.frame_buffer) -> None:
+        super().__init__(original.recv, original.skip_utf8_validation)
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        if self.length is not None and self.length > MAX_FRAME_BYTES:
+            raise websocket.WebSocketProtocolException(
+                f"it sent a message of {self.length / 2**20:.0f} MB (at most {MAX_FRAME_BYTES // 2**20} MB are read)"
             )
 
 

@@ -191,6 +191,8 @@ class _Follow:
         value = data.get("value")
         if chain is None or not isinstance(value, int) or isinstance(value, bool):
             return
+        if self.cancel_sent and not self.running:  # cancelled as it left the queue: stop it now
+            self.client.interrupt(self.prompt_id)
         self.running = True
         total = self.job.plan.total_steps
         done = len(self.done_chains - {chain.index})

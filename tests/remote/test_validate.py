@@ -130,3 +130,12 @@ def test_binary_preview_frames() -> None:
         client._preview(struct.pack(">II", 1, 9) + jpeg.getvalue(), "s")
     with pytest.raises(BadReply):  # says JPEG, is PNG: only the format it names is accepted
         client._preview(struct.pack(">II", 1, 1) + _png((8, 8)), "s")
+
+
+def test_an_oversized_websocket_frame_is_refused_before_it_is_read() -> None:
+    import websocket
+
+    header = bytes([0x82, 0x7F]) + struct.pack("!Q", 2**40)  # a binary frame of 1 TB
+    frames = client._LimitedFrames(websocket._abnf.frame_buffer(io.BytesIO(header).read, True))
+    with pytest.raises(websocket.WebSocketProtocolException, match="at most 64 MB"):
+        frames.recv_frame()
