@@ -281,6 +281,17 @@ class GenerateTabController(QObject):
             name, retry = found
             self.banner.offer(f"Run without {name}", lambda: self._run_again(retry))
 
+    def submit_request(self, request: GenerationRequest) -> QtJob | None:
+        """Run `request` (built elsewhere: "Upscale…") with the settings' folders, or queue it behind the
+        running job; its result is shown and saved like any other."""
+        request = self._with_settings(request)
+        if self.busy:
+            self.queue.add(request)
+            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
+            return None
+        self.banner.dismiss()
+        return self._submit(request)
+
     def _run_again(self, request: GenerationRequest) -> None:
         if self.busy:
             self.queue.add(request)

@@ -1,5 +1,5 @@
 """What the history strip's context menu and a dropped PNG do: reuse parameters or seed, copy, show
-in folder, delete (after confirmation), open in canvas, load a PNG's parameters."""
+in folder, delete (after confirmation), open in canvas, upscale, load a PNG's parameters."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from studio.core.images import ImageReadError
-from studio.core.request import GenerationRequest
+from studio.core.request import GenerationRequest, Mode
 from studio.ui.dialogs.prompts import Prompts
+from studio.ui.dialogs.upscale_dialog import AskUpscale, ask_upscale
 from studio.ui.viewmodel import RequestViewModel
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
@@ -55,6 +56,23 @@ def request_from_file(
         return None
 
 
+def upscale_request(base: GenerationRequest, image: object, options: object) -> GenerationRequest:
+    """ "Upscale…" of `image` with `options` (an UpscaleOptions); the refine uses `base`'s prompts,
+    model, steps, sampler and seed."""
+    from studio.core.request import UpscaleOptions
+
+    assert isinstance(options, UpscaleOptions)
+    return base.replace(
+        mode=Mode.IMG2IMG,
+        init_image=image,
+        mask=None,
+        batch=1,
+        controls=(),
+        upscale=options,
+        strength=options.refine or base.strength,
+    )
+
+
 def summary(request: GenerationRequest) -> str:
     prompt = request.prompt if len(request.prompt) < 160 else request.prompt[:157] + "…"
     return (
@@ -65,6 +83,7 @@ def summary(request: GenerationRequest) -> str:
 
 class HistoryActions(QObject):
     open_in_canvas_requested = Signal(object)  # Path
+    upscale_requested = Signal(object)  # GenerationRequest: "Upscale…" of a history image
     status_message = Signal(str)
     notes_found = Signal(str)  # what a PNG's parameters had that was not applied (the banner shows it)
 
@@ -79,6 +98,8 @@ class HistoryActions(QObject):
         super().__init__(parent)
         self.vm, self.history, self.view = vm, history, view
         self._prompts = prompts
+        self.ask_upscale: AskUpscale = ask_upscale  # the dialog (tests answer it)
+        self.upscaler_names: Callable[[], list[str]] = list  # the model upscalers on offer (main window's)
         history.action_requested.connect(self.run)
         history.image_activated.connect(self.show)
 
@@ -126,6 +147,30 @@ class HistoryActions(QObject):
 
     def open_in_canvas(self, path: Path) -> None:
         self.open_in_canvas_requested.emit(path)
+
+    def upscale(self, path: Path) -> GenerationRequest | None:
+        """Ask for the factor, upscaler and refine, then request the upscale job: the image as it is on
+        disk (never changed), refined with its own parameters when it has them (else the tab's). The
+        result is saved as a new image, like any result."""
+        from studio.core.images import open_image
+
+        try:
+            image = open_image(path)
+        except ImageReadError as exc:
+            self._prompts().info("Cannot read the image", f"{exc}.")
+            return None
+        options = self.ask_upscale(self.history, image.size, self.upscaler_names(), f"Upscale {path.name}")
+        if options is None:
+            return None
+        try:
+            base = request_from_file(path, self.vm.request()) or self.vm.request()
+        except ImageReadError:
+            base = self.vm.request()
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        request = upscale_request(base, image, options)
+        self.upscale_requested.emit(request)
+        return request
 
     def copy(self, path: Path) -> None:
         image = QImage(str(path))

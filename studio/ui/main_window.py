@@ -210,6 +210,10 @@ class MainWindow(QMainWindow):
         self.generation.status_message.connect(self.show_message)
         self.history_actions = HistoryActions(self.vm, self.history, self.preview, lambda: self.prompts, self)
         self.history_actions.open_in_canvas_requested.connect(self.open_in_canvas_requested)
+        self.history_actions.upscale_requested.connect(self.generation.submit_request)
+        self.history_actions.upscaler_names = lambda: [
+            p.stem for p in find_upscalers(self.generation.upscaler_dirs)
+        ]
         self.history_actions.status_message.connect(self.show_message)
         self.history_actions.notes_found.connect(lambda text: self.banner.show_warning(text))
         self.init_slot.load_failed.connect(lambda msg: self.banner.show_error(msg))
