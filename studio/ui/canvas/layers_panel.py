@@ -37,6 +37,7 @@ class LayersPanel(QGroupBox):
     the layer the colour brush paints; the active layer's opacity; add, delete, move, merge, flatten."""
 
     message = Signal(str)
+    upscale_requested = Signal()  # "Upscale…": the active layer (the workspace runs it)
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
         super().__init__("Layers", parent)
@@ -68,6 +69,12 @@ class LayersPanel(QGroupBox):
             ("down", "Down", "Move the selected layer down", lambda: self.move_active(-1)),
             ("merge", "Merge down", "Merge the selected layer into the one below", self.merge_down),
             ("flatten", "Flatten", "Flatten all layers into one image layer", self.flatten),
+            (
+                "upscale",
+                "Upscale…",
+                "Upscale the selected layer into a new layer (Lanczos or a model upscaler, optional refine)",
+                self.upscale_requested.emit,
+            ),
         )
         for i, (name, text, tip, slot) in enumerate(specs):
             button = QPushButton(text)

@@ -40,6 +40,7 @@ from studio.ui.canvas.generation import CanvasGenerationController, Submit
 from studio.ui.canvas.layers_panel import ColourBrushBox, LayersPanel
 from studio.ui.canvas.panels import CandidateBar, InpaintPanel, OutpaintPanel
 from studio.ui.canvas.toolbar import CanvasActions, build_toolbar, tool_indicator
+from studio.ui.canvas.upscale_layer import LayerUpscaler
 from studio.ui.canvas.view import CanvasView
 from studio.ui.dialogs.prompts import Prompts
 from studio.ui.widgets.control_panel import ControlPanel
@@ -97,6 +98,7 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.inpaint_panel, self.outpaint_panel = InpaintPanel(), OutpaintPanel()
         self.candidate_bar = CandidateBar()
         self.layers_panel, self.colour_box = LayersPanel(self.doc), ColourBrushBox(self.view.tools.settings)
+        self.layer_upscaler = LayerUpscaler(lambda: self.doc, submit)  # "Upscale…" in the Layers panel
         self.status = QLabel()
         self.tool_label = QLabel()  # the active tool (and brush size), always on show
         self.tool_label.setObjectName("activeTool")
@@ -155,6 +157,8 @@ class CanvasWorkspace(FileCommands, QWidget):
         g.message.connect(self._show_message)
         g.accepted.connect(self._after_accept)
         self.view.colour_picked.connect(self.colour_box.show_colour)
+        self.layers_panel.upscale_requested.connect(self.upscale_layer)
+        self.layer_upscaler.message.connect(self._show_message)
         self.view.message.connect(self._show_message)
         self.cancel_button.clicked.connect(g.cancel)
         bar = self.candidate_bar
@@ -190,6 +194,12 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.gen_panel.show_shared(shared)
         # the control images are read now: a layer gives its pixels as they are (ControlImageError)
         return self.gen_panel.request(shared).replace(controls=self.control_panel.with_images())
+
+    def upscale_layer(self) -> QtJob | None:
+        """ "Upscale layer…": the active layer into a new layer, with the canvas's prompt and the shared
+        model for an optional refine."""
+        base = self.gen_panel.request(self._shared_request())
+        return self.layer_upscaler.ask_and_start(self.doc.active_index, base, self)
 
     def refresh_shared(self) -> None:
         """Show the shared settings again (the Generate tab's model or LoRAs changed)."""
