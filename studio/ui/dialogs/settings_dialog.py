@@ -106,6 +106,13 @@ class SettingsDialog(QDialog):
         )
         self.control_dirs.setMaximumHeight(80)
         self.control_dirs.addItems([str(d) for d in settings.control_dirs])
+        self.upscaler_dirs = QListWidget()
+        self.upscaler_dirs.setToolTip(
+            "More folders searched for model upscalers (ESRGAN, SwinIR, …: .pth / .safetensors), after the "
+            f"user data folder's {user_dirs().upscalers.name}/ folder"
+        )
+        self.upscaler_dirs.setMaximumHeight(80)
+        self.upscaler_dirs.addItems([str(d) for d in settings.upscaler_dirs])
         self.ip_image_encoder = QLineEdit(str(settings.ip_image_encoder))
         self.ip_image_encoder.setToolTip(
             "The CLIP image encoder folder IP-Adapters use (h94/IP-Adapter's models/image_encoder)"
@@ -144,6 +151,8 @@ class SettingsDialog(QDialog):
         form.addRow("Control models", self.control_dirs)
         form.addRow("", self._folder_buttons(self.control_dirs, "control model folder"))
         form.addRow("IP-Adapter image encoder", self._encoder_row())
+        form.addRow("Upscalers", self.upscaler_dirs)
+        form.addRow("", self._folder_buttons(self.upscaler_dirs, "folder of upscalers"))
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -213,6 +222,7 @@ class SettingsDialog(QDialog):
             model_dirs=tuple(self.model_dirs.item(i).text() for i in range(self.model_dirs.count())),
             control_dirs=tuple(self.control_dirs.item(i).text() for i in range(self.control_dirs.count())),
             ip_image_encoder=self.ip_image_encoder.text().strip(),
+            upscaler_dirs=tuple(self.upscaler_dirs.item(i).text() for i in range(self.upscaler_dirs.count())),
             theme=str(self.theme.currentData()),
             run_on=self.servers.run_on(),
             comfyui_servers=self.servers.servers(),
