@@ -361,7 +361,7 @@ class Engine:
         self._finish(outcome, job.handle)
 
     def _run_upscale_only(self, job: _Job) -> None:
-        """"Upscale…" without refine: the upscaler alone, the resident model left as it is."""
+        """ "Upscale…" without refine: the upscaler alone, the resident model left as it is."""
         from studio.engine.runner import JobCancelled
         from studio.engine.upscale_job import run_upscale, upscale_parameters
 

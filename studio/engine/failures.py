@@ -23,7 +23,9 @@ def failure_for(exc: BaseException, doing: str = "generating") -> tuple[FailureK
     from studio.engine.schedulers import SchedulerUnavailable
     from studio.engine.upscale import UpscalerNotFound
 
-    if isinstance(exc, RequestError | SchedulerUnavailable | EmbeddingError | ControlError | UpscalerNotFound):
+    if isinstance(
+        exc, RequestError | SchedulerUnavailable | EmbeddingError | ControlError | UpscalerNotFound
+    ):
         return FailureKind.INPUT, str(exc), detail
     if _is_model_load_error(exc):
         return FailureKind.MODEL, str(exc) or "The model could not be loaded.", detail

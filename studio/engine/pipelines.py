@@ -174,7 +174,7 @@ def _hires_fix(
 def _upscale(
     request: GenerationRequest, plan: GenerationPlan, models: ModelManager, ctx: CallContext
 ) -> list[Image.Image]:
-    """"Upscale…" with a tiled refine: each tile through img2img at the refine strength (the steps
+    """ "Upscale…" with a tiled refine: each tile through img2img at the refine strength (the steps
     reported run on from tile to tile; `engine.upscale_job`, `engine.tiled`)."""
     from studio.engine.tiled import vae_tiling
     from studio.engine.upscale_job import run_upscale

@@ -64,7 +64,15 @@ def test_context_menu_has_every_action(window: Any, qtbot: Any) -> None:
     path = _generate(window, qtbot)
     menu = window.history.context_menu(path)
     names = [a.objectName() for a in menu.actions() if a.objectName()]
-    assert names == ["reuse_parameters", "reuse_seed", "open_in_canvas", "upscale", "copy", "show_in_folder", "delete"]
+    assert names == [
+        "reuse_parameters",
+        "reuse_seed",
+        "open_in_canvas",
+        "upscale",
+        "copy",
+        "show_in_folder",
+        "delete",
+    ]
     with qtbot.waitSignal(window.open_in_canvas_requested, timeout=1000) as blocker:
         next(a for a in menu.actions() if a.objectName() == "open_in_canvas").trigger()
     assert blocker.args == [path]
