@@ -218,3 +218,23 @@ def save_transformer_gguf(transformer, path: Path, arch: str = "flux") -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def save_flux_lora(folder: Path, name: str = "tiny-flux-lora", seed: int = 5) -> Path:
+    """A random LoRA (rank 4, attention projections) for the tiny Flux transformer, saved with
+    diffusers' FluxPipeline.save_lora_weights (peft / diffusers key names)."""
+    import torch
+    from diffusers import FluxPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    transformer = flux_transformer()
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v"], init_lora_weights=False)
+    transformer.add_adapter(config)
+    layers = get_peft_model_state_dict(transformer)
+    folder.mkdir(parents=True, exist_ok=True)
+    FluxPipeline.save_lora_weights(
+        str(folder), transformer_lora_layers=layers, weight_name=f"{name}.safetensors"
+    )
+    return folder / f"{name}.safetensors"

@@ -5,8 +5,9 @@ Both run through diffusers' own pipelines (``StableDiffusion3Pipeline`` / ``...I
 request, plan and events like every other model. What this module decides:
 
 - **Prompts**: their text encoders (CLIP-L/G + T5) are not A1111's: weights ``(a:1.2)``, ``BREAK``,
-  clip skip, textual-inversion embeddings and ``<lora:...>`` tags do not apply. The pipeline gets the
-  plain text (weights and tags taken out, the words kept) and ``Started`` says what was ignored.
+  clip skip and textual-inversion embeddings do not apply. The pipeline gets the plain text (weights
+  and ``<lora:...>`` tags taken out, the words kept) and ``Started`` says what was ignored. LoRAs are
+  applied through diffusers' SD3 / Flux LoRA loaders (``engine.lora``), not to GGUF transformers.
   CLIP reads 77 tokens, T5 up to the pipeline's ``max_sequence_length`` (256 SD3, 512 Flux);
   diffusers cuts the rest, and ``Started`` warns when T5 would.
 - **Guidance**: SD3 uses classifier-free guidance (``guidance_scale``) with the negative prompt.
@@ -91,13 +92,14 @@ def flow_scheduler(base_config: Mapping[str, object]) -> Any:
 
 # ----------------------------------------------------------------------------------------- prompts
 def plain_prompt(text: str) -> tuple[str, bool]:
-    """``text`` without A1111 weights, ``BREAK`` and LoRA tags; and whether any of them was there."""
-    without_tags, loras = extract_loras(text)
+    """``text`` without A1111 weights, ``BREAK`` and LoRA tags (the LoRAs themselves are applied by
+    `engine.lora`); and whether weights or ``BREAK`` were there."""
+    without_tags, _loras = extract_loras(text)
     chunks = parse_attention(without_tags)
     words = [" " if is_break(chunk) else chunk[0] for chunk in chunks]
     plain = " ".join("".join(words).split())
     weighted = any(not is_break(chunk) and chunk[1] != 1.0 for chunk in chunks)
-    return plain, bool(loras) or weighted or any(is_break(chunk) for chunk in chunks)
+    return plain, weighted or any(is_break(chunk) for chunk in chunks)
 
 
 def prompt_kwargs(pipe: Pipeline, request: GenerationRequest) -> dict[str, object]:
@@ -124,11 +126,9 @@ def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tup
     syntax = [label for label, text in texts if text and plain_prompt(text)[1]]
     if syntax:
         warnings.append(
-            f"{name} reads prompts as plain text: the weights, BREAK and <lora:...> tags in the "
+            f"{name} reads prompts as plain text: the weights and BREAK in the "
             f"{' and '.join(syntax)} were taken out (the words are kept)."
         )
-    if request.loras:
-        warnings.append(f"LoRAs are not applied to {name} models in Studio; the job runs without them.")
     if request.vae:
         warnings.append(
             f"A separate VAE is not used with {name} models; the model's own VAE decodes the image."

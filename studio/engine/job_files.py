@@ -68,9 +68,7 @@ def job_files(request: GenerationRequest, models: ModelManager) -> Iterator[JobF
     loaded = models.loaded
     if loaded is None:
         raise RuntimeError("no model is loaded")
-    # every name checked before anything is applied; SD3 / Flux run without LoRAs and a swapped-in
-    # VAE (`dit.job_warnings` says so)
-    loras = [] if is_dit(loaded.family) else resolve_loras(request)
+    loras = resolve_loras(request)  # every name checked before anything is applied
     vae_ref = "" if is_dit(loaded.family) else request.vae  # SD3 / Flux: their own 16-channel VAE
     with (
         vae_override(vae_ref, models.pipelines, loaded.family, models.dtype, models.device) as vae,

@@ -7,7 +7,9 @@
   file named twice is applied once with the weights added (LoRA deltas are linear in the weight).
 - **Checking** (:func:`check_family`): the LoRA's cross-attention input width (the text feature size
   its ``attn2.to_k``/``to_v`` layers read: 768 SD 1.x, 1024 SD 2.x, 2048 SDXL) must be the model's,
-  and an SDXL LoRA (second text encoder) needs an SDXL model.
+  and an SDXL LoRA (second text encoder) needs an SDXL model. SD3 / Flux LoRAs go to diffusers'
+  loaders of those pipelines (a LoRA for another model fails there or changes no layer: refused);
+  a GGUF-quantised transformer takes none.
 - **Applying** (:func:`applied_loras`, a context manager): diffusers' loaders with peft
   (``load_lora_weights`` converts kohya/A1111 and the LyCORIS formats it supports), ``set_adapters``
   with the weights, then ``fuse_lora`` so denoising runs at the base model's speed. Every weight the
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.request import GenerationRequest, LoraRef
+from studio.engine.dit import is_dit
 from studio.engine.pipelines import RequestError
 
 if TYPE_CHECKING:
@@ -202,11 +205,13 @@ def applied_loras(
     if not loras:
         yield AppliedLoras([])
         return
-    cross_dim = int(pipe.unet.config.cross_attention_dim)
     hashes = []
     for lora in loras:
         shapes, metadata = read_shapes(lora.path)
-        check_family(lora, shapes, family, cross_dim)
+        if is_dit(family):  # SD3 / Flux: diffusers' loader converts or refuses the file (`_load`)
+            _check_not_quantized(pipe, lora)
+        else:
+            check_family(lora, shapes, family, int(pipe.unet.config.cross_attention_dim))
         alias = lora.name.replace(":", "").replace(",", "")  # as A1111 writes names in `Lora hashes`
         hashes.append((alias, known_hash(lora.path, metadata)))
     names: list[str] = []
@@ -247,10 +252,20 @@ def _load(pipe: Pipeline, lora: ResolvedLora, adapter: str) -> None:
         )
 
 
+def _check_not_quantized(pipe: Pipeline, lora: ResolvedLora) -> None:
+    """A GGUF-quantised transformer cannot take a fused LoRA (its weights are packed blocks)."""
+    transformer = getattr(pipe, "transformer", None)
+    if transformer is not None and any(type(p).__name__ == "GGUFParameter" for p in transformer.parameters()):
+        raise LoraError(
+            f"The LoRA {lora.name} cannot be applied to a GGUF-quantised transformer. Use the model's "
+            ".safetensors (unquantised) transformer for LoRAs, or run without the LoRA."
+        )
+
+
 def _components(pipe: Pipeline) -> list[Any]:
     return [
         m
-        for name in ("unet", "text_encoder", "text_encoder_2")
+        for name in ("unet", "transformer", "text_encoder", "text_encoder_2")
         if (m := getattr(pipe, name, None)) is not None
     ]
 

@@ -91,7 +91,7 @@ def test_dit_warnings_for_a1111_syntax_and_samplers(shared_engine, sd3_dir):
     job = eng.submit(
         _request(
             sd3_dir,
-            prompt="a (red:1.3) cat <lora:ink:0.5>",
+            prompt="a (red:1.3) cat",
             scheduler="DPM++ 2M Karras",
             clip_skip=2,
             vae=str(sd3_dir / "vae"),
@@ -164,6 +164,28 @@ def test_controls_are_refused_for_dit(shared_engine, sd3_dir):
     end = rec.wait_for(eng.submit(_request(sd3_dir, controls=(unit,))), 300)
     assert isinstance(end, Failed) and end.kind is FailureKind.INPUT
     assert "not supported for Stable Diffusion 3" in end.message
+
+
+def test_flux_lora_applies_for_one_job_and_comes_off_exactly(shared_engine, flux_dir, tmp_path):
+    from tests.dit_models import save_flux_lora
+
+    eng, rec = shared_engine
+    lora = save_flux_lora(tmp_path / "loras")
+    base = _request(flux_dir, preview=PreviewKind.NONE)
+    with_lora = base.replace(prompt=base.prompt + " <lora:tiny-flux-lora:1>", lora_dirs=(str(lora.parent),))
+    images = []
+    for request in (base, with_lora, base):
+        job = eng.submit(request)
+        end = rec.wait_for(job, 300)
+        assert isinstance(end, Finished), end
+        images.append(np.asarray(end.images[0]))
+        if request is with_lora:
+            assert "Lora hashes" in end.parameters[0]
+            assert not any(
+                "plain text" in w for w in next(e for e in rec.of(job) if isinstance(e, Started)).warnings
+            )
+    assert not np.array_equal(images[0], images[1])  # the LoRA changed the image
+    assert np.array_equal(images[0], images[2])  # and came off exactly
 
 
 # ------------------------------------------------------------------------------------ previews
@@ -370,6 +392,19 @@ def test_gguf_transformer_runs_through_the_engine(make_engine, flux_files):
     assert isinstance(end, Finished), end
     assert end.images[0].size == (TINY_SIZE, TINY_SIZE)
     assert len([s for s in _steps(rec, job) if s.preview is not None]) == 2
+
+
+def test_a_lora_on_a_gguf_transformer_is_refused_with_a_message(make_engine, flux_files, tmp_path):
+    from tests.dit_models import save_flux_lora
+
+    eng, rec = make_engine()
+    lora = save_flux_lora(tmp_path / "loras")
+    request = _request(
+        flux_files["gguf"], prompt="a cat <lora:tiny-flux-lora:1>", lora_dirs=(str(lora.parent),)
+    )
+    end = rec.wait_for(eng.submit(request), 300)
+    assert isinstance(end, Failed) and end.kind is FailureKind.INPUT
+    assert "GGUF-quantised" in end.message and "tiny-flux-lora" in end.message
 
 
 def test_a_damaged_gguf_file_is_refused_with_a_message(tmp_path):
