@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
 STATUS_INTERVAL = 2.0  # seconds between /queue polls while idle (for least-busy dispatch)
-RECV_TIMEOUT = 0.25  # how long a socket read waits: bounds how late a cancel is seen
+RECV_TIMEOUT = 0.02  # how long a socket read waits: bounds how late a new job or a cancel is seen
 
 
 class Dispatcher(Protocol):
