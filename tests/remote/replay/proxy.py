@@ -39,6 +39,7 @@ class _Http:
     status: int = 0
     response_type: str = ""
     response: bytes = b""
+    t_end: float = 0.0  # when the answer went back
 
 
 @dataclass
@@ -56,9 +57,12 @@ class _WsMsg:
     data: bytes | None = None
 
 
+Timed = _Http | _WsOpen | _WsMsg  # .t: when it passed, .conn (WebSocket): which connection
+
+
 @dataclass
 class _Log:
-    start: float = field(default_factory=time.monotonic)
+    start: float = 0.0  # times are time.monotonic(); transcripts count from the first event
     events: list[_Http | _WsOpen | _WsMsg] = field(default_factory=list)
     connections: int = 0
 
@@ -90,8 +94,13 @@ class RecordingProxy:
 
     def transcript(self, scenario: str, recorded: dict[str, Any]) -> Transcript:
         """What was recorded since the last call, as the transcript of `scenario`."""
-        log_, self._log = self._log, _Log()
-        return build_transcript(scenario, log_.events, recorded)
+        return build_transcript(scenario, self.take_events(), recorded)
+
+    def take_events(self) -> list[Timed]:
+        """What passed since the last call, in order; times are `time.monotonic()` seconds
+        (for timing what a client does between the server's messages: bench/bench_remote.py)."""
+        log_, self._log = self._log, _Log(start=0.0)
+        return log_.events
 
     # -- HTTP ------------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -183,19 +192,19 @@ def build_transcript(
             text = namer(event.text) if event.text is not None else None
             messages.append(WsMessage(trigger.seq, event.t - trigger.t, event.conn, text, event.data))
             continue
-        exchange = _exchange(len(exchanges), event, namer)
+        exchange = _exchange(len(exchanges), event, namer, events[0].t)
         exchanges.append(exchange)
         if is_trigger(exchange.method, exchange.path):
             trigger = exchange
     return Transcript(scenario, exchanges, messages, dict(namer.forms), recorded)
 
 
-def _exchange(seq: int, event: _Http | _WsOpen, namer: IdNamer) -> Exchange:
+def _exchange(seq: int, event: _Http | _WsOpen, namer: IdNamer, t0: float) -> Exchange:
     import json
 
     if isinstance(event, _WsOpen):
         query = json.loads(namer(json.dumps(event.query)))
-        return Exchange(seq, event.t, "GET", "/ws", query, None)
+        return Exchange(seq, event.t - t0, "GET", "/ws", query, None)
     request = normalise_request_body(event.body, event.content_type)
     query = json.loads(namer(json.dumps(event.query)))
     path = namer(event.path)
@@ -211,5 +220,5 @@ def _exchange(seq: int, event: _Http | _WsOpen, namer: IdNamer) -> Exchange:
         text = namer(unpack_body(response).decode())
         response = pack_body(text.encode(), event.response_type)
     return Exchange(
-        seq, event.t, event.method, path, query, request, event.status, event.response_type, response
+        seq, event.t - t0, event.method, path, query, request, event.status, event.response_type, response
     )

@@ -200,11 +200,13 @@ class ReplayServer:
             exchange = self._first_match(key, self._bindings, answered=True, last=True)
         if exchange is None and is_trigger(method, path):
             fresh = IdBindings(self.transcript.id_forms)
-            self._answered.clear()
+            answered, self._answered = self._answered, set()
             exchange = self._first_match(key, fresh, answered=False)
             if exchange is not None:  # a new client, or the same job again: the recording over
                 log.info("replay: %s %s starts the recording over", method, path)
                 self._bindings = fresh
+            else:
+                self._answered = answered
         if exchange is not None:
             self._answered.add(exchange.seq)
         return exchange
