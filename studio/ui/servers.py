@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.remote_servers import RemoteServer
 from studio.ui.widgets.model_picker import ModelPicker
 
 log = logging.getLogger(__name__)
+RETRY_MS = 10_000  # servers that could not list their models are asked again after this long
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def one_line(exc: BaseException) -> str:
 
 class ServerModelList(QObject):
     """Fills the model picker with the servers' checkpoints, fetched off the GUI thread; the picker
-    shows "Loading…" meanwhile and the reason when they cannot be listed. The chosen model (`model`,
+    shows "Loading…" meanwhile and the reason when they cannot be listed (asked again every
+    `retry_ms` until they answer: a server started after the window). The chosen model (`model`,
     `choose`: the view-model's) becomes the first checkpoint when the servers do not list it."""
 
     listed = Signal(list)  # the names, after the picker shows them
@@ -91,8 +93,11 @@ class ServerModelList(QObject):
         model: Callable[[], str],
         choose: Callable[[str], None],
         parent: QObject | None = None,
+        retry_ms: int = RETRY_MS,
     ) -> None:
         super().__init__(parent)
+        self.retry_ms = retry_ms
+        self._servers: tuple[RemoteServer, ...] = ()
         self._picker, self._services = picker, services
         self._model, self._choose = model, choose
         self._calls = BackgroundCalls(self, workers=1)
@@ -107,8 +112,8 @@ class ServerModelList(QObject):
 
     def refresh(self, servers: Sequence[RemoteServer]) -> None:
         self._round += 1
+        self._servers = wanted = tuple(servers)
         self._picker.show_placeholder("Loading the servers' models…")
-        wanted = tuple(servers)
         self._calls.run(self._round, lambda: self._services.models(wanted))
 
     def forget(self) -> None:
@@ -131,10 +136,18 @@ class ServerModelList(QObject):
         self.listed.emit(self.names)
 
     def _show_error(self, token: object, message: str) -> None:
-        if token == self._round:
-            self._picker.show_placeholder(
-                "Server models unavailable", f"Could not list the servers' models: {message}"
-            )
+        if token != self._round:
+            return
+        self._picker.show_placeholder(
+            "Server models unavailable", f"Could not list the servers' models: {message}"
+        )
+        QTimer.singleShot(self.retry_ms, self, lambda: self._retry(token))
+
+    def _retry(self, token: object) -> None:
+        if token == self._round:  # nothing newer asked meanwhile (settings changed, back to local)
+            self._round += 1
+            wanted = self._servers
+            self._calls.run(self._round, lambda: self._services.models(wanted))
 
     def shutdown(self) -> None:
         self._calls.shutdown()

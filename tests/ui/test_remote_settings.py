@@ -170,15 +170,19 @@ def test_the_picker_lists_the_servers_checkpoints_and_requests_carry_the_name(
     win.close()
 
 
-def test_the_picker_says_when_the_servers_cannot_list_models(
+def test_the_picker_says_when_the_servers_cannot_list_models_and_asks_again(
     qtbot: Any, user_dirs: Any, answers: Any
 ) -> None:
     servers, built = FakeServers(), []
     servers.models_error = "Cannot reach the ComfyUI server at http://127.0.0.1:8188: connection refused."
     win = _window(qtbot, answers, servers, built)
+    win.server_models.retry_ms = 300
     _choose_servers(win, [("http://127.0.0.1:8188", "", "")]).accept()
     qtbot.waitUntil(lambda: _picker_items(win) == ["Server models unavailable"], timeout=5000)
     assert "connection refused" in win.model_picker.combo.itemData(0, 3)  # the tooltip says why
+    servers.models_error = ""  # the server comes up later: it is asked again
+    qtbot.waitUntil(lambda: _picker_items(win) == CHECKPOINTS, timeout=5000)
+    assert win.vm.model == CHECKPOINTS[0]
     win.close()
 
 
@@ -242,3 +246,22 @@ def test_a_settings_file_with_a_bad_server_opens_with_the_others_and_says_which(
     assert "htp//b c" in win.banner.message.text() and "left out" in win.banner.message.text()
     assert win.status.where_label.text() == "ComfyUI: a:8188"
     win.close()
+
+
+def test_the_engine_factory_builds_the_remote_engine_only_for_servers() -> None:
+    import dataclasses
+
+    from studio.app import engine_factory
+    from studio.core.settings import Settings
+    from studio.engine.engine import Engine
+    from studio.remote.engine import RemoteEngine
+
+    remote = Settings(run_on="comfyui", comfyui_servers=(RemoteServer("http://127.0.0.1:9", token=SECRET),))
+    engine = engine_factory(remote)(lambda event: None)
+    assert isinstance(engine, RemoteEngine) and SECRET not in repr(engine)
+    engine.shutdown(timeout=1)  # never started
+    for local in (
+        dataclasses.replace(remote, run_on="local"),
+        dataclasses.replace(remote, comfyui_servers=()),
+    ):
+        assert isinstance(engine_factory(local)(lambda event: None), Engine)
