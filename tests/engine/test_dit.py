@@ -334,6 +334,14 @@ def test_transformer_file_without_its_other_parts_says_what_to_put_where(tmp_pat
         and "black-forest-labs/FLUX.1-dev" in message
         and "model_index.json" in message
     )
+    # a file with its own text encoders / VAE: only its transformer is used (said so), the rest from a folder
+    names = _sd3_names(2, "model.diffusion_model.") + ["first_stage_model.decoder.conv_in.weight"]
+    with pytest.raises(
+        ModelLoadError, match="Studio uses the SD3 medium transformer of sd3_medium_incl_clips"
+    ):
+        load_pipeline(
+            str(_names_file(tmp_path / "sd3_medium_incl_clips.safetensors", names)), device="cpu", dtype=None
+        )
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,7 @@ DIT_VARIANTS = {
     "flux-schnell": "Flux schnell",
 }
 SD35_LARGE_BLOCKS = 38
+TRANSFORMER_ONLY = "transformer only"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _count_blocks(keys: Iterable[str], prefix: str) -> int:
 
 def _dit(family: str, variant: str, keys: set[str]) -> CheckpointInfo:
     extras = _has(keys, VAE, "vae.", "text_encoders.")
-    hint = "with its own VAE / text encoders" if extras else "transformer only"
+    hint = "with its own VAE / text encoders" if extras else TRANSFORMER_ONLY
     return CheckpointInfo(family, False, FLOW, variant, hint)
 
 

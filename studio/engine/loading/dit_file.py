@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.engine.device import is_out_of_memory
-from studio.engine.loading.detect import DIT_VARIANTS, CheckpointInfo
+from studio.engine.loading.detect import DIT_VARIANTS, TRANSFORMER_ONLY, CheckpointInfo
 from studio.engine.loading.errors import ModelLoadError, short
 from studio.engine.loading.folder import load_folder
 from studio.engine.loading.infer import config_dir
@@ -96,8 +96,13 @@ def _missing_parts(path: Path, info: CheckpointInfo, repo: str | None) -> str:
     variant = DIT_VARIANTS[info.config_name]
     where = f"the diffusers copy of {repo}" if repo else f"a diffusers copy of {variant}"
     cache = f', or have "{repo}" in the Hugging Face cache' if repo else ""
+    holds = (
+        f"Studio uses the {variant} transformer of {path.name}"
+        if info.hint != TRANSFORMER_ONLY
+        else f"{path.name} holds only the {variant} transformer"
+    )
     return (
-        f"{path.name} holds only the {variant} transformer. Studio also needs {_PARTS[info.family]}, "
+        f"{holds}. Studio also needs {_PARTS[info.family]}, "
         f"which it takes from a diffusers model folder: put {where} (the folder with model_index.json; "
         f"its transformer/ weights may be left out) next to the file, in {path.parent}{cache}. "
         "Studio never downloads models."
