@@ -64,6 +64,8 @@ class RemoteJob:
 def run_job(job: RemoteJob, client: ComfyClient, sock: Socket, emit: Emit) -> Event:
     """Run `job` on `client`'s server; Finished / Cancelled, or raises `RemoteError`."""
     request = job.request
+    if job.checkpoint and not job.missing():  # every image arrived before its server was lost
+        return _finished(job)
     checkpoint = _checkpoint(client, request.model)
     sampler, scheduler = workflow.check_supported(request)
     check_offered(
@@ -176,6 +178,7 @@ class _Follow:
             self._on_progress(data)
         elif msg.type == "executed":
             self._on_executed(data)
+            return not self.job.missing() or None  # the last image is in: done
         elif msg.type == "execution_success" or (msg.type == "executing" and data.get("node") is None):
             return self._collect()
         elif msg.type == "execution_error":

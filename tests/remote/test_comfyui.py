@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ from studio.remote import workflow
 from studio.remote.client import ComfyClient
 from studio.remote.engine import RemoteEngine
 from studio.remote.servers import ServerConfig
-from tests.remote.comfy_server import CHECKPOINT, ComfyProcess
+from tests.remote.comfy_server import CHECKPOINT, ComfyProcess, start_comfyui
 
 pytestmark = pytest.mark.comfyui
 TIMEOUT = 600  # seconds for a job on a loaded 2-core machine
@@ -234,7 +235,9 @@ def test_a_server_killed_mid_job_its_job_finishes_on_the_other(
         print(f"killed server noticed after {detected:.2f} s ({steps_before} steps had arrived)")
 
 
-def test_a_server_killed_mid_job_with_no_other_fails_the_job(killable_comfy: ComfyProcess) -> None:
+def test_a_server_killed_mid_job_with_no_other_fails_the_job_and_is_reconnected_when_back(
+    killable_comfy: ComfyProcess, comfy_checkout: Path, tmp_path: Path
+) -> None:
     with remote(killable_comfy.url) as (engine, recorder):
         request = GenerationRequest(prompt="x", width=64, height=64, steps=30, scheduler="Euler")
         handle = engine.submit(request)
@@ -245,6 +248,16 @@ def test_a_server_killed_mid_job_with_no_other_fails_the_job(killable_comfy: Com
         outcome = handle.wait(10)
         assert isinstance(outcome, Failed), outcome
         assert "No other ComfyUI server is reachable" in outcome.message
+        port = int(killable_comfy.url.rsplit(":", 1)[1])
+        back = start_comfyui(comfy_checkout, tmp_path / "back", port=port)  # the same address again
+        try:
+            deadline = time.monotonic() + 60  # the worker retries with backoff (at most 30 s apart)
+            while not engine.server_status()[0].reachable and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert engine.server_status()[0].reachable
+            _finished(engine.submit(request.replace(steps=2)).wait(TIMEOUT))
+        finally:
+            back.stop()
 
 
 def test_metadata_is_the_local_engines_for_the_same_request(comfy_url: str) -> None:
