@@ -98,3 +98,32 @@ def test_hires_fix_with_a_model_upscaler_size_and_metadata_round_trip(
     assert back.hires == hires and not any("upscaler" in note for note in notes), notes
     png = md.read_png_metadata(md.save_png(end.images[0], tmp_path / "hires.png", params))
     assert png is not None and md.request_from_metadata(png, GenerationRequest(), []).hires == hires
+
+
+def test_cancel_between_upscaler_tiles(upscalers, tmp_path):
+    import threading
+
+    from studio.core.plan import plan
+    from studio.core.request import check_request
+    from studio.engine.runner import CallContext, JobCancelled
+    from studio.engine.upscale_job import run_upscale
+
+    cancel = threading.Event()
+    steps: list[tuple[int, int]] = []
+
+    def on_step(step, total, _previews, _kind):
+        steps.append((step, total))
+        cancel.set()  # the artist cancels after the first tile
+
+    request = check_request(
+        GenerationRequest(
+            mode=Mode.IMG2IMG,
+            init_image=_gradient((1100, 40)),  # 3 upscaler tiles of 512 px
+            upscale=UpscaleOptions(enabled=True, scale=1.5, upscaler="4x-Tiny"),
+            upscaler_dirs=(str(upscalers),),
+        )
+    )
+    ctx = CallContext(cancel, on_step)
+    with pytest.raises(JobCancelled) as caught:
+        run_upscale(request, plan(request), ctx, "cpu")
+    assert steps == [(1, 3)] and caught.value.at_step == 1

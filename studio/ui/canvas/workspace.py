@@ -159,6 +159,8 @@ class CanvasWorkspace(FileCommands, QWidget):
         self.view.colour_picked.connect(self.colour_box.show_colour)
         self.layers_panel.upscale_requested.connect(self.upscale_layer)
         self.layer_upscaler.message.connect(self._show_message)
+        self.layer_upscaler.busy_changed.connect(lambda busy: self.cancel_button.setVisible(busy or g.busy))
+        self.cancel_button.clicked.connect(self.layer_upscaler.cancel)
         self.view.message.connect(self._show_message)
         self.cancel_button.clicked.connect(g.cancel)
         bar = self.candidate_bar

@@ -71,6 +71,7 @@ def test_a_layer_upscaled_by_a_model_becomes_a_new_layer(qtbot: Any, workspace: 
     ws.layer_upscaler.ask_upscale = answer
     with qtbot.waitSignal(ws.layer_upscaler.layer_added, timeout=60_000) as blocker:
         assert ws.upscale_layer() is not None
+        assert ws.cancel_button.isVisible()  # the job can be cancelled while it runs
     assert asked == [((20, 10), ["4x-Tiny"])]
     added = blocker.args[0]
     doc = ws.doc
@@ -79,6 +80,7 @@ def test_a_layer_upscaled_by_a_model_becomes_a_new_layer(qtbot: Any, workspace: 
     rgba = added.rgba()
     assert rgba[10, 10, 3] == 255 and rgba[10, 40, 3] < 200  # the alpha came along, upscaled
     assert np.array_equal(patch.pixels, before)  # the original layer is untouched
+    qtbot.waitUntil(lambda: not ws.cancel_button.isVisible(), timeout=5_000)
     assert any("Added Patch ×2: 40 × 20" in m for m in ws.messages)
     ws.doc.undo()
     assert added not in ws.doc.layers and patch in ws.doc.layers
