@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
+from studio.core.metadata import read_png_metadata, request_from_metadata
+from studio.core.request import GenerationRequest
 from tests.upscaler_files import esrgan_file
 
 
@@ -80,6 +82,10 @@ def test_upscale_with_a_tiled_refine_on_a_model(picture, tiny_dir, tmp_path, cap
         assert im.size == (120, 80) and im.mode == "RGBA"
         text = im.text["parameters"]
     assert "Denoising strength: 0.5" in text and "Tile size: 64" in text and "Upscaler: Lanczos" in text
+    meta = read_png_metadata(out)
+    assert meta is not None
+    reused = request_from_metadata(meta, GenerationRequest(), [])
+    assert reused.prompt == "a fox" and not reused.upscale.enabled  # the job's upscale is not a setting
 
 
 @pytest.mark.parametrize(

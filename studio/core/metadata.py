@@ -50,7 +50,8 @@ _COMFY_SAMPLERS = {
     "lcm": "LCM",
 }
 # Fields that describe the current session rather than the picture: never taken from an image.
-_SESSION_FIELDS = ("mode", "preview", "preview_interval")
+# "upscale" describes one "Upscale…" job, not settings to reuse (it would turn the next img2img into one)
+_SESSION_FIELDS = ("mode", "preview", "preview_interval", "upscale")
 
 
 @dataclass
