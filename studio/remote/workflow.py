@@ -64,6 +64,8 @@ def unsupported(request: GenerationRequest) -> list[str]:
         problems.append("LoRAs")
     if request.uses_hires:
         problems.append("the hires fix")
+    if request.uses_upscale:
+        problems.append("upscaling (Upscale…)")
     if request.vae:
         problems.append("a VAE override")
     return problems
