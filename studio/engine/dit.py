@@ -14,7 +14,8 @@ request, plan and events like every other model. What this module decides:
   Flux dev takes the guidance as an input of the transformer (embedded guidance, ``guidance_scale``;
   about 3.5 is usual) and has no negative prompt; Flux schnell uses no guidance at all.
 - **Samplers**: flow-matching models run with ``FlowMatchEulerDiscreteScheduler`` built from the
-  model's own scheduler config (its shift / dynamic shifting). Studio's other samplers are made for
+  model's own scheduler config (its shift / dynamic shifting): "Euler", or "Euler Karras" /
+  "Euler Exponential" / "Euler Beta" for those sigma schedules. Studio's other samplers are made for
   Stable Diffusion's noise schedule: choosing one falls back to Euler with a warning naming it.
 - **Previews**: the transformer predicts a velocity v; the clean latents are x0 = x_t - sigma * v
   (sigma of the step, from the scheduler). Flux packs its latents into 2x2 patches: they are unpacked
@@ -41,7 +42,15 @@ log = logging.getLogger(__name__)
 
 DIT_FAMILIES = ("sd3", "flux")
 FAMILY_NAMES = {"sd3": "Stable Diffusion 3", "flux": "Flux"}
-FLOW_SAMPLER = "Euler"  # the one Studio sampler name that means the flow-matching Euler solver
+FLOW_SAMPLER = "Euler"  # what a sampler that does not apply falls back to
+# Studio sampler names that mean the flow-matching Euler solver, with their sigma schedule
+FLOW_SAMPLERS: dict[str, dict[str, object]] = {
+    "Euler": {},
+    "Euler Karras": {"use_karras_sigmas": True},
+    "Euler Exponential": {"use_exponential_sigmas": True},
+    "Euler Beta": {"use_beta_sigmas": True},
+}
+_PLAIN_FLOW_SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
 T5_TOKENS = {"sd3": 256, "flux": 512}  # diffusers' default max_sequence_length of each pipeline
 
 
@@ -74,7 +83,7 @@ def uses_embedded_guidance(pipe: Pipeline) -> bool:
 # ---------------------------------------------------------------------------------------- samplers
 def sampler_warning(name: str, family: str) -> str | None:
     """The warning for a sampler that does not apply to flow-matching models (None: it applies)."""
-    if name == FLOW_SAMPLER:
+    if name in FLOW_SAMPLERS:
         return None
     return (
         f'The "{name}" sampler is made for Stable Diffusion\'s noise schedule; '
@@ -83,11 +92,13 @@ def sampler_warning(name: str, family: str) -> str | None:
     )
 
 
-def flow_scheduler(base_config: Mapping[str, object]) -> Any:
-    """A fresh FlowMatchEulerDiscreteScheduler from the model's own scheduler config."""
+def flow_scheduler(name: str, base_config: Mapping[str, object]) -> Any:
+    """A fresh FlowMatchEulerDiscreteScheduler from the model's own scheduler config, with the sigma
+    schedule ``name`` asks for (Karras / Exponential / Beta; any other name: the model's own)."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    return FlowMatchEulerDiscreteScheduler.from_config(dict(base_config))
+    overrides = {**_PLAIN_FLOW_SIGMAS, **FLOW_SAMPLERS.get(name, {})}
+    return FlowMatchEulerDiscreteScheduler.from_config(dict(base_config), **overrides)
 
 
 # ----------------------------------------------------------------------------------------- prompts
@@ -168,8 +179,10 @@ def _count_tokens(tokenizer: Any, text: str) -> int:
 
 
 def as_run(request: GenerationRequest) -> GenerationRequest:
-    """The request as a DiT model ran it (for the image's metadata): Euler, no clip skip."""
-    return request.replace(scheduler=FLOW_SAMPLER, clip_skip=1)
+    """The request as a DiT model ran it (for the image's metadata): its sampler (an SD one: Euler),
+    no clip skip."""
+    scheduler = request.scheduler if request.scheduler in FLOW_SAMPLERS else FLOW_SAMPLER
+    return request.replace(scheduler=scheduler, clip_skip=1)
 
 
 # ---------------------------------------------------------------------------------------- previews

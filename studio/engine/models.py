@@ -259,7 +259,7 @@ class ModelManager:
         if pipe is None:
             pipe = self._derive(class_name, self.loaded)
         if is_dit(self.family):  # flow matching: Euler from the model's config (dit.sampler_warning)
-            pipe.scheduler = flow_scheduler(self._base_scheduler_config)
+            pipe.scheduler = flow_scheduler(scheduler, self._base_scheduler_config)
         else:
             pipe.scheduler = create_scheduler(scheduler, self._base_scheduler_config, seeds)
         return pipe

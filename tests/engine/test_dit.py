@@ -64,7 +64,9 @@ def test_txt2img_img2img_inpaint_with_a_preview_every_step(shared_engine, dit_di
     mask.paste(255, (16, 16, 48, 48))
     jobs = {
         Mode.TXT2IMG: _request(dit_dir),
-        Mode.IMG2IMG: _request(dit_dir, mode=Mode.IMG2IMG, init_image=source, strength=1.0),
+        Mode.IMG2IMG: _request(
+            dit_dir, mode=Mode.IMG2IMG, init_image=source, strength=1.0, scheduler="Euler Beta"
+        ),
         Mode.INPAINT: _request(dit_dir, mode=Mode.INPAINT, init_image=source, mask=mask, strength=1.0),
     }
     for mode, request in jobs.items():
@@ -186,6 +188,26 @@ def test_flux_lora_applies_for_one_job_and_comes_off_exactly(shared_engine, flux
             )
     assert not np.array_equal(images[0], images[1])  # the LoRA changed the image
     assert np.array_equal(images[0], images[2])  # and came off exactly
+
+
+@pytest.mark.parametrize(
+    ("sampler", "option"),
+    [("Euler", None), ("Euler Karras", "use_karras_sigmas"), ("Euler Beta", "use_beta_sigmas")],
+)
+def test_flow_samplers_pick_their_sigma_schedule(sampler, option):
+    from studio.engine.dit import as_run, flow_scheduler, sampler_warning
+    from tests.dit_models import build_tiny_flux
+
+    base = dict(build_tiny_flux().scheduler.config)
+    scheduler = flow_scheduler(sampler, {**base, "use_karras_sigmas": True})  # a leftover is reset
+    chosen = [
+        k for k in ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas") if scheduler.config[k]
+    ]
+    assert chosen == ([option] if option else [])
+    assert scheduler.config.use_dynamic_shifting  # the model's own config is kept
+    assert sampler_warning(sampler, "flux") is None
+    assert as_run(_request("x", scheduler=sampler)).scheduler == sampler
+    assert as_run(_request("x", scheduler="DPM++ 2M")).scheduler == "Euler"
 
 
 # ------------------------------------------------------------------------------------ previews
