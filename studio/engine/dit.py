@@ -26,6 +26,7 @@ diffusers / torch are imported inside functions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ FLOW_SAMPLERS: dict[str, dict[str, object]] = {
     "Euler Beta": {"use_beta_sigmas": True},
 }
 _PLAIN_FLOW_SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
+HIRES_FALLBACK = "Lanczos"  # the hires upscaler used where a latent one was chosen
 T5_TOKENS = {"sd3": 256, "flux": 512}  # diffusers' default max_sequence_length of each pipeline
 
 
@@ -146,6 +148,11 @@ def job_warnings(pipe: Pipeline, family: str, request: GenerationRequest) -> tup
         )
     if request.clip_skip != 1:
         warnings.append(f"Clip skip does not apply to {name}'s text encoders; it was ignored.")
+    if _latent_hires(request):
+        warnings.append(
+            f"Latent upscalers do not apply to {name} models: the hires fix upscales the image with "
+            f"{HIRES_FALLBACK} instead of {request.hires.upscaler!r}."
+        )
     sampler = sampler_warning(request.scheduler, family)
     if sampler:
         warnings.append(sampler)
@@ -179,10 +186,20 @@ def _count_tokens(tokenizer: Any, text: str) -> int:
 
 
 def as_run(request: GenerationRequest) -> GenerationRequest:
-    """The request as a DiT model ran it (for the image's metadata): its sampler (an SD one: Euler),
-    no clip skip."""
+    """The request as a DiT model runs it (also for the image's metadata): its sampler (an SD one:
+    Euler), no clip skip, a latent hires upscaler replaced by Lanczos (Flux packs its latents, and
+    both VAEs shift them: the hires fix upscales decoded pixels)."""
     scheduler = request.scheduler if request.scheduler in FLOW_SAMPLERS else FLOW_SAMPLER
-    return request.replace(scheduler=scheduler, clip_skip=1)
+    changes: dict[str, object] = {"scheduler": scheduler, "clip_skip": 1}
+    if _latent_hires(request):
+        changes["hires"] = dataclasses.replace(request.hires, upscaler=HIRES_FALLBACK)
+    return request.replace(**changes)
+
+
+def _latent_hires(request: GenerationRequest) -> bool:
+    from studio.core.request import LATENT_UPSCALERS
+
+    return request.uses_hires and request.hires.upscaler in LATENT_UPSCALERS
 
 
 # ---------------------------------------------------------------------------------------- previews
@@ -226,8 +243,9 @@ def call_kwargs(
     kwargs.update(guidance_kwargs(pipe, request))
     kwargs.update(call)
     image = kwargs.get("image")
-    if "width" not in kwargs and hasattr(image, "size"):
-        kwargs["width"], kwargs["height"] = image.size
+    first = image[0] if isinstance(image, list | tuple) and image else image  # a batch: one size
+    if "width" not in kwargs and hasattr(first, "size"):
+        kwargs["width"], kwargs["height"] = first.size
     return kwargs
 
 

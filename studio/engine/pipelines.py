@@ -149,12 +149,9 @@ def _hires_fix(
     """Two passes: txt2img at the base size, the upscale, img2img at the result size."""
     from studio.engine import hires
 
+    if dit.is_dit(models.family):  # a latent upscaler becomes Lanczos (warned in Started: dit.job_warnings)
+        request = dit.as_run(request)
     options, size = request.hires, plan.result_size
-    if hires.is_latent(options.upscaler) and dit.is_dit(models.family):
-        raise RequestError(
-            f"The latent upscaler {options.upscaler!r} does not apply to {dit.FAMILY_NAMES[models.family]} "
-            "models; choose a pixel upscaler (such as Lanczos) or an upscaler model for the hires fix."
-        )
     ctx.call_steps = request.steps
     if hires.is_latent(options.upscaler):
         latents = _first_pass(run_pipeline_latents, request, plan, models, ctx)

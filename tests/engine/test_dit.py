@@ -168,6 +168,22 @@ def test_controls_are_refused_for_dit(shared_engine, sd3_dir):
     assert "not supported for Stable Diffusion 3" in end.message
 
 
+def test_flux_hires_fix_with_the_default_latent_upscaler_uses_lanczos(shared_engine, flux_dir):
+    from studio.core.request import HiresOptions
+
+    eng, rec = shared_engine
+    request = _request(flux_dir, batch=2, hires=HiresOptions(enabled=True, scale=2.0, upscaler="Latent"))
+    job = eng.submit(request)
+    end = rec.wait_for(job, 300)
+    assert isinstance(end, Finished), end
+    assert [im.size for im in end.images] == [(2 * TINY_SIZE, 2 * TINY_SIZE)] * 2
+    started = next(e for e in rec.of(job) if isinstance(e, Started))
+    assert any("Lanczos instead of 'Latent'" in w for w in started.warnings)
+    assert "Hires upscaler: Lanczos" in " ".join(f"{k}: {v}" for k, v in end.parameters[0].items())
+    last = _steps(rec, job)[-1]  # the second pass's preview: unpacked at the result's latent size
+    assert last.preview.shape == (2 * TINY_SIZE // 8, 2 * TINY_SIZE // 8, 3) and len(last.previews) == 2
+
+
 def test_flux_lora_applies_for_one_job_and_comes_off_exactly(shared_engine, flux_dir, tmp_path):
     from tests.dit_models import save_flux_lora
 
