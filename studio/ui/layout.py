@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.events import Failed, Loading, ModelReady
+from studio.core.events import Failed, Loading, ModelReady, Started
 from studio.core.remote_servers import RemoteServer
 from studio.ui.widgets.banner import ErrorBanner
 from studio.ui.widgets.history import HistoryStrip
@@ -103,6 +103,7 @@ class StatusArea(QObject):
         self.busy.setFixedHeight(8)
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
+        self._loading: str | None = None  # the model a Loading named, until ModelReady or Started
         bar.addPermanentWidget(self.busy)
         bar.addPermanentWidget(self.where_label)
         bar.addPermanentWidget(self.model_label)
@@ -115,10 +116,12 @@ class StatusArea(QObject):
         )
 
     def on_loading(self, event: Loading) -> None:
+        self._loading = event.model
         self.busy.setVisible(True)
         self.model_label.setText(event.message or f"Loading {Path(event.model).name or 'built-in model'}…")
 
     def on_model_ready(self, event: ModelReady) -> None:
+        self._loading = None
         self.busy.setVisible(False)
         name = Path(event.model).name or "studio-mini"
         text = f"{name} · {event.device} · {event.dtype.removeprefix('torch.')}"
@@ -126,6 +129,14 @@ class StatusArea(QObject):
             text += f" · {event.memory_mode.replace('_', ' ')}"
         self.model_label.setText(text)
         self.model_label.setToolTip(f"Loaded in {format_seconds(event.seconds)}")
+
+    def on_started(self, _event: Started) -> None:
+        """A job runs: a load that no ModelReady ended (a ComfyUI server loads its own checkpoint)
+        is over, and the label names the model."""
+        if self._loading is not None:
+            self.busy.setVisible(False)
+            self.model_label.setText(Path(self._loading).name or "studio-mini")
+            self._loading = None
 
     def on_failed(self, event: Failed) -> None:
         self.busy.setVisible(False)

@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self.vm.preview_changed.connect(self.progress.set_preview_kind)
         self.bridge.loading.connect(self.status.on_loading)
         self.bridge.model_ready.connect(self.status.on_model_ready)
+        self.bridge.started.connect(self.status.on_started)
         self.bridge.failed.connect(self._on_any_failure)
         for ended in (self.bridge.finished, self.bridge.cancelled, self.bridge.failed):
             ended.connect(self._restart_when_idle)

@@ -83,6 +83,7 @@ def test_txt2img_from_the_window_on_the_replay(qtbot: Any, user_dirs: Any, repla
         assert meta is not None and meta.prompt == "a small red fox, watercolour"
         assert meta.settings["Seed"] == "1234" and meta.settings["Model"] == Path(CHECKPOINT).stem
         assert win.progress.label.text().startswith("Done")
+        assert win.status.model_label.text() == CHECKPOINT and not win.status.busy.isVisible()
     finally:
         win.bridge.shutdown(timeout=20)
         win.close()
