@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[Event, JobHandle], None]
 LOST_PROMPT_CHECK = 5.0  # seconds between checks that a queued prompt is still on the server
+PREVIEW_WAIT = 1.0  # seconds a step waits for its preview frame before it goes out without one
 
 
 @dataclass
@@ -158,11 +159,12 @@ class _Follow:
             if isinstance(item, Preview):
                 self._on_preview(item)
                 continue
-            self._flush_step()
             if item is None:
+                self._flush_overdue_step()
                 if self._check_still_there():
                     return None
                 continue
+            self._flush_step()
             end = self._on_message(item)
             if end is not None:
                 return end if isinstance(end, Event) else None
@@ -226,6 +228,15 @@ class _Follow:
         array = np.asarray(preview.image.convert("RGB"), dtype=np.uint8)
         total = self.job.plan.total_steps
         self.emit(Step(self.job.id, step, total, elapsed, array, PreviewKind.X0, (array,)), self.job.handle)
+
+    def _flush_overdue_step(self) -> None:
+        """Nothing came: the pending step goes out without its preview only once the frame is long
+        overdue (a server without previews). A loaded server sends a step's frame well after the
+        progress message; flushing on every empty read dropped those frames."""
+        if self.pending_step is not None:
+            waited = time.monotonic() - self.job.started - self.pending_step[1]
+            if waited > PREVIEW_WAIT:
+                self._flush_step()
 
     def _flush_step(self) -> None:
         if self.pending_step is not None:

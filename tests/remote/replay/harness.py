@@ -28,10 +28,15 @@ class Session:
 
 @contextmanager
 def replay_session(
-    scenario: str, faults: list[Fault] | None = None, *, port: int = 0, silence_limit: float = 8.0
+    scenario: str,
+    faults: list[Fault] | None = None,
+    *,
+    port: int = 0,
+    silence_limit: float = 8.0,
+    preview_delay: float = 0.0,
 ) -> Iterator[Session]:
     """A started RemoteEngine whose only server is the replay of `scenario`'s transcript."""
-    replay = ReplayServer(load(scenario), faults=faults, port=port)
+    replay = ReplayServer(load(scenario), faults=faults, port=port, preview_delay=preview_delay)
     replay.start()
     events: list[Event] = []
     lock = threading.Lock()

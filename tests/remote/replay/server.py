@@ -99,9 +99,13 @@ class ReplayServer:
         time_scale: float = 0.0,
         faults: list[Fault] | None = None,
         port: int = 0,
+        preview_delay: float = 0.0,
     ) -> None:
+        """`preview_delay`: seconds each binary preview frame comes after the message before it
+        (a server that encodes its previews slowly, as a loaded one does)."""
         self.transcript = transcript
         self.time_scale = time_scale
+        self.preview_delay = preview_delay
         self.faults = list(faults or [])
         self.mismatches: list[str] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
@@ -266,6 +270,8 @@ class ReplayServer:
                     return
                 if self.time_scale > 0 and message.dt > previous:
                     await asyncio.sleep((message.dt - previous) * self.time_scale)
+                if message.data is not None and self.preview_delay > 0:
+                    await asyncio.sleep(self.preview_delay)
                 previous = message.dt
                 ws = self._socket_for(conn_clients.get(message.conn, ""))
                 if ws is None or ws.closed:

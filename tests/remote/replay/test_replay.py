@@ -74,6 +74,20 @@ def test_pixels_outside_the_effective_mask_stay_exact(scenario: str) -> None:
         assert result.shape[:2] == (scenarios.SIZE, scenarios.SIZE + 32)
 
 
+def test_every_step_keeps_its_preview_when_the_server_sends_frames_late() -> None:
+    """A loaded ComfyUI sends a step's preview frame some 50-300 ms after its progress message (it
+    encodes the JPEG first); the Step must still carry it, not go out bare with the frame dropped
+    (seen in bench_remote: 5-7 of 8 previews when the engine flushed a step on every empty read)."""
+    request = scenarios.request("txt2img")
+    with replay_session("txt2img", preview_delay=0.3) as session:
+        handle = session.engine.submit(request)
+        outcome = handle.wait(TIMEOUT)
+        steps = [e for e in session.of(handle.id) if isinstance(e, Step)]
+    assert isinstance(outcome, Finished), outcome
+    assert [s.step for s in steps] == [1, 2, 3]
+    assert all(s.preview is not None for s in steps), [s.preview is not None for s in steps]
+
+
 def test_cancel_mid_job_interrupts_the_prompt_on_the_server() -> None:
     with replay_session("cancel") as session:
         result = scenarios.run(session.engine, "cancel", timeout=TIMEOUT)
