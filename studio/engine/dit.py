@@ -29,7 +29,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import numpy as np
 
 from studio.core.prompt_syntax import extract_loras, is_break, parse_attention
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from studio.engine.aliases import Pipeline
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DIT_FAMILIES = ("sd3", "flux")
 FAMILY_NAMES = {"sd3": "Stable Diffusion 3", "flux": "Flux"}
@@ -52,6 +55,7 @@ FLOW_SAMPLERS: dict[str, dict[str, object]] = {
     "Euler Beta": {"use_beta_sigmas": True},
 }
 _PLAIN_FLOW_SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
+SIDE_MULTIPLE = 16  # SD3 (patch 2) and Flux (2x2 packing) on 8x VAE latents
 HIRES_FALLBACK = "Lanczos"  # the hires upscaler used where a latent one was chosen
 T5_TOKENS = {"sd3": 256, "flux": 512}  # diffusers' default max_sequence_length of each pipeline
 
@@ -242,11 +246,38 @@ def call_kwargs(
     kwargs.update(prompt_kwargs(pipe, request))
     kwargs.update(guidance_kwargs(pipe, request))
     kwargs.update(call)
-    image = kwargs.get("image")
-    first = image[0] if isinstance(image, list | tuple) and image else image  # a batch: one size
-    if "width" not in kwargs and hasattr(first, "size"):
-        kwargs["width"], kwargs["height"] = first.size
+    size = requested_size(kwargs)
+    if size is not None:  # both transformers need sides in multiples of 16 (2x2 patches of 8x latents)
+        kwargs["width"], kwargs["height"] = (_round_up(side, SIDE_MULTIPLE) for side in size)
     return kwargs
+
+
+def requested_size(call: Mapping[str, object]) -> tuple[int, int] | None:
+    """The size a call asks for: its width / height, else its (first) image's."""
+    width, height = call.get("width"), call.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        return width, height
+    image = call.get("image")
+    first = image[0] if isinstance(image, list | tuple) and image else image  # a batch: one size
+    size = getattr(first, "size", None)
+    return (int(size[0]), int(size[1])) if isinstance(size, tuple) and len(size) == 2 else None
+
+
+def _round_up(side: int, multiple: int) -> int:
+    return -(-side // multiple) * multiple
+
+
+def fit_output(result: T, size: tuple[int, int] | None) -> T:
+    """Images generated at the sides rounded up to 16 (``call_kwargs``) resized back to ``size``."""
+    if size is None or not isinstance(result, np.ndarray) or result.shape[2:0:-1] == size:
+        return result
+    from PIL import Image
+
+    def resized(image: np.ndarray) -> np.ndarray:  # float HxWxC in [0, 1], channel by channel ("F")
+        planes = [Image.fromarray(np.ascontiguousarray(image[..., c]), "F") for c in range(image.shape[2])]
+        return np.stack([np.asarray(p.resize(size, Image.Resampling.LANCZOS)) for p in planes], axis=-1)
+
+    return cast(T, np.clip(np.stack([resized(im) for im in result.astype(np.float32)]), 0.0, 1.0))
 
 
 def refuse_unsupported(family: str, request: GenerationRequest) -> None:

@@ -103,7 +103,8 @@ def _run_call(
 ) -> T:
     pipe = models.pipeline_for(mode, request.scheduler, request.seeds())
     if dit.is_dit(models.family):  # SD3 / Flux: plain prompts, their own guidance (studio.engine.dit)
-        return run(pipe, dit.call_kwargs(pipe, request, _common(request), kw), ctx)
+        result = run(pipe, dit.call_kwargs(pipe, request, _common(request), kw), ctx)
+        return dit.fit_output(result, dit.requested_size(kw))  # generated at sides rounded up to 16
     # ControlNet / adapters (also without controls: an IP-Adapter left in the UNet is taken out)
     control = prepare(request, plan, mode, pipe, models, models.controls)
     pipe, extra = control.pipe or pipe, control.kwargs

@@ -119,6 +119,19 @@ def test_a_prompt_longer_than_t5_reads_is_warned():
     assert not any("reads the first" in w for w in job_warnings(pipe, "sd3", _request("x")))
 
 
+def test_sides_not_multiple_of_16_generate_rounded_up_and_come_back_at_their_size(shared_engine, dit_dir):
+    eng, rec = shared_engine
+    txt = eng.submit(_request(dit_dir, width=72, height=56, preview=PreviewKind.NONE))
+    source = _image().resize((40, 72))
+    img = eng.submit(
+        _request(dit_dir, mode=Mode.IMG2IMG, init_image=source, width=40, height=72, strength=0.5)
+    )
+    for job, size in ((txt, (72, 56)), (img, (40, 72))):
+        end = rec.wait_for(job, 300)
+        assert isinstance(end, Finished), end
+        assert end.images[0].size == size
+
+
 def test_flux_has_no_negative_prompt_and_schnell_no_cfg():
     from studio.engine.dit import call_kwargs, job_warnings
     from tests.dit_models import build_tiny_flux
