@@ -179,7 +179,8 @@ def outside_server(
 
 
 def frame_latencies(events: list[Any], client_id: str, conns: dict[int, str], job: JobTiming) -> list[float]:
-    """Each preview frame leaving the proxy -> in the client's hands (paired in order)."""
+    """Each preview in the client's hands <- the last frame that left the proxy before it (frames
+    come a step apart, far more than the latency; a preview the client dropped is simply absent)."""
     sent = [
         e.t
         for e in events
@@ -189,8 +190,8 @@ def frame_latencies(events: list[Any], client_id: str, conns: dict[int, str], jo
         and struct.unpack(">I", e.data[:4])[0] == 1
     ]
     if len(sent) != len(job.frames):
-        print(f"  (note: {job.client}: {len(sent)} frames sent, {len(job.frames)} previews seen)")
-    return [got - out for out, got in zip(sent, job.frames, strict=False)]
+        print(f"  (note: {job.client}: {len(sent)} frames sent, {len(job.frames)} previews delivered)")
+    return [got - max(t for t in sent if t <= got) for got in job.frames if any(t <= got for t in sent)]
 
 
 def connections(events: list[Any]) -> dict[int, str]:
