@@ -108,7 +108,7 @@ class RemoteEngine:
                 self._pending.append(RemoteJob(handle, the_plan))
                 self._emit(Queued(job_id, len(self._pending) - 1), handle)
                 self._fail_if_no_server()
-                self._cond.notify_all()
+                self._wake_idle()
                 return handle
         self._emit(handle.reject(problem or ""), None)
         return handle
@@ -120,6 +120,7 @@ class RemoteEngine:
             for worker in self._workers:
                 if worker.current is not None and worker.current.id == job_id:
                     worker.current.cancel.set()
+                    worker.wake()
                     return True
             jobs = list(self._pending)
             for index, job in enumerate(jobs):
@@ -195,7 +196,7 @@ class RemoteEngine:
     def finish(self, job: RemoteJob, outcome: Event, worker: ServerWorker) -> None:
         with self._cond:
             self._emit(outcome, job.handle)
-            self._cond.notify_all()
+            self._wake_idle()
 
     def lost(self, job: RemoteJob, worker: ServerWorker, reason: str) -> None:
         """`worker`'s server was lost running `job`: run what is missing elsewhere, or fail it."""
@@ -210,7 +211,7 @@ class RemoteEngine:
             else:
                 message = f"{reason} No other ComfyUI server is reachable, so the job stopped."
                 self._emit(Failed(job.id, FailureKind.INTERNAL, message), job.handle)
-            self._cond.notify_all()
+            self._wake_idle()
 
     def server_down(self, worker: ServerWorker) -> None:
         with self._cond:
@@ -227,6 +228,12 @@ class RemoteEngine:
             message = f"No ComfyUI server can be reached: {reasons}"
             self._emit(Failed(job.id, FailureKind.INTERNAL, message), job.handle)
         self._pending.clear()
+
+    def _wake_idle(self) -> None:
+        """Have the idle servers look at the queue now (the caller holds the lock)."""
+        for worker in self._workers:
+            if worker.idle:
+                worker.wake()
 
     def _failure(self, job: RemoteJob, exc: BaseException) -> Failed:
         if isinstance(exc, RemoteError):

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -27,7 +28,7 @@ from studio.core.metadata import build_parameters
 from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.remote import images, workflow
-from studio.remote.client import ComfyClient, Message, Preview, Socket
+from studio.remote.client import ComfyClient, Message, Preview
 from studio.remote.errors import ExecutionFailed, Interrupted, RemoteError
 from studio.remote.samplers import check_offered
 from studio.remote.workflow import Workflow
@@ -35,6 +36,14 @@ from studio.remote.workflow import Workflow
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Event, JobHandle], None]
+
+
+class Receiver(Protocol):
+    """A server's WebSocket messages (`worker.Inbox`): the next one, or None after a short wait."""
+
+    def receive(self) -> Message | Preview | None: ...
+
+
 LOST_PROMPT_CHECK = 5.0  # seconds between checks that a queued prompt is still on the server
 PREVIEW_WAIT = 1.0  # seconds a step waits for its preview frame before it goes out without one
 
@@ -62,7 +71,7 @@ class RemoteJob:
         return tuple(i for i in range(self.request.batch) if i not in self.results)
 
 
-def run_job(job: RemoteJob, client: ComfyClient, sock: Socket, emit: Emit) -> Event:
+def run_job(job: RemoteJob, client: ComfyClient, sock: Receiver, emit: Emit) -> Event:
     """Run `job` on `client`'s server; Finished / Cancelled, or raises `RemoteError`."""
     request = job.request
     if job.checkpoint and not job.missing():  # every image arrived before its server was lost
@@ -140,7 +149,7 @@ class _Follow:
     """Follows one queued prompt on the WebSocket until it ends."""
 
     def __init__(
-        self, job: RemoteJob, client: ComfyClient, sock: Socket, flow: Workflow, prompt_id: str, emit: Emit
+        self, job: RemoteJob, client: ComfyClient, sock: Receiver, flow: Workflow, prompt_id: str, emit: Emit
     ) -> None:
         self.job, self.client, self.sock, self.flow = job, client, sock, flow
         self.prompt_id, self.emit = prompt_id, emit
