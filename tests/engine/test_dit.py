@@ -147,9 +147,12 @@ def test_flux_has_no_negative_prompt_and_schnell_no_cfg():
     assert not any("no guidance" in w for w in job_warnings(dev, "flux", request))
 
 
-def test_cancel_stops_within_a_step(make_engine, flux_dir, monkeypatch):
+def test_cancel_stops_within_a_step_without_decoding(make_engine, dit_dir, monkeypatch):
     eng, rec = make_engine()
-    assert isinstance(rec.wait_for(eng.submit(_request(flux_dir, steps=1)), 300), Finished)
+    assert isinstance(rec.wait_for(eng.submit(_request(dit_dir, steps=1)), 300), Finished)
+    vae, decodes = eng._models.loaded.pipe.vae, []
+    original_decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda *a, **kw: decodes.append(1) or original_decode(*a, **kw))
     transformer = eng._models.loaded.pipe.transformer
     original_forward = transformer.forward
     gate, calls = threading.Event(), []
@@ -161,7 +164,7 @@ def test_cancel_stops_within_a_step(make_engine, flux_dir, monkeypatch):
         return original_forward(*a, **kw)
 
     monkeypatch.setattr(transformer, "forward", slow_forward)
-    job = eng.submit(_request(flux_dir, steps=20))
+    job = eng.submit(_request(dit_dir, steps=20))
     job.subscribe(lambda e: job.cancel() if isinstance(e, Step) and e.step == 2 else None)
     rec.wait_event(lambda e: isinstance(e, Step) and e.job_id == job.id and e.step == 2)
     gate.set()
@@ -169,6 +172,7 @@ def test_cancel_stops_within_a_step(make_engine, flux_dir, monkeypatch):
     assert isinstance(end, Cancelled), end
     assert end.at_step in (2, 3)
     assert max(s.step for s in _steps(rec, job)) <= 3
+    assert decodes == []
 
 
 def test_controls_are_refused_for_dit(shared_engine, sd3_dir):
