@@ -77,6 +77,14 @@ def pipe_family(pipe: Pipeline) -> str:
     return "flux" if is_flux(pipe) else "sd3"
 
 
+def is_quantized(pipe: Pipeline) -> bool:
+    """A GGUF-quantised transformer (packed weights; its compute dtype is fixed at load)."""
+    transformer = getattr(pipe, "transformer", None)
+    return transformer is not None and any(
+        type(p).__name__ == "GGUFParameter" for p in transformer.parameters()
+    )
+
+
 def is_flux(pipe: Pipeline) -> bool:
     return type(denoiser(pipe)).__name__ == "FluxTransformer2DModel"
 

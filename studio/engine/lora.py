@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.request import GenerationRequest, LoraRef
-from studio.engine.dit import is_dit
+from studio.engine.dit import is_dit, is_quantized
 from studio.engine.pipelines import RequestError
 
 if TYPE_CHECKING:
@@ -254,8 +254,7 @@ def _load(pipe: Pipeline, lora: ResolvedLora, adapter: str) -> None:
 
 def _check_not_quantized(pipe: Pipeline, lora: ResolvedLora) -> None:
     """A GGUF-quantised transformer cannot take a fused LoRA (its weights are packed blocks)."""
-    transformer = getattr(pipe, "transformer", None)
-    if transformer is not None and any(type(p).__name__ == "GGUFParameter" for p in transformer.parameters()):
+    if is_quantized(pipe):
         raise LoraError(
             f"The LoRA {lora.name} cannot be applied to a GGUF-quantised transformer. Use the model's "
             ".safetensors (unquantised) transformer for LoRAs, or run without the LoRA."

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from studio.core.request import Mode
 from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
 from studio.engine.control import ControlModels
-from studio.engine.dit import denoiser, flow_scheduler, is_dit
+from studio.engine.dit import denoiser, flow_scheduler, is_dit, is_quantized
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.memory import MemoryMode
 from studio.engine.schedulers import create_scheduler
@@ -187,6 +187,9 @@ class ModelManager:
 
         from studio.engine.device import bf16_pays_off
 
+        if is_quantized(loaded.pipe):  # GGUF: its compute dtype was fixed when it was loaded
+            log.info("%s stays in %s (a quantised transformer)", loaded.name, self.dtype)
+            return
         params = sum(p.numel() for p in denoiser(loaded.pipe).parameters())
         if not bf16_pays_off(params):
             log.info(

@@ -457,6 +457,21 @@ def test_gguf_transformer_runs_through_the_engine(make_engine, flux_files):
     assert len([s for s in _steps(rec, job) if s.preview is not None]) == 2
 
 
+def test_a_gguf_transformer_is_not_cast_to_bf16_on_a_bf16_cpu(flux_files, monkeypatch):
+    import torch
+
+    from studio.engine import device
+    from studio.engine.models import ModelManager
+
+    monkeypatch.setattr(device, "bf16_pays_off", lambda _params: True)  # as for a full-size model
+    models = ModelManager("cpu", torch.float32, bf16_when_faster=True)
+    loaded, _ = models.ensure(str(flux_files["gguf"]))
+    assert models.dtype == torch.float32 and loaded.pipe.vae.dtype == torch.float32
+    out = loaded.pipe(prompt="a cat", num_inference_steps=1, height=64, width=64, output_type="np")
+    assert out.images.shape == (1, 64, 64, 3)
+    models.unload()
+
+
 def test_a_lora_on_a_gguf_transformer_is_refused_with_a_message(make_engine, flux_files, tmp_path):
     from tests.dit_models import save_flux_lora
 
