@@ -64,7 +64,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("LCM", re.compile(r"(?<![a-z])lcm(?![a-z])|latent[-_ ]?consistency")),
     ("Turbo", re.compile(r"turbo")),
 )
-_STEPS = re.compile(r"(\d{1,2})[-_ ]?steps?")
+_STEPS = re.compile(r"(?<!\d)(\d{1,2})[-_ ]?steps?")  # "1000 steps" is no count
 # defaults and the allowed step range per kind: (scheduler, default steps, (min, max), guidance)
 _SETTINGS: dict[str, tuple[str, int, tuple[int, int], float]] = {
     "LCM": ("LCM", 4, (4, 8), 1.5),

@@ -84,3 +84,16 @@ def test_unreadable_files_have_no_metadata(tmp_path):
 
 def test_the_label_says_what_a_click_sets():
     assert FewStepSuggestion("LCM", "LCM", 4, 1.5).label == "Use 4 steps, LCM, CFG 1.5"
+
+
+def test_step_counts_are_whole_numbers_not_the_end_of_a_longer_one(tmp_path):
+    """A training comment's "1000 steps" is not a 0-step (so 1-step) Lightning model: only a number of
+    one or two digits standing alone counts."""
+    path = tmp_path / "sdxl_lightning_lora.safetensors"
+    metadata = {"ss_training_comment": "trained for 1000 steps at lr 1e-4"}
+    header = json.dumps({"__metadata__": metadata})
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode())
+    found = suggestion_for_file(path)
+    assert found is not None and (found.kind, found.steps) == ("Lightning", 4)
+    assert suggestion_for("Hyper-SD15-12steps-lora").steps == 12
+    assert suggestion_for("lcm_sd15_v112steps").steps == 4  # "112" is not a step count
