@@ -13,11 +13,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import struct
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -39,6 +40,7 @@ from studio.remote.validate import FileRef
 
 log = logging.getLogger(__name__)
 
+CHECKPOINTS_MAX_AGE = 30.0  # seconds a server's checkpoint list is reused for jobs
 READ_TIMEOUT = 30.0  # seconds for an HTTP answer (object_info of a big install takes a while)
 _CHUNK = 1 << 16
 # Binary WebSocket frames: 4-byte event type, then for a preview a 4-byte image format
@@ -57,9 +59,16 @@ class Message:
 
 @dataclass(frozen=True)
 class Preview:
-    """A binary preview frame, decoded."""
+    """A binary preview frame; its image is decoded when asked for (`image`), within the limits."""
 
-    image: Image.Image
+    data: bytes = field(repr=False)
+    format: str  # "JPEG" or "PNG"
+    server: str = ""
+
+    def image(self, at_least: tuple[int, int] | None = None) -> Image.Image:
+        """The preview as RGB; `at_least`: a size it may be decoded down to (JPEG's draft mode, which
+        skips most of the decoding when the server sends previews larger than they are shown)."""
+        return validate.decode_image(self.data, f"{self.server} (preview)", (self.format,), draft=at_least)
 
 
 class ComfyClient:
@@ -75,6 +84,7 @@ class ComfyClient:
         self._session.headers.update(server.headers())
         self._lock = threading.Lock()
         self._choices: dict[tuple[str, str], list[str] | None] = {}
+        self._checkpoints: tuple[float, list[str]] = (-math.inf, [])
 
     def __repr__(self) -> str:
         return f"<ComfyClient {self.server.url}>"
@@ -96,9 +106,17 @@ class ComfyClient:
         """The checkpoint names the server lists (``/models/checkpoints``; older servers: the
         CheckpointLoaderSimple node's choices in ``/object_info``)."""
         try:
-            return validate.model_names(self._get_json("/models/checkpoints"), "/models/checkpoints")
+            names = validate.model_names(self._get_json("/models/checkpoints"), "/models/checkpoints")
         except NotComfyUI:
-            return self.choices("CheckpointLoaderSimple", "ckpt_name") or []
+            names = self.choices("CheckpointLoaderSimple", "ckpt_name") or []
+        self._checkpoints = (time.monotonic(), names)
+        return names
+
+    def known_checkpoints(self, max_age: float = CHECKPOINTS_MAX_AGE) -> list[str]:
+        """`checkpoints()`, asked again only when the last answer is older than `max_age` seconds
+        (one request less per job; a name not in the list is worth asking again for)."""
+        asked, names = self._checkpoints
+        return names if time.monotonic() - asked <= max_age else self.checkpoints()
 
     def choices(self, node: str, inp: str) -> list[str] | None:
         """The choices the server offers for `node`'s combo input `inp` (cached per client)."""
@@ -269,7 +287,7 @@ class _LimitedFrames(websocket._abnf.frame_buffer):
 
 
 def _preview(data: bytes, server: str) -> Preview | None:
-    """A binary frame: type 1 (a preview: 4-byte format + JPEG/PNG) is decoded; others ignored."""
+    """A binary frame: type 1 is a preview (4-byte format + JPEG/PNG); others are ignored."""
     if len(data) < 8:
         raise BadReply(f"The ComfyUI server {server} sent a binary message too short to read.")
     event, image_format = struct.unpack(">II", data[:8])
@@ -278,7 +296,7 @@ def _preview(data: bytes, server: str) -> Preview | None:
     fmt = PREVIEW_FORMATS.get(image_format)
     if fmt is None:
         raise BadReply(f"The ComfyUI server {server} sent a preview in an unknown format ({image_format}).")
-    return Preview(validate.decode_image(data[8:], f"{server} (preview)", (fmt,)))
+    return Preview(data[8:], fmt, server)
 
 
 def _png(image: Image.Image) -> bytes:

@@ -29,7 +29,7 @@ from studio.core.plan import GenerationPlan
 from studio.core.request import GenerationRequest, PreviewKind
 from studio.remote import images, workflow
 from studio.remote.client import ComfyClient, Message, Preview
-from studio.remote.errors import ExecutionFailed, Interrupted, RemoteError
+from studio.remote.errors import BadReply, ExecutionFailed, Interrupted, RemoteError
 from studio.remote.samplers import check_offered
 from studio.remote.workflow import Workflow
 
@@ -108,7 +108,9 @@ def run_job(job: RemoteJob, client: ComfyClient, sock: Receiver, emit: Emit) -> 
 
 
 def _checkpoint(client: ComfyClient, wanted: str) -> str:
-    names = client.checkpoints()
+    names = client.known_checkpoints()
+    if not names or (wanted and wanted not in names):  # added since, or really missing: ask again
+        names = client.checkpoints()
     if not names:
         raise RemoteError(
             f"The ComfyUI server {client.server.name} lists no checkpoints: add one to its models folder."
@@ -234,7 +236,13 @@ class _Follow:
             return
         step, elapsed = self.pending_step
         self.pending_step = None
-        array = np.asarray(preview.image.convert("RGB"), dtype=np.uint8)
+        width, height = self.job.plan.generation_size
+        try:  # decoded no smaller than the latents, the size of the local engine's previews
+            array = np.asarray(preview.image((width // 8, height // 8)), dtype=np.uint8)
+        except BadReply as exc:  # a bad preview costs the preview, not the job
+            log.warning("Job %d: a preview could not be used: %s", self.job.id, exc)
+            self.emit(Step(self.job.id, step, self.job.plan.total_steps, elapsed), self.job.handle)
+            return
         total = self.job.plan.total_steps
         self.emit(Step(self.job.id, step, total, elapsed, array, PreviewKind.X0, (array,)), self.job.handle)
 

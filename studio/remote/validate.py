@@ -185,8 +185,11 @@ def ws_message(text: str) -> tuple[str, JSONDict]:
 # ---- images -------------------------------------------------------------------------------------
 
 
-def decode_image(data: bytes, what: str, formats: tuple[str, ...] = IMAGE_FORMATS) -> Image.Image:
-    """`data` as a loaded RGB image, within the size limits; BadReply otherwise."""
+def decode_image(
+    data: bytes, what: str, formats: tuple[str, ...] = IMAGE_FORMATS, *, draft: tuple[int, int] | None = None
+) -> Image.Image:
+    """`data` as a loaded RGB image, within the size limits; BadReply otherwise. `draft`: a JPEG may
+    be decoded at a reduced scale, no smaller than this size."""
     if len(data) > MAX_IMAGE_BYTES:
         raise BadReply(
             f"The image from {what} is {len(data) / 2**20:.0f} MB; Studio accepts at most "
@@ -202,6 +205,8 @@ def decode_image(data: bytes, what: str, formats: tuple[str, ...] = IMAGE_FORMAT
                     f"The image from {what} is {width}x{height} pixels; Studio accepts at most "
                     f"{MAX_IMAGE_PIXELS // 2**20} megapixels."
                 )
+            if draft is not None:
+                image.draft("RGB", draft)
             image.load()
     except BadReply:
         raise

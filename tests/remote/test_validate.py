@@ -122,14 +122,26 @@ def test_binary_preview_frames() -> None:
     jpeg = io.BytesIO()
     Image.new("RGB", (16, 8), (10, 200, 30)).save(jpeg, format="JPEG")
     preview = client._preview(struct.pack(">II", 1, 1) + jpeg.getvalue(), "s")
-    assert preview is not None and preview.image.size == (16, 8)
+    assert preview is not None and preview.image().size == (16, 8)
     assert client._preview(struct.pack(">II", 3, 0) + b"text", "s") is None  # other binary events: ignored
     with pytest.raises(BadReply, match="too short"):
         client._preview(b"\x00\x00", "s")
     with pytest.raises(BadReply, match="unknown format"):
         client._preview(struct.pack(">II", 1, 9) + jpeg.getvalue(), "s")
-    with pytest.raises(BadReply):  # says JPEG, is PNG: only the format it names is accepted
-        client._preview(struct.pack(">II", 1, 1) + _png((8, 8)), "s")
+    mislabelled = client._preview(struct.pack(">II", 1, 1) + _png((8, 8)), "s")  # says JPEG, is PNG
+    assert mislabelled is not None
+    with pytest.raises(BadReply):  # only the format it names is accepted
+        mislabelled.image()
+
+
+def test_large_jpeg_previews_are_decoded_at_a_reduced_scale_no_smaller_than_asked() -> None:
+    jpeg = io.BytesIO()
+    Image.new("RGB", (512, 256), (10, 200, 30)).save(jpeg, format="JPEG")
+    preview = client._preview(struct.pack(">II", 1, 1) + jpeg.getvalue(), "s")
+    assert preview is not None
+    assert preview.image((64, 32)).size == (64, 32)  # 1/8 scale: the latents of a 512x256 job
+    assert preview.image((100, 40)).size == (128, 64)  # the smallest scale at least that large
+    assert preview.image().size == (512, 256)
 
 
 def test_an_oversized_websocket_frame_is_refused_before_it_is_read() -> None:
