@@ -38,9 +38,9 @@ def _window(qtbot: Any, dirs: Any, url: str) -> Any:
     return win
 
 
-def _use_scenario_request(win: Any) -> None:
-    """The Generate tab's fields as the recorded txt2img job had them (else it would not match)."""
-    recorded = scenarios.request("txt2img")
+def _use_scenario_request(win: Any, scenario: str = "txt2img") -> None:
+    """The Generate tab's fields as the recorded job had them (else it would not match)."""
+    recorded = scenarios.request(scenario)
     for name in (
         "prompt",
         "negative_prompt",
@@ -84,6 +84,46 @@ def test_txt2img_from_the_window_on_the_replay(qtbot: Any, user_dirs: Any, repla
         assert meta.settings["Seed"] == "1234" and meta.settings["Model"] == Path(CHECKPOINT).stem
         assert win.progress.label.text().startswith("Done")
         assert win.status.model_label.text() == CHECKPOINT and not win.status.busy.isVisible()
+    finally:
+        win.bridge.shutdown(timeout=20)
+        win.close()
+
+
+def test_cancel_from_the_window_stops_the_job_on_the_server(qtbot: Any, user_dirs: Any) -> None:  # noqa: F811
+    with ReplayServer(load("cancel")) as replay:
+        win = _window(qtbot, user_dirs, replay.url)
+        try:
+            qtbot.waitUntil(lambda: win.vm.model != "", timeout=15_000)
+            _use_scenario_request(win, "cancel")
+            job = win.generate()
+            assert job is not None and job.rejection is None
+            with qtbot.waitSignal(job.step, timeout=60_000):
+                pass
+            with qtbot.waitSignal(job.cancelled, timeout=30_000) as blocker:
+                win.cancel()
+            assert blocker.args[0].at_step < scenarios.request("cancel").steps
+            assert ("POST", "/interrupt") in replay.requests and replay.mismatches == []
+            assert win.progress.label.text().startswith("Cancelled at step")
+            assert win.generate_button.isEnabled()
+        finally:
+            win.bridge.shutdown(timeout=20)
+            win.close()
+
+
+def test_what_a_server_cannot_run_is_refused_with_a_message(
+    qtbot: Any,
+    user_dirs: Any,  # noqa: F811
+    replay: ReplayServer,
+) -> None:
+    win = _window(qtbot, user_dirs, replay.url)
+    try:
+        qtbot.waitUntil(lambda: win.vm.model != "", timeout=15_000)
+        _use_scenario_request(win)
+        win.vm.set("prompt", "a fox <lora:ink:0.6>")
+        assert win.generate() is None
+        message = win.banner.message.text()
+        assert "LoRAs" in message and "cannot run on a ComfyUI server" in message
+        assert ("POST", "/prompt") not in replay.requests
     finally:
         win.bridge.shutdown(timeout=20)
         win.close()
