@@ -4,6 +4,7 @@ size, overlap) with the current prompt and model. Gives `UpscaleOptions`; runs n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from PySide6.QtWidgets import (
@@ -18,7 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.request import MAX_TILE, MAX_UPSCALE, MIN_TILE, PIXEL_UPSCALERS, UpscaleOptions
+from studio.core.request import (
+    MAX_TILE,
+    MAX_UPSCALE,
+    MAX_UPSCALE_SIDE,
+    MIN_TILE,
+    PIXEL_UPSCALERS,
+    UpscaleOptions,
+)
 
 # (parent, image size, model upscaler names, title) -> the options, or None when cancelled
 AskUpscale = Callable[[QWidget | None, tuple[int, int], Sequence[str], str], UpscaleOptions | None]
@@ -37,7 +45,7 @@ class UpscaleDialog(QDialog):
         self._size = size
         defaults = UpscaleOptions(enabled=True)
         self.scale = QDoubleSpinBox()
-        self.scale.setRange(1.0, MAX_UPSCALE)
+        self.scale.setRange(1.0, largest_factor(size))
         self.scale.setSingleStep(0.5)
         self.scale.setValue(defaults.scale)
         self.result_size = QLabel()
@@ -99,6 +107,13 @@ class UpscaleDialog(QDialog):
     def _show_refine(self, on: bool) -> None:
         for widget in (self.strength, self.tile, self.overlap):
             widget.setEnabled(on)
+
+
+def largest_factor(size: tuple[int, int]) -> float:
+    """The largest factor (2 decimals) whose result the engine takes: MAX_UPSCALE, less when a side would
+    pass MAX_UPSCALE_SIDE (never below 1)."""
+    fits = math.floor(MAX_UPSCALE_SIDE / max(size[0], size[1], 1) * 100) / 100
+    return max(1.0, min(MAX_UPSCALE, fits))
 
 
 def ask_upscale(
