@@ -53,7 +53,8 @@ class FewStepSuggestion:
     @property
     def reason(self) -> str:
         where = f"{self.source} is" if self.source else "This is"
-        return f"{where} a {self.kind} few-step model: it wants few steps and a low CFG."
+        low_cfg = " and a low CFG" if self.guidance <= 2 else ""  # not Hyper-SD's CFG-preserved LoRAs
+        return f"{where} a {self.kind} few-step model: it wants few steps{low_cfg}."
 
 
 # (kind, pattern on the lower-cased text): order matters ("hyper" before "lcm": Hyper-SD LCM variants)

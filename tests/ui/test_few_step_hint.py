@@ -42,3 +42,22 @@ def test_a_lora_found_by_its_metadata_and_dismissed(window: Any, user_dirs: Any)
     assert hint.isHidden()
     window.vm.set("steps", 30)
     assert hint.isHidden()  # dismissed for this LoRA
+
+
+def test_the_message_has_the_hint_s_width_above_the_button(window: Any, tmp_path: Any) -> None:
+    """The reason is a line above the button, not a narrow column beside it (a long LoRA name wrapped
+    into seven lines of two words), and it says "low CFG" only when the offer sets one."""
+    from PySide6.QtWidgets import QApplication, QScrollArea
+
+    model = tmp_path / "Hyper-SDXL-8steps-CFG-lora.safetensors"
+    model.write_bytes(b"dummy")
+    window.vm.set("model", str(model))
+    hint = window.controls.few_step
+    scroll = window.findChild(QScrollArea, "controlsScroll")
+    scroll.ensureWidgetVisible(hint)
+    QApplication.processEvents()
+    message, button = hint.message.geometry(), hint.apply_button.geometry()
+    assert message.bottom() < button.top()
+    assert message.width() > button.width()
+    assert hint.apply_button.text() == "Use 8 steps, DDIM, CFG 5"
+    assert "low CFG" not in hint.message.text()

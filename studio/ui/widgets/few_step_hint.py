@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
 
 from studio.core.few_step import FewStepSuggestion, first_suggestion
 from studio.ui.viewmodel import RequestViewModel
@@ -35,11 +35,16 @@ class FewStepHint(QFrame):
         self.dismiss_button.setText("×")
         self.dismiss_button.setToolTip("Hide this suggestion for this model or LoRA")
         self.dismiss_button.clicked.connect(self.dismiss)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 4, 6, 4)
-        row.addWidget(self.message, 1)
+        # the reason on a line of its own, the hint's full width (beside the button a long file name
+        # wrapped into a narrow column), the offer and "×" under it
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
         row.addWidget(self.apply_button)
+        row.addStretch(1)
         row.addWidget(self.dismiss_button)
+        layout.addLayout(row)
         for signal in (
             vm.model_changed,
             vm.loras_changed,
