@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 
 from studio.core.model_prompts import prompt_completions, prompts_that_work
@@ -62,11 +63,26 @@ def test_typing_offers_the_model_names_and_choosing_replaces_the_phrase(
     qtbot.keyClicks(edit, "rocket, ca")
     assert completer.popup_visible()
     assert completer.suggestions() == ["cat face", "grinning cat"]  # matched anywhere in the name
-    qtbot.keyClick(completer.popup, Qt.Key.Key_Down)
-    qtbot.keyClick(completer.popup, Qt.Key.Key_Down)
+    qtbot.keyClick(completer.popup, Qt.Key.Key_Down)  # the first is highlighted: Down goes to the second
     qtbot.keyClick(completer.popup, Qt.Key.Key_Return)
     assert edit.toPlainText() == "rocket, grinning cat"
     assert window.vm.prompt == "rocket, grinning cat"  # the request gets it like typed text
+    assert not completer.popup_visible()
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Tab])
+def test_enter_or_tab_takes_the_highlighted_first_name(
+    window: Any, qtbot: Any, tmp_path: Path, key: Qt.Key
+) -> None:
+    """The list opens with its first name highlighted, so Enter / Tab choose it (they used to close
+    the list and do nothing: no name, no new line)."""
+    window.vm.set("model", str(_model_with_concepts(tmp_path / "m", NAMES)))
+    edit, completer = window.controls.prompt, window.controls.prompt_completer
+    edit.setFocus()
+    qtbot.keyClicks(edit, "rocket, hea")
+    assert completer.popup.currentIndex().data() == "red heart"
+    qtbot.keyClick(completer.popup, key)
+    assert edit.toPlainText() == "rocket, red heart"
     assert not completer.popup_visible()
 
 

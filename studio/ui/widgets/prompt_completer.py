@@ -2,13 +2,13 @@
 
 A prompt is a comma-separated list of phrases ("red heart, twemoji style"); the phrase under the
 cursor (from the last comma or line start) is matched anywhere in each name, case-insensitively, from
-its second character on. Choosing a name (Enter, Tab or a click) replaces just that phrase; Escape or
-typing on closes the list. The names come from `core.model_prompts.prompt_completions`.
+its second character on. The list opens with its first name highlighted; choosing a name (Enter, Tab
+or a click) replaces just that phrase; Escape or typing on closes the list. The names come from `core.model_prompts.prompt_completions`.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, QStringListModel, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QStringListModel, Qt
 from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtWidgets import QCompleter
 
@@ -36,7 +36,22 @@ class PromptCompleter(QObject):
         popup = self.completer.popup()
         assert popup is not None  # QCompleter makes its list view on construction
         self.popup = popup
+        popup.installEventFilter(self)  # after QCompleter's filter, so it sees the popup's keys first
         edit.key_hook = self
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        """Tab takes the highlighted name (QCompleter would give it to the prompt box first, whose
+        Tab moves the focus on)."""
+        if (
+            watched is self.popup
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Tab
+            and self.popup.currentIndex().isValid()
+        ):
+            self.insert(str(self.popup.currentIndex().data()))
+            return True
+        return super().eventFilter(watched, event)
 
     def set_names(self, names: list[str]) -> None:
         self.model.setStringList(names)
@@ -94,6 +109,8 @@ class PromptCompleter(QObject):
         rect = self.edit.cursorRect()
         rect.setWidth(max(self.edit.width() // 2, 240))
         self.completer.complete(rect)
+        # the first name highlighted: Enter / Tab take it (with none, they closed the list doing nothing)
+        self.popup.setCurrentIndex(self.completer.completionModel().index(0, 0))
 
     def _tooltip(self, has_names: bool) -> str:
         base = self.edit.toolTip().split("\n")[0]
