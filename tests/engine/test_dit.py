@@ -570,3 +570,19 @@ def test_bf16_for_dit_only_with_auto_precision_on_a_bf16_cuda_gpu(monkeypatch):
     assert not auto_gpu_bf16_for_dit("cuda", "fp16") and not auto_gpu_bf16_for_dit("cpu", "auto")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert not auto_gpu_bf16_for_dit("cuda", "auto")
+
+
+def test_sd3_gguf_transformer_loads_with_its_folder_and_runs(tmp_path):
+    import torch
+
+    from studio.engine.loading import load_pipeline
+    from tests.dit_models import save_transformer_gguf, sd3_transformer
+
+    save_tiny_sd3(tmp_path / "stable-diffusion-3-medium-diffusers")
+    path = save_transformer_gguf(sd3_transformer(seed=4), tmp_path / "sd3_medium-Q8_0.gguf", arch="sd3")
+    loaded = load_pipeline(str(path), device="cpu", dtype=torch.float32)
+    assert (loaded.family, type(loaded.pipe).__name__) == ("sd3", "StableDiffusion3Pipeline")
+    kinds = {type(p).__name__ for p in loaded.pipe.transformer.parameters()}
+    assert "GGUFParameter" in kinds
+    out = loaded.pipe(prompt="a cat", num_inference_steps=1, height=64, width=64, output_type="np")
+    assert out.images.shape == (1, 64, 64, 3) and np.isfinite(out.images).all()
