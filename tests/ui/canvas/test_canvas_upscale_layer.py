@@ -98,7 +98,9 @@ def test_cut_at_the_canvas_empty_layers_and_missing_upscalers(qtbot: Any, worksp
     assert any("the part past the canvas was cut" in m for m in ws.messages)
     ws.doc.set_active(len(ws.doc.layers) - 1)
     ws.doc.add_layer()
-    assert ws.upscale_layer() is None and "is empty: there is nothing to upscale" in ws.messages[-1]
+    ws.layers_panel.buttons["upscale"].click()  # the Layers panel's button reaches the upscaler
+    assert "is empty: there is nothing to upscale" in ws.messages[-1] and not ws.layer_upscaler.busy
+    assert ws.upscale_layer() is None
     _patch_layer(ws)
     ws.layer_upscaler.ask_upscale = lambda *_: UpscaleOptions(enabled=True, upscaler="4x-Gone")
     ws.upscale_layer()
