@@ -167,7 +167,8 @@ class HistoryActions(QObject):
         except ImageReadError:
             base = self.vm.request()
         if image.mode not in ("RGB", "RGBA"):
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            alpha = "A" in image.getbands() or "transparency" in image.info  # a palette PNG's tRNS too
+            image = image.convert("RGBA" if alpha else "RGB")
         request = upscale_request(base, image, options)
         self.upscale_requested.emit(request)
         return request
