@@ -36,3 +36,22 @@ def test_an_image_already_past_the_limit_keeps_a_usable_factor(qtbot: Any) -> No
     dialog = UpscaleDialog((MAX_UPSCALE_SIDE + 100, 64), [])
     qtbot.addWidget(dialog)
     assert dialog.scale.minimum() == dialog.scale.maximum() == 1.0
+
+
+def test_the_overlap_shown_is_the_overlap_used(qtbot: Any) -> None:
+    """The overlap box stops at half the tile (what the engine takes), so the number shown is the one
+    sent: it was silently cut to half the tile in the options."""
+    dialog = UpscaleDialog((512, 512), [])
+    qtbot.addWidget(dialog)
+    dialog.refine.setChecked(True)
+    dialog.tile.setValue(128)
+    assert dialog.overlap.maximum() == 64 and dialog.overlap.value() == 64
+    dialog.overlap.setValue(400)
+    assert dialog.overlap.value() == dialog.options().overlap == 64
+    dialog.tile.setValue(1024)
+    dialog.overlap.setValue(400)
+    assert dialog.overlap.value() == dialog.options().overlap == 400
+    dialog.tile.setValue(135)  # sent as 128: the overlap stops at 64, and the engine takes the options
+    dialog.overlap.setValue(400)
+    assert dialog.options().tile == 128 and dialog.options().overlap == 64
+    assert _accepted((512, 512), dialog)

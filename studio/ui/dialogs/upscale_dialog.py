@@ -67,7 +67,7 @@ class UpscaleDialog(QDialog):
         self.tile.setValue(defaults.tile)
         self.tile.setToolTip("Refine tiles of this size (px): large images are refined a tile at a time")
         self.overlap = QSpinBox()
-        self.overlap.setRange(0, MAX_TILE // 2)
+        self.overlap.setRange(0, defaults.tile // 2)  # follows the tile: at most half of it
         self.overlap.setValue(defaults.overlap)
         self.overlap.setToolTip("Pixels neighbouring tiles share; they are blended so no seam shows")
         buttons = QDialogButtonBox(
@@ -87,6 +87,7 @@ class UpscaleDialog(QDialog):
         form.addRow(buttons)
         self.scale.valueChanged.connect(lambda _v: self._show_size())
         self.refine.toggled.connect(self._show_refine)
+        self.tile.valueChanged.connect(lambda _v: self.overlap.setMaximum(self._tile() // 2))
         self._show_size()
         self._show_refine(False)
 
@@ -96,9 +97,13 @@ class UpscaleDialog(QDialog):
             scale=float(self.scale.value()),
             upscaler=self.upscaler.currentText(),
             refine=float(self.strength.value()) if self.refine.isChecked() else 0.0,
-            tile=int(self.tile.value()) // 8 * 8,
-            overlap=min(int(self.overlap.value()), int(self.tile.value()) // 2),
+            tile=self._tile(),
+            overlap=min(int(self.overlap.value()), self._tile() // 2),
         )
+
+    def _tile(self) -> int:
+        """The tile size sent: the box's value rounded down to a multiple of 8."""
+        return int(self.tile.value()) // 8 * 8
 
     def _show_size(self) -> None:
         width, height = self.options().size(*self._size)
