@@ -306,7 +306,11 @@ def _names_file(path, names):
     import torch
     from safetensors.torch import save_file
 
-    save_file({name: torch.zeros(2, 2) for name in names}, str(path))
+    # Flux's input projection reads 64 channels (16 latent x 2x2); the other shapes do not matter here
+    save_file(
+        {n: torch.zeros(8, 64) if n.endswith("img_in.weight") else torch.zeros(2, 2) for n in names},
+        str(path),
+    )
     return path
 
 
@@ -362,6 +366,22 @@ def test_single_file_detection_of_sd3_and_flux_layouts(tmp_path, names, family, 
     info = inspect_checkpoint(_names_file(tmp_path / "model.safetensors", names))
     assert (info.family, info.config_name, info.prediction_type) == (family, variant, "flow")
     assert info.describe() == described
+
+
+def test_flux_fill_is_refused_by_its_input_width(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from studio.engine.loading import ModelLoadError, inspect_checkpoint
+
+    state = {name: torch.zeros(2, 2) for name in _flux_names()}
+    state["img_in.weight"] = torch.zeros(8, 384)
+    save_file(state, str(tmp_path / "flux1-fill-dev.safetensors"))
+    with pytest.raises(ModelLoadError, match="Flux Fill, Depth or Canny: 384 input channels"):
+        inspect_checkpoint(tmp_path / "flux1-fill-dev.safetensors")
+    state["img_in.weight"] = torch.zeros(8, 64)
+    save_file(state, str(tmp_path / "flux1-dev.safetensors"))
+    assert inspect_checkpoint(tmp_path / "flux1-dev.safetensors").config_name == "flux-dev"
 
 
 def test_detection_of_diffusers_layout_transformer_files(tmp_path):

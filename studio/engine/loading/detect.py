@@ -75,6 +75,7 @@ DIT_VARIANTS = {
 }
 SD35_LARGE_BLOCKS = 38
 TRANSFORMER_ONLY = "transformer only"
+FLUX_IN_CHANNELS = 64  # 16 latent channels x 2x2 packing
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def detect(ckpt: CheckpointFile) -> CheckpointInfo:
     name = ckpt.path.name
     dit = detect_dit(shapes)
     if dit is not None:
+        _check_flux_input(name, dit, shapes)
         return dit
     if CONV_IN not in shapes:
         raise ModelLoadError(_not_a_model(name, shapes))
@@ -142,6 +144,20 @@ def detect_dit(names: Iterable[str]) -> CheckpointInfo | None:
             variant = "sd35-large" if blocks >= SD35_LARGE_BLOCKS else "sd3-medium"
         return _dit("sd3", variant, keys)
     return None
+
+
+def _check_flux_input(name: str, info: CheckpointInfo, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Flux Fill / Depth / Canny take extra image channels (384 / 128 instead of 64): not supported."""
+    if info.family != "flux":
+        return
+    for key in ("img_in.weight", UNET + "img_in.weight", "x_embedder.weight"):
+        shape = shapes.get(key)
+        if shape is not None and len(shape) == 2 and shape[1] != FLUX_IN_CHANNELS:
+            raise ModelLoadError(
+                f"{name} is a Flux variant that takes extra image inputs (Flux Fill, Depth or Canny: "
+                f"{shape[1]} input channels instead of {FLUX_IN_CHANNELS}), which Studio does not support. "
+                "Use Flux dev or schnell."
+            )
 
 
 def _has(keys: Iterable[str], *prefixes: str) -> bool:
