@@ -216,6 +216,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=6, help="timed jobs per client, each with a new seed")
     parser.add_argument("--cached-jobs", type=int, default=20, help="timed jobs per client, the same seed")
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument(
+        "--preview-delay",
+        type=float,
+        default=0.1,
+        help="--replay: seconds between a preview frame and the message before it (frames apart)",
+    )
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
     print_header("bench_remote: Studio's RemoteEngine vs a direct ComfyUI client", import_libs=False)
@@ -260,7 +266,7 @@ def _server(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[str,
         from tests.remote.replay.server import ReplayServer
         from tests.remote.replay.transcript import load
 
-        replay = ReplayServer(load("txt2img"))
+        replay = ReplayServer(load("txt2img"), preview_delay=args.preview_delay)
         stack.callback(replay.close)
         print(
             "server: the REPLAY of a recorded ComfyUI session (timing compressed to 0): a smoke run, not a measure"
