@@ -139,12 +139,13 @@ def upscaler_dirs(given: list[Path]) -> tuple[str, ...]:
             raise UpscaleInputError(f"--upscaler-dir {folder}: no such folder")
     if given:
         return tuple(str(folder.expanduser().resolve()) for folder in given)
-    try:
-        from studio.core.paths import user_dirs
-        from studio.core.settings import load_settings, upscaler_folders
+    from studio.core.paths import user_dirs
+    from studio.core.settings import Settings, load_settings, upscaler_folders
 
-        dirs = user_dirs()
-        return upscaler_folders(load_settings(dirs.config / "settings.json"), dirs)
+    dirs = user_dirs()
+    try:
+        settings = load_settings(dirs.config / "settings.json")
     except Exception:  # unreadable settings: the default folder alone
         log.warning("Could not read the upscaler folders from the settings", exc_info=True)
-        return ()
+        settings = Settings()
+    return upscaler_folders(settings, dirs)

@@ -149,6 +149,8 @@ def refine_tiles(size: Size, tile: int, overlap: int) -> list[Box]:
     return tile_grid(padded_to_8(size), max(8, tile // 8 * 8), overlap)
 
 
-def scaled_box(box: Box, scale: int) -> Box:
-    """`box` in the pixels of an image `scale` times larger."""
-    return box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale
+def resized_box(box: Box, size: Size, new_size: Size) -> Box:
+    """`box` in the pixels of an image of `size` resized to `new_size`: every edge maps the same way,
+    so boxes that touch or overlap before still do after."""
+    fx, fy = new_size[0] / size[0], new_size[1] / size[1]
+    return round(box[0] * fx), round(box[1] * fy), round(box[2] * fx), round(box[3] * fy)

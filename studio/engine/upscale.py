@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from studio.core.request import PIXEL_UPSCALERS, is_model_upscaler
-from studio.core.tiles import TileBlender, scaled_box, tile_grid
+from studio.core.tiles import TileBlender, resized_box, tile_grid
 from studio.engine.loading.errors import ModelLoadError, short
 
 if TYPE_CHECKING:
@@ -129,8 +129,7 @@ def upscale(
     """`image` through the model tile by tile (blended), then Lanczos to exactly `size` (width, height).
     An alpha channel is resized with Lanczos alongside."""
     rgb = image.convert("RGB")
-    model_out = _run_tiled(rgb, upscaler, tile, overlap, progress, cancelled)
-    result = model_out if model_out.size == size else model_out.resize(size, Image.Resampling.LANCZOS)
+    result = _run_tiled(rgb, upscaler, size, tile, overlap, progress, cancelled)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         alpha = image.convert("RGBA").getchannel("A").resize(size, Image.Resampling.LANCZOS)
         result = result.convert("RGBA")
@@ -164,6 +163,7 @@ def upscale_images(
 def _run_tiled(
     image: Image.Image,
     upscaler: Upscaler,
+    size: tuple[int, int],
     tile: int,
     overlap: int,
     progress: Progress | None,
@@ -174,9 +174,10 @@ def _run_tiled(
     scale = upscaler.scale
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     boxes = tile_grid(image.size, tile, overlap)
-    out_size = (image.width * scale, image.height * scale)
-    out_boxes = [scaled_box(box, scale) for box in boxes]
-    blender = TileBlender(out_size, 3, out_boxes)
+    # Tiles are blended at the size asked for, each resized from the model's scale first: a 2x job
+    # through a 4x model never holds the 4x image (16384 px buffers for a 4096 px input).
+    out_boxes = [resized_box(box, image.size, size) for box in boxes]
+    blender = TileBlender(size, 3, out_boxes)
     descriptor = upscaler.descriptor
     for index, (box, out_box) in enumerate(zip(boxes, out_boxes, strict=True)):
         if cancelled is not None and cancelled():
@@ -186,11 +187,21 @@ def _run_tiled(
             tensor = _to_tensor(pixels[top:bottom, left:right], descriptor)
             result = _padded_call(descriptor, tensor, upscaler.multiple_of)
         tile_out = result[0].permute(1, 2, 0).float().clamp(0, 1).cpu().numpy()
-        blender.add(out_box, tile_out[: out_box[3] - out_box[1], : out_box[2] - out_box[0]])
+        tile_out = tile_out[: (bottom - top) * scale, : (right - left) * scale]
+        blender.add(out_box, _resized(tile_out, (out_box[2] - out_box[0], out_box[3] - out_box[1])))
         if progress is not None:
             progress(index + 1, len(boxes))
     blended = np.clip(blender.result() * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return Image.fromarray(blended, "RGB")
+
+
+def _resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, c) float pixels at `size` (width, height), Lanczos; unchanged when already that size."""
+    if pixels.shape[1::-1] == size:
+        return pixels
+    import cv2
+
+    return np.clip(cv2.resize(pixels, size, interpolation=cv2.INTER_LANCZOS4), 0.0, 1.0)
 
 
 class UpscaleCancelled(Exception):
