@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _MAX_HEADER = 16 * 1024 * 1024
-# metadata keys that name or describe what a file was trained as
+# metadata keys that name what a file was trained as, then free-text ones that describe it
 _NAME_KEYS = (
     "modelspec.title",
     "modelspec.architecture",
-    "modelspec.description",
-    "modelspec.tags",
     "ss_output_name",
-    "ss_training_comment",
     "ss_network_module",
     "ss_sd_model_name",
     "name",
-    "description",
 )
+_TEXT_KEYS = ("modelspec.description", "modelspec.tags", "ss_training_comment", "description")
+# in free text "lightning" and "turbo" are ordinary words (a LoRA of lightning bolts): names only
+_NAME_ONLY_KINDS = frozenset({"Lightning", "Turbo"})
+_SD3 = re.compile(r"sd3|sd[-_ ]?3\.5|stable[-_ ]diffusion[-_ ]3")
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,13 @@ _SETTINGS: dict[str, tuple[str, int, tuple[int, int], float]] = {
 
 def detect_kind(name: str, metadata: Mapping[str, str] | None = None) -> str | None:
     """The distillation `name` (a file or model name) and its `metadata` describe, or None."""
-    for text in (*_metadata_texts(metadata or {}), name):
+    metadata = metadata or {}
+    named = [*_metadata_texts(metadata, _NAME_KEYS), name]
+    described = _metadata_texts(metadata, _TEXT_KEYS)
+    for text, free in [*((t, False) for t in named), *((t, True) for t in described)]:
         lowered = text.lower()
         for kind, pattern in _PATTERNS:
-            if pattern.search(lowered):
+            if pattern.search(lowered) and not (free and kind in _NAME_ONLY_KINDS):
                 return kind
     return None
 
@@ -92,7 +95,7 @@ def suggestion_for(name: str, metadata: Mapping[str, str] | None = None) -> FewS
     if kind is None:
         return None
     scheduler, steps, (low, high), guidance = _SETTINGS[kind]
-    said = _steps_in((*_metadata_texts(metadata or {}), name))
+    said = _steps_in((*_metadata_texts(metadata or {}, _NAME_KEYS + _TEXT_KEYS), name))
     if said is not None:
         steps = min(max(said, low), high)
     if kind == "Hyper" and steps == 1:
@@ -101,6 +104,8 @@ def suggestion_for(name: str, metadata: Mapping[str, str] | None = None) -> FewS
         guidance = 5.0 if steps >= 8 else 3.0  # Hyper-SD's CFG-preserved LoRAs
     if kind == "Lightning" and steps == 1:
         guidance = 1.0
+    if kind == "Turbo" and _SD3.search(name.lower()) and said is None:
+        scheduler, steps = "Euler", 4  # SD3.5 Large Turbo: 4 flow-matching Euler steps
     return FewStepSuggestion(kind, scheduler, steps, guidance, Path(name).stem or name)
 
 
@@ -142,8 +147,8 @@ def read_safetensors_metadata(path: str | Path) -> dict[str, str]:
     return {str(k): v for k, v in metadata.items() if isinstance(v, str)}
 
 
-def _metadata_texts(metadata: Mapping[str, str]) -> list[str]:
-    return [metadata[key] for key in _NAME_KEYS if isinstance(metadata.get(key), str)]
+def _metadata_texts(metadata: Mapping[str, str], keys: tuple[str, ...]) -> list[str]:
+    return [metadata[key] for key in keys if isinstance(metadata.get(key), str)]
 
 
 def _steps_in(texts: tuple[str, ...]) -> int | None:

@@ -31,6 +31,7 @@ from studio.core.schedulers import SCHEDULER_NAMES
         ("Hyper-SD15-8steps-lora.safetensors", ("Hyper", "DDIM", 8, 1.0)),
         ("Hyper-SDXL-1step-lora.safetensors", ("Hyper", "TCD", 1, 1.0)),
         ("Hyper-SDXL-8steps-CFG-lora.safetensors", ("Hyper", "DDIM", 8, 5.0)),
+        ("sd3.5_large_turbo.safetensors", ("Turbo", "Euler", 4, 1.0)),
     ],
 )
 def test_names_give_the_distillations_settings(name, expected):
@@ -62,6 +63,7 @@ def test_ordinary_models_and_loras_get_no_suggestion(name):
         ),
         ({"ss_training_comment": "distilled with TCD"}, "TCD", 4),
         ({"ss_network_module": "networks.lora", "ss_output_name": "watercolor"}, None, None),
+        ({"ss_output_name": "storm", "modelspec.description": "lightning bolts, turbo jets"}, None, None),
     ],
 )
 def test_safetensors_metadata_names_the_distillation(tmp_path, metadata, kind, steps):
