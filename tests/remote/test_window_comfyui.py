@@ -83,6 +83,32 @@ def test_txt2img_from_the_window_on_comfyui(qtbot: Any, user_dirs: Any, comfy_ur
         win.close()
 
 
+def test_img2img_from_the_window_on_comfyui(qtbot: Any, user_dirs: Any, comfy_url: str) -> None:  # noqa: F811
+    from PIL import Image, ImageDraw
+
+    from studio.core.metadata import read_png_metadata
+
+    win = _window(qtbot, user_dirs, [comfy_url])
+    try:
+        qtbot.waitUntil(lambda: CHECKPOINT in _picker_names(win), timeout=30_000)
+        win.vm.set("model", CHECKPOINT)
+        _set_request(win, steps=4, size=64)
+        init = Image.new("RGB", (64, 64), (30, 90, 160))
+        ImageDraw.Draw(init).ellipse((16, 16, 48, 48), fill=(240, 200, 40))
+        win.vm.set("init_image", init)
+        win.vm.set("strength", 0.5)
+        job = win.generate()
+        assert job is not None and job.request.mode.value == "img2img"
+        with qtbot.waitSignal(win.generation.results_saved, timeout=300_000) as blocker:
+            pass
+        meta = read_png_metadata(blocker.args[0][0].path)
+        assert meta is not None and meta.settings["Denoising strength"] == "0.5"
+        assert meta.settings["Model"] == Path(CHECKPOINT).stem
+    finally:
+        win.bridge.shutdown(timeout=20)
+        win.close()
+
+
 def _running_on(url: str) -> bool:
     try:
         queue = requests.get(url + "/queue", timeout=2).json()
