@@ -33,3 +33,35 @@ def test_info_on_a_gguf_transformer(tmp_path, capsys):
     path = save_transformer_gguf(build_tiny_flux(dev=False).transformer, tmp_path / "flux1-schnell-Q8_0.gguf")
     assert main(["info", str(path)]) == 0
     assert capsys.readouterr().out.strip() == "flux1-schnell-Q8_0.gguf: Flux schnell (transformer only)"
+
+
+def test_a_gguf_transformer_with_its_folder_hires_fix_and_a_lora(tmp_path, capsys):
+    from tests.dit_models import save_flux_lora
+
+    models = tmp_path / "models"
+    save_tiny_flux(models / "FLUX.1-dev")
+    gguf = save_transformer_gguf(build_tiny_flux(seed=2).transformer, models / "flux1-dev-Q8_0.gguf")
+    common = ["--prompt", "a cat", "--seed", "1", "--steps", "2", "--width", "64", "--height", "64"]
+    common += ["--threads", "1", "--guidance", "3.5", "--scheduler", "Euler"]
+    out = tmp_path / "big.png"
+    hires = ["--hires", "2", "--hires-upscaler", "Latent", "--hires-steps", "2", "--hires-denoise", "0.5"]
+    assert main(["generate", *common, "--model", str(gguf), *hires, "--out", str(out)]) == 0
+    assert "Lanczos instead of 'Latent'" in capsys.readouterr().err
+    with Image.open(out) as image:
+        assert image.size == (128, 128)
+        assert "Hires upscaler: Lanczos" in image.text["parameters"]
+    lora = save_flux_lora(tmp_path / "loras")
+    edited = tmp_path / "edited.png"
+    img2img = [
+        "img2img",
+        "--image",
+        str(out),
+        "--strength",
+        "0.6",
+        *common,
+        "--model",
+        str(models / "FLUX.1-dev"),
+    ]
+    assert main([*img2img, "--lora", str(lora), "--out", str(edited)]) == 0
+    with Image.open(edited) as image:
+        assert "Lora hashes" in image.text["parameters"]

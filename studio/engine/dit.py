@@ -85,6 +85,15 @@ def is_quantized(pipe: Pipeline) -> bool:
     )
 
 
+def same_components(cls: Any, pipe: Pipeline) -> Pipeline:
+    """A ``cls`` pipeline (img2img / inpaint) on ``pipe``'s very components, nothing copied or cast:
+    what ``from_pipe`` does for a quantised transformer, whose dtype cast it refuses."""
+    import inspect
+
+    wanted = inspect.signature(cls.__init__).parameters
+    return cls(**{name: part for name, part in pipe.components.items() if name in wanted})
+
+
 def is_flux(pipe: Pipeline) -> bool:
     return type(denoiser(pipe)).__name__ == "FluxTransformer2DModel"
 

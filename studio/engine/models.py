@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from studio.core.request import Mode
 from studio.engine.aliases import Pipeline  # a diffusers pipeline, its components attached at run time
 from studio.engine.control import ControlModels
-from studio.engine.dit import denoiser, flow_scheduler, is_dit, is_quantized
+from studio.engine.dit import denoiser, flow_scheduler, is_dit, is_quantized, same_components
 from studio.engine.latent_rgb import LatentRGB, latent_rgb_for
 from studio.engine.memory import MemoryMode
 from studio.engine.schedulers import create_scheduler
@@ -278,7 +278,11 @@ class ModelManager:
 
         from studio.engine.memory import apply_to_derived
 
-        pipe: Pipeline = getattr(diffusers, class_name).from_pipe(loaded.pipe)
+        cls = getattr(diffusers, class_name)
+        # from_pipe casts every component to one dtype, which a quantised (GGUF) transformer refuses
+        pipe: Pipeline = (
+            same_components(cls, loaded.pipe) if is_quantized(loaded.pipe) else cls.from_pipe(loaded.pipe)
+        )
         pipe.set_progress_bar_config(disable=True)  # from_pipe does not keep it
         apply_to_derived(pipe, self.memory_mode, self.device)
         self._pipes[class_name] = pipe

@@ -475,6 +475,16 @@ def test_gguf_transformer_runs_through_the_engine(make_engine, flux_files):
     assert isinstance(end, Finished), end
     assert end.images[0].size == (TINY_SIZE, TINY_SIZE)
     assert len([s for s in _steps(rec, job) if s.preview is not None]) == 2
+    source = _image()
+    mask = Image.new("L", source.size, 0)
+    mask.paste(255, (16, 16, 48, 48))
+    for mode in (Mode.IMG2IMG, Mode.INPAINT):  # pipelines derived from a quantised transformer
+        request = _request(flux_files["gguf"], mode=mode, init_image=source, mask=mask, strength=0.8)
+        end = rec.wait_for(eng.submit(request), 300)
+        assert isinstance(end, Finished), (mode, end)
+    pipes = eng._models.pipelines()
+    assert {type(p).__name__ for p in pipes} == {"FluxPipeline", "FluxImg2ImgPipeline", "FluxInpaintPipeline"}
+    assert len({id(p.transformer) for p in pipes}) == 1  # one transformer, shared
 
 
 def test_a_gguf_transformer_is_not_cast_to_bf16_on_a_bf16_cpu(flux_files, monkeypatch):
