@@ -222,6 +222,19 @@ def test_a_bad_url_keeps_the_dialog_open_and_says_which(qtbot: Any, user_dirs: A
     win.close()
 
 
+def test_device_rows_are_off_while_servers_run_the_jobs(qtbot: Any, user_dirs: Any, answers: Any) -> None:
+    win = _window(qtbot, answers, FakeServers(), [])
+    dialog = win.show_settings()
+    assert dialog.device.isEnabled() and dialog.memory_mode.isEnabled()
+    dialog.servers.remote.setChecked(True)
+    assert not dialog.device.isEnabled() and not dialog.precision.isEnabled()
+    assert "Not used while jobs run on ComfyUI servers" in dialog.memory_mode.toolTip()
+    dialog.servers.local.setChecked(True)
+    assert dialog.precision.isEnabled() and "Not used" not in dialog.precision.toolTip()
+    dialog.reject()
+    win.close()
+
+
 def test_comfyui_without_a_server_is_refused(qtbot: Any, user_dirs: Any, answers: Any) -> None:
     servers, built = FakeServers(), []
     win = _window(qtbot, answers, servers, built)

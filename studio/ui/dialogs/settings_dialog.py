@@ -120,6 +120,16 @@ class SettingsDialog(QDialog):
         self.ip_image_encoder.setPlaceholderText("Default: an image_encoder folder beside the adapter")
         self.theme = _combo(THEMES, settings.theme, "Colour theme; dark unless the system is light")
         self._layout(browse)
+        self._local_tips: dict[QComboBox, str] = {}
+        self.servers.remote.toggled.connect(self._local_engine_rows)
+        self._local_engine_rows(self.servers.remote.isChecked())
+
+    def _local_engine_rows(self, remote: bool) -> None:
+        """Device, precision and GPU memory are this computer's: not used while servers run the jobs."""
+        for combo in (self.device, self.precision, self.memory_mode):
+            combo.setEnabled(not remote)
+            base = self._local_tips.setdefault(combo, combo.toolTip())
+            combo.setToolTip(f"{base}\n\nNot used while jobs run on ComfyUI servers." if remote else base)
 
     def _layout(self, browse: QPushButton) -> None:
         output_row = QHBoxLayout()
