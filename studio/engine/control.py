@@ -171,7 +171,8 @@ def prepare(
 def _derived(cls: Any, base: Pipeline, **components: Any) -> Pipeline:
     """`cls` built on `base`'s weights (`from_pipe`: no copies) plus `components`, with `base`'s
     scheduler (set up for this job) and no progress bar."""
-    pipe: Pipeline = cls.from_pipe(base, **components)
+    # from_pipe casts every shared component to `dtype` (float32 unless given): keep the model's
+    pipe: Pipeline = cls.from_pipe(base, dtype=base.unet.dtype, **components)
     pipe.set_progress_bar_config(disable=True)
     pipe.scheduler = base.scheduler
     return pipe

@@ -279,10 +279,12 @@ class ModelManager:
         from studio.engine.memory import apply_to_derived
 
         cls = getattr(diffusers, class_name)
-        # from_pipe casts every component to one dtype, which a quantised (GGUF) transformer refuses
-        pipe: Pipeline = (
-            same_components(cls, loaded.pipe) if is_quantized(loaded.pipe) else cls.from_pipe(loaded.pipe)
-        )
+        # from_pipe casts every (shared) component to its `dtype`, float32 unless given: the model's
+        # own dtype keeps an fp16 / bf16 model as it is; a quantised (GGUF) transformer refuses any cast
+        if is_quantized(loaded.pipe):
+            pipe: Pipeline = same_components(cls, loaded.pipe)
+        else:
+            pipe = cls.from_pipe(loaded.pipe, dtype=denoiser(loaded.pipe).dtype)
         pipe.set_progress_bar_config(disable=True)  # from_pipe does not keep it
         apply_to_derived(pipe, self.memory_mode, self.device)
         self._pipes[class_name] = pipe

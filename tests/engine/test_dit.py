@@ -616,3 +616,22 @@ def test_sd3_gguf_transformer_loads_with_its_folder_and_runs(tmp_path):
     assert "GGUFParameter" in kinds
     out = loaded.pipe(prompt="a cat", num_inference_steps=1, height=64, width=64, output_type="np")
     assert out.images.shape == (1, 64, 64, 3) and np.isfinite(out.images).all()
+
+
+@pytest.mark.parametrize("dtype_name", ["bfloat16", "float16"])
+def test_deriving_img2img_and_inpaint_keeps_the_model_in_its_dtype(tiny_dir, flux_dir, dtype_name):
+    import torch
+
+    from studio.engine.dit import denoiser
+    from studio.engine.models import ModelManager
+
+    dtype = getattr(torch, dtype_name)
+    for ref in (tiny_dir, flux_dir):
+        models = ModelManager("cpu", dtype)
+        models.ensure(str(ref))
+        for mode in (Mode.IMG2IMG, Mode.INPAINT):
+            models.pipeline_for(mode, "Euler")
+        # diffusers' from_pipe casts to float32 unless told otherwise: the shared weights must not move
+        assert {denoiser(p).dtype for p in models.pipelines()} == {dtype}
+        assert {p.vae.dtype for p in models.pipelines()} == {dtype}
+        models.unload()
