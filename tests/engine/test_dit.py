@@ -419,6 +419,21 @@ def test_transformer_file_without_its_other_parts_says_what_to_put_where(tmp_pat
         )
 
 
+def test_a_lone_transformer_file_fails_before_the_resident_model_is_unloaded(tmp_path, tiny_dir):
+    import torch
+
+    from studio.engine.loading import ModelLoadError
+    from studio.engine.models import ModelManager
+
+    models = ModelManager("cpu", torch.float32)
+    resident, _ = models.ensure(str(tiny_dir))
+    lone = _names_file(tmp_path / "flux1-schnell.safetensors", _flux_names(guidance=False))
+    with pytest.raises(ModelLoadError, match="holds only the Flux schnell transformer"):
+        models.ensure(str(lone))
+    assert models.loaded is resident  # never unloaded, so not loaded again either
+    models.unload()
+
+
 @pytest.fixture(scope="module")
 def flux_files(tmp_path_factory):
     """A tiny FLUX.1-dev diffusers folder without its transformer weights, and next to it the same

@@ -9,7 +9,8 @@ from typing import Any
 from studio.core.model_catalog import BUILTIN_NAME
 from studio.engine.device import is_out_of_memory
 from studio.engine.loading.checkpoint import read_checkpoint
-from studio.engine.loading.detect import detect
+from studio.engine.loading.detect import FLOW, detect
+from studio.engine.loading.dit_file import components_folder
 from studio.engine.loading.errors import ModelLoadError, short
 from studio.engine.loading.folder import check_folder, folder_family, load_folder
 from studio.engine.loading.loaded import LoadedModel, Progress, no_progress
@@ -20,13 +21,21 @@ log = logging.getLogger(__name__)
 
 
 def check_ref(ref: str) -> None:
-    """The checks that need no weights: the reference exists, a folder has every component folder.
+    """The checks that need no weights: the reference exists, a folder has every component folder,
+    an SD3 / Flux transformer file has a folder with its other parts.
 
     Raises :class:`ModelLoadError` (so a bad choice fails before the resident model is unloaded).
     """
     kind, path = resolve_ref(ref)
     if kind == "folder":
         check_folder(path)
+    elif path.suffix.lower() in (".safetensors", ".gguf"):
+        try:
+            info = detect(read_checkpoint(path))  # the header only
+        except ModelLoadError:
+            return  # loading it says what is wrong (as before)
+        if info.prediction_type == FLOW:
+            components_folder(path, info)
 
 
 def ref_family(ref: str) -> str:
