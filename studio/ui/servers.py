@@ -55,7 +55,7 @@ class BackgroundCalls(QObject):
         try:
             result, ok = finished.result(), True
         except Exception as exc:  # every failure becomes a message, never a traceback in the UI
-            log.info("A server call failed: %s", type(exc).__name__, exc_info=True)
+            log.info("A server call failed: %s", one_line(exc))
             result, ok = one_line(exc), False
         try:
             self._finished.emit(token, ok, result)
@@ -83,8 +83,6 @@ class ServerModelList(QObject):
     shows "Loading…" meanwhile and the reason when they cannot be listed (asked again every
     `retry_ms` until they answer: a server started after the window). The chosen model (`model`,
     `choose`: the view-model's) becomes the first checkpoint when the servers do not list it."""
-
-    listed = Signal(list)  # the names, after the picker shows them
 
     def __init__(
         self,
@@ -133,7 +131,6 @@ class ServerModelList(QObject):
         model = self._model() if self._model() in self.names else self.names[0]
         self._choose(model)
         self._picker.set_ref(model)
-        self.listed.emit(self.names)
 
     def _show_error(self, token: object, message: str) -> None:
         if token != self._round:
