@@ -17,7 +17,7 @@ import json
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _MAX_HEADER = 16 * 1024 * 1024
@@ -45,6 +45,7 @@ class FewStepSuggestion:
     steps: int
     guidance: float
     source: str = ""
+    why: str = ""  # the reason in words when it is not "a few-step model" (DiT families' own settings)
 
     @property
     def label(self) -> str:
@@ -52,6 +53,8 @@ class FewStepSuggestion:
 
     @property
     def reason(self) -> str:
+        if self.why:
+            return f"{self.source or 'This model'}: {self.why}"
         where = f"{self.source} is" if self.source else "This is"
         low_cfg = " and a low CFG" if self.guidance <= 2 else ""  # not Hyper-SD's CFG-preserved LoRAs
         return f"{where} a {self.kind} few-step model: it wants few steps{low_cfg}."
@@ -89,11 +92,33 @@ def detect_kind(name: str, metadata: Mapping[str, str] | None = None) -> str | N
     return None
 
 
+# Flow-matching families run one sampler (flow-matching Euler): the Generate tab's SD defaults (DPM++
+# 2M Karras, CFG 7) fall back with a warning and CFG 7 over-cooks them. Settings from the model cards.
+_FAMILIES: tuple[tuple[re.Pattern[str], FewStepSuggestion], ...] = (
+    (re.compile(r"flux.*schnell|schnell.*flux"),
+     FewStepSuggestion("Flux schnell", "Euler", 4, 1.0, why="a 4-step distilled model; it uses no guidance.")),
+    (re.compile(r"flux"),
+     FewStepSuggestion("Flux dev", "Euler", 28, 3.5, why="Flux dev wants Euler and an embedded guidance near 3.5.")),
+    (re.compile(r"sd3|sd[-_ ]?3\.5|stable[-_ ]diffusion[-_ ]3"),
+     FewStepSuggestion("SD3", "Euler", 28, 4.5, why="SD3 models run Euler (flow matching) at a CFG near 4.5.")),
+)  # fmt: skip
+
+
+def family_suggestion(name: str) -> FewStepSuggestion | None:
+    """A DiT family's own sampler / steps / guidance, from a model's file or folder name."""
+    lowered = Path(name).name.lower()
+    for pattern, suggestion in _FAMILIES:
+        if pattern.search(lowered):
+            return replace(suggestion, source=Path(name).stem or name)
+    return None
+
+
 def suggestion_for(name: str, metadata: Mapping[str, str] | None = None) -> FewStepSuggestion | None:
-    """The settings for `name` / `metadata`'s distillation (None for an ordinary model or LoRA)."""
+    """The settings for `name` / `metadata`'s distillation, else for its DiT family (None for an
+    ordinary SD model or LoRA)."""
     kind = detect_kind(name, metadata)
     if kind is None:
-        return None
+        return family_suggestion(name)
     scheduler, steps, (low, high), guidance = _SETTINGS[kind]
     said = _steps_in((*_metadata_texts(metadata or {}, _NAME_KEYS + _TEXT_KEYS), name))
     if said is not None:

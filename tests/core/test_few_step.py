@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,21 @@ def test_step_counts_are_whole_numbers_not_the_end_of_a_longer_one(tmp_path):
     assert found is not None and (found.kind, found.steps) == ("Lightning", 4)
     assert suggestion_for("Hyper-SD15-12steps-lora").steps == 12
     assert suggestion_for("lcm_sd15_v112steps").steps == 4  # "112" is not a step count
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("flux1-schnell-Q8_0.gguf", ("Flux schnell", "Euler", 4, 1.0)),
+        ("flux1-dev.safetensors", ("Flux dev", "Euler", 28, 3.5)),
+        ("/models/stable-diffusion-3.5-large", ("SD3", "Euler", 28, 4.5)),
+        ("sd3_medium.safetensors", ("SD3", "Euler", 28, 4.5)),
+    ],
+)
+def test_dit_families_get_their_own_sampler_and_guidance(name, expected):
+    found = suggestion_for(name)
+    assert found is not None
+    assert (found.kind, found.scheduler, found.steps, found.guidance) == expected
+    assert found.scheduler in SCHEDULER_NAMES
+    assert found.reason.startswith(f"{Path(name).stem}: ")  # "flux1-dev: Flux dev wants Euler ..."
+    assert "few-step model" not in found.reason

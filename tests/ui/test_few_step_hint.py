@@ -61,3 +61,16 @@ def test_the_message_has_the_hint_s_width_above_the_button(window: Any, tmp_path
     assert message.width() > button.width()
     assert hint.apply_button.text() == "Use 8 steps, DDIM, CFG 5"
     assert "low CFG" not in hint.message.text()
+
+
+def test_a_flux_model_offers_its_sampler_and_guidance(window: Any, tmp_path: Any) -> None:
+    """The Generate tab's SD defaults (DPM++ 2M Karras, CFG 7) fall back with a warning on Flux and
+    over-cook it: choosing a Flux dev file offers Euler and guidance 3.5."""
+    model = tmp_path / "flux1-dev-Q8_0.gguf"
+    model.write_bytes(b"dummy")
+    window.vm.set("model", str(model))
+    hint = window.controls.few_step
+    assert not hint.isHidden() and hint.apply_button.text() == "Use 28 steps, Euler, CFG 3.5"
+    assert "embedded guidance" in hint.message.text()
+    hint.apply_button.click()
+    assert (window.vm.scheduler, window.vm.steps, window.vm.guidance) == ("Euler", 28, 3.5)
