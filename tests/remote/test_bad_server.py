@@ -91,6 +91,13 @@ def test_websocket_closed_mid_job_fails_the_job_then_reconnects() -> None:
         _next_job_finishes(session)  # the worker reconnected (backoff) to the same server
 
 
+def test_a_malformed_websocket_message_mid_job() -> None:
+    malformed = Fault(FaultKind.MALFORMED_WS, "/prompt", "POST", after_messages=8)
+    with replay_session("txt2img", [malformed]) as session:
+        _fails_clearly(session.engine.submit(REQUEST).wait(TIMEOUT), "WebSocket is not valid JSON")
+        _next_job_finishes(session)  # the connection was kept: the next job runs on it
+
+
 def test_server_gone_mid_job_fails_the_job_and_a_restarted_server_is_used_again() -> None:
     port = free_port()
     dies = Fault(FaultKind.DIES, "/prompt", "POST", after_messages=8)

@@ -59,6 +59,9 @@ class FaultKind(str, Enum):
     )
     CLOSE_WS = "close_ws"  # POST /prompt: after `after_messages` of its messages, the WebSocket closes
     DIES = "dies"  # POST /prompt: after `after_messages` of its messages, the server stops listening
+    MALFORMED_WS = (
+        "malformed_ws"  # POST /prompt: after `after_messages` of its messages, a text frame that is not JSON
+    )
 
 
 @dataclass
@@ -268,6 +271,14 @@ class ReplayServer:
                 if fault is not None and close_after is not None and sent >= close_after:
                     await self._close_mid_job(dies=fault.kind is FaultKind.DIES)
                     return
+                if (
+                    fault is not None
+                    and fault.kind is FaultKind.MALFORMED_WS
+                    and sent == fault.after_messages
+                ):
+                    ws = self._socket_for(conn_clients.get(message.conn, ""))
+                    if ws is not None and not ws.closed:
+                        await ws.send_str('{"type": "progress", "data": {"value": 1,')
                 if self.time_scale > 0 and message.dt > previous:
                     await asyncio.sleep((message.dt - previous) * self.time_scale)
                 if message.data is not None and self.preview_delay > 0:
