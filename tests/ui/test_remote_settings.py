@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from studio.core.events import Event
@@ -159,6 +160,10 @@ def test_the_picker_lists_the_servers_checkpoints_and_requests_carry_the_name(
     assert isinstance(engine, FakeEngine)
     assert engine.requests[job.id].model == CHECKPOINTS[1]
     assert built[-1][0] == "comfyui"
+    answers.texts = ["On the GPU box"]  # a preset keeps the server's checkpoint name
+    win.presets_panel.menu.findChild(QAction, "preset_save").trigger()
+    saved = json.loads(next(Path(user_dirs.presets).glob("*.json")).read_text())
+    assert saved["settings"]["model"] == CHECKPOINTS[1]
 
     # back to this computer: the built-in model and the local list
     dialog = win.show_settings()
