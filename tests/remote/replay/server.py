@@ -12,8 +12,9 @@ server of Studio's: it answers only what was recorded.
 - WebSocket ``/ws``: after answering a trigger (the connect, POST /prompt, /interrupt, /queue) the
   server sends the messages recorded after it, in order, with the recorded delays times
   `time_scale` (0: as fast as possible), to the socket of the client id they were recorded for.
-- `faults`: bad-server behaviour for tests (`Fault`): a 500, malformed JSON, an oversized image,
-  hostile output filenames, the WebSocket closed mid-job, the server gone mid-job.
+- `faults`: bad-server behaviour for tests (`Fault`): a 500, malformed JSON (HTTP or WebSocket), an
+  oversized image, an answer over the size limits, hostile output file names, the WebSocket closed
+  or the server gone mid-job; `preview_delay`: preview frames that come late (a loaded server).
 
 Runs in a thread of its own (`start()` returns its URL; `close()`), so synchronous tests and the
 threaded RemoteEngine can use it as they would a ComfyUI.
