@@ -195,12 +195,14 @@ class RemoteEngine:
 
     def finish(self, job: RemoteJob, outcome: Event, worker: ServerWorker) -> None:
         with self._cond:
+            worker.current = None  # `busy` is already False when the terminal event arrives
             self._emit(outcome, job.handle)
             self._wake_idle()
 
     def lost(self, job: RemoteJob, worker: ServerWorker, reason: str) -> None:
         """`worker`'s server was lost running `job`: run what is missing elsewhere, or fail it."""
         with self._cond:
+            worker.current = None
             others = [w for w in self._workers if w is not worker and w.reachable]
             if job.cancel.is_set() or self._stopping:
                 self._emit(Cancelled(job.id, job.last_step), job.handle)

@@ -36,9 +36,9 @@ RECV_TIMEOUT = 1.0  # seconds a read waits (a new job or a cancel wakes the work
 class Dispatcher(Protocol):
     """What a worker needs of the engine."""
 
-    def take(self, worker: ServerWorker) -> RemoteJob | None: ...
-    def finish(self, job: RemoteJob, outcome: Event, worker: ServerWorker) -> None: ...
-    def lost(self, job: RemoteJob, worker: ServerWorker, reason: str) -> None: ...
+    def take(self, worker: ServerWorker) -> RemoteJob | None: ...  # sets worker.current
+    def finish(self, job: RemoteJob, outcome: Event, worker: ServerWorker) -> None: ...  # clears it
+    def lost(self, job: RemoteJob, worker: ServerWorker, reason: str) -> None: ...  # clears it
     def server_down(self, worker: ServerWorker) -> None: ...
     def emit(self, event: Event, handle: JobHandle) -> None: ...
 
@@ -210,20 +210,14 @@ class ServerWorker:
                     self._poll()
                     last_poll = time.monotonic()
                 continue
-            with self._lock:
-                self.current = job
             self._run(job, inbox)
 
     def _run(self, job: RemoteJob, inbox: Inbox) -> None:
         try:
             outcome = run_job(job, self.client, inbox, self._dispatcher.emit)
         except ServerUnreachable as exc:
-            with self._lock:
-                self.current = None
-            self._dispatcher.lost(job, self, str(exc))
+            self._dispatcher.lost(job, self, str(exc))  # clears `current`, under the engine's lock
             raise
         except Exception as exc:
             outcome = self._failure(job, exc)
-        with self._lock:
-            self.current = None
-        self._dispatcher.finish(job, outcome, self)
+        self._dispatcher.finish(job, outcome, self)  # clears `current`, then publishes the outcome
