@@ -268,8 +268,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "Open model file…", self.model_picker.open_file)
-        self._action(file_menu, "Open model folder…", self.model_picker.open_folder)
+        self._action(file_menu, "Open model file…", lambda: self._open_model(self.model_picker.open_file))
+        self._action(file_menu, "Open model folder…", lambda: self._open_model(self.model_picker.open_folder))
         self._action(file_menu, "Load parameters from PNG…", self._load_parameters_from_png)
         file_menu.addSeparator()
         self._action(file_menu, "Settings…", self.show_settings, "Ctrl+,", "settings")
@@ -406,6 +406,15 @@ class MainWindow(QMainWindow):
         dialog = ShortcutsDialog(extra, parent=self)
         dialog.open()
         return dialog
+
+    def _open_model(self, open_it: Callable[[], None]) -> None:
+        """File → Open model…: a server cannot load a file from this computer, so say what to do."""
+        if self.model_picker.local:
+            open_it()
+        else:
+            self.show_message(
+                "Jobs run on ComfyUI servers: choose one of their checkpoints in the model list."
+            )
 
     def runs_remotely(self) -> bool:
         """Whether jobs run on ComfyUI servers (their checkpoints in the model picker)."""

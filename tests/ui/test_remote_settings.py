@@ -160,6 +160,12 @@ def test_the_picker_lists_the_servers_checkpoints_and_requests_carry_the_name(
     assert isinstance(engine, FakeEngine)
     assert engine.requests[job.id].model == CHECKPOINTS[1]
     assert built[-1][0] == "comfyui"
+    answers.files = ["/models/local.safetensors"]  # a local file cannot be sent: File → Open says so
+    file_menu = win.menuBar().actions()[0].menu()
+    opener = next(a for a in file_menu.actions() if a.text() == "Open model file…")
+    opener.trigger()
+    assert win.vm.model == CHECKPOINTS[1] and answers.files == ["/models/local.safetensors"]
+    assert "choose one of their checkpoints" in win.statusBar().currentMessage()
     answers.texts = ["On the GPU box"]  # a preset keeps the server's checkpoint name
     win.presets_panel.menu.findChild(QAction, "preset_save").trigger()
     saved = json.loads(next(Path(user_dirs.presets).glob("*.json")).read_text())
