@@ -190,7 +190,8 @@ def build_transcript(
             if trigger is None:
                 continue
             text = namer(event.text) if event.text is not None else None
-            messages.append(WsMessage(trigger.seq, event.t - trigger.t, event.conn, text, event.data))
+            since = event.t - (trigger.t + events[0].t)  # exchange times count from the first event
+            messages.append(WsMessage(trigger.seq, since, event.conn, text, event.data))
             continue
         exchange = _exchange(len(exchanges), event, namer, events[0].t)
         exchanges.append(exchange)

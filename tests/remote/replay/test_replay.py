@@ -5,15 +5,21 @@ Finished images and metadata; a cancel mid-job; the model list and server status
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from studio.core.events import Cancelled, Failed, Finished, Queued, Started, Step
 from studio.core.metadata import STUDIO_KEY
 from studio.core.request import Mode, PreviewKind
+from studio.remote.engine import RemoteEngine
+from studio.remote.servers import ServerConfig
 from tests.remote.comfy_server import CHECKPOINT
 from tests.remote.replay import scenarios
 from tests.remote.replay.harness import replay_session
+from tests.remote.replay.server import ReplayServer
+from tests.remote.replay.transcript import load
 
 TIMEOUT = 30.0
 MODES = ("txt2img", "img2img", "inpaint", "outpaint")
@@ -128,3 +134,24 @@ def test_a_request_the_recording_lacks_fails_clearly() -> None:
     assert isinstance(outcome, Failed)
     assert "no recorded answer for POST /prompt" in outcome.message
     assert "tests.remote.replay.record" in outcome.message
+
+
+def test_recorded_timing_is_kept_scaled() -> None:
+    """`time_scale` keeps the recorded pace, compressed: the job takes its recorded span times it."""
+    transcript = load("txt2img")
+    prompt = next(e for e in transcript.exchanges if e.path == "/prompt")
+    span = max(m.dt for m in transcript.segment(prompt.seq))
+    scale = 0.6 / span
+    request = scenarios.request("txt2img")
+    with ReplayServer(transcript, time_scale=scale) as replay:
+        engine = RemoteEngine(lambda e: None, [ServerConfig(replay.url)])
+        engine.start()
+        try:
+            start = time.monotonic()
+            outcome = engine.submit(request).wait(TIMEOUT)
+            elapsed = time.monotonic() - start
+        finally:
+            engine.shutdown(5.0)
+    assert isinstance(outcome, Finished), outcome
+    assert 1 < span < 600  # seconds, as recorded
+    assert elapsed >= 0.5  # the executed message comes near the end of the recorded span
