@@ -46,6 +46,7 @@ def _run(script: str, *args: str, tmp_path: Path) -> str:
         ("bench_infill.py", ("--quick",), "| case"),
         ("bench_control.py", ("--quick",), "| model"),
         ("bench_canvas.py", ("--quick",), " zoom"),
+        ("bench_dit.py", ("--smoke",), "| arch"),  # SD3 / Flux tiny models through the engine
         ("bench_remote.py", ("--replay", "--cached-jobs", "2"), "| jobs"),  # the replay of a ComfyUI session
     ],
 )
