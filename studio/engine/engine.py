@@ -177,6 +177,10 @@ class Engine:
         with self._cond:
             return self._current is not None or any(isinstance(c, _Job) for c in self._pending)
 
+    def parallel_jobs(self) -> int:
+        """How many jobs run at once: one (one model on one device)."""
+        return 1
+
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel everything, stop the threads and free the model. True if the threads ended in time."""
         with self._cond:

@@ -140,6 +140,10 @@ class RemoteEngine:
         with self._cond:
             return bool(self._pending) or any(w.current is not None for w in self._workers)
 
+    def parallel_jobs(self) -> int:
+        """How many jobs run at once: one per server not known to be down (at least one)."""
+        return max(1, sum(1 for w in self._workers if w.reachable or not w.tried))
+
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel everything (running prompts are interrupted), stop the threads."""
         with self._cond:

@@ -45,6 +45,7 @@ class EngineLike(Protocol):
     def submit(self, request: GenerationRequest) -> JobHandle: ...
     def preload(self, ref: str) -> None: ...
     def shutdown(self, timeout: float = 10.0) -> bool: ...
+    def parallel_jobs(self) -> int: ...  # how many jobs it runs at once (1 locally, one per server)
 
 
 EngineFactory = Callable[[Callable[[Event], None]], EngineLike]
@@ -145,6 +146,10 @@ class EngineBridge(QObject):
     def busy(self) -> bool:
         """Whether any submitted job (Generate tab, canvas, tools) has not ended yet."""
         return bool(self._jobs)
+
+    def parallel_jobs(self) -> int:
+        """How many jobs the engine runs at once (1 before it has started)."""
+        return 1 if self._engine is None else max(1, self._engine.parallel_jobs())
 
     def ensure_engine(self) -> EngineLike:
         if self._engine is None:

@@ -47,6 +47,7 @@ class FakeEngine:
         self.cancelled: list[int] = []
         self.preloaded: list[str] = []
         self.shut_down = False
+        self.parallel = 1  # what `parallel_jobs` says (a test sets 2 for two ComfyUI servers)
 
     def start(self) -> None:
         self.started = True
@@ -80,6 +81,9 @@ class FakeEngine:
     @property
     def busy(self) -> bool:
         return False
+
+    def parallel_jobs(self) -> int:
+        return self.parallel
 
     # -- scripting --------------------------------------------------------------------------------
     def _send(self, event: Event) -> None:
