@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self.vm.set_native_size(native_size(self.vm.model))  # the size follows the model from the start
         self._build(preset_store)
         self.server_services = server_services  # ComfyUI servers: probes and model lists (app.py's)
+        self._model_by_place: dict[str, str] = {}  # run_on -> the model last chosen there
         self.server_models = (
             None
             if server_services is None
@@ -352,8 +353,9 @@ class MainWindow(QMainWindow):
         app = QGuiApplication.instance()
         if app is not None:
             apply_theme(app, str(settings.theme))  # type: ignore[arg-type]
-        if old.run_on != settings.run_on:  # a local model is no server checkpoint, nor the reverse
-            self.vm.set("model", "")
+        if old.run_on != settings.run_on:  # a local model is no server checkpoint, nor the reverse:
+            self._model_by_place[old.run_on] = self.vm.model  # each side's choice comes back with it
+            self.vm.set("model", self._model_by_place.get(settings.run_on, ""))
         self.refresh_models()
         if self._save_settings is not None:
             try:

@@ -35,6 +35,7 @@ class FakeServers:
     def __init__(self) -> None:
         self.asked: list[tuple[RemoteServer, ...]] = []
         self.models_error = ""
+        self.listed = list(CHECKPOINTS)  # the checkpoints the servers list
         self.threads: set[str] = set()
 
     def probe(self, server: RemoteServer) -> str:
@@ -48,7 +49,7 @@ class FakeServers:
         self.asked.append(tuple(servers))
         if self.models_error:
             raise ConnectionError(self.models_error)
-        return list(CHECKPOINTS)
+        return list(self.listed)
 
     def services(self) -> ServerServices:
         return ServerServices(probe=self.probe, models=self.models)
@@ -289,3 +290,41 @@ def test_the_engine_factory_builds_the_remote_engine_only_for_servers() -> None:
         dataclasses.replace(remote, comfyui_servers=()),
     ):
         assert isinstance(engine_factory(local)(lambda event: None), Engine)
+
+
+def test_switching_where_jobs_run_keeps_each_sides_model_choice(
+    qtbot: Any, user_dirs: Any, answers: Any
+) -> None:
+    servers, built = FakeServers(), []
+    win = _window(qtbot, answers, servers, built)
+    answers.files = ["/models/my-local.safetensors"]  # the artist's local model, opened from a file
+    win.model_picker.open_file()
+    assert win.vm.model == "/models/my-local.safetensors"
+    _choose_servers(win, [("http://127.0.0.1:8188", "", "")]).accept()
+    qtbot.waitUntil(lambda: _picker_items(win) == CHECKPOINTS, timeout=5000)
+    win.model_picker.combo.setCurrentIndex(1)  # a server checkpoint chosen there
+    assert win.vm.model == CHECKPOINTS[1]
+
+    dialog = win.show_settings()  # back to this computer: the local model comes back
+    dialog.servers.local.setChecked(True)
+    dialog.accept()
+    assert win.vm.model == "/models/my-local.safetensors"
+    assert win.model_picker.current_ref() == "/models/my-local.safetensors"
+
+    dialog = win.show_settings()  # and to the servers again: their checkpoint, still listed, too
+    dialog.servers.remote.setChecked(True)
+    dialog.accept()
+    qtbot.waitUntil(lambda: _picker_items(win) == CHECKPOINTS, timeout=5000)
+    assert win.vm.model == CHECKPOINTS[1]
+    assert win.model_picker.current_ref() == CHECKPOINTS[1]
+
+    dialog = win.show_settings()  # a checkpoint the servers no longer list: their first one
+    dialog.servers.local.setChecked(True)
+    dialog.accept()
+    servers.listed = ["other.safetensors"]
+    dialog = win.show_settings()
+    dialog.servers.remote.setChecked(True)
+    dialog.accept()
+    qtbot.waitUntil(lambda: _picker_items(win) == ["other.safetensors"], timeout=5000)
+    assert win.vm.model == "other.safetensors"
+    win.close()
