@@ -25,7 +25,7 @@ from studio.core.request import GenerationRequest, PreviewKind
 from studio.core.user_files import without_named_file
 from studio.ui.bridge import EngineBridge, QtJob
 from studio.ui.images import array_to_qimage, pil_to_qimage
-from studio.ui.job_queue import JobQueue, excerpt
+from studio.ui.job_queue import JobQueue, RunningJob
 from studio.ui.preview_grid import grid
 from studio.ui.results import SavedResult
 from studio.ui.saver import ResultSaver
@@ -40,7 +40,7 @@ from studio.ui.widgets.control_sources import (
 from studio.ui.widgets.history import HistoryStrip
 from studio.ui.widgets.image_view import ImageView
 from studio.ui.widgets.progress_panel import ProgressPanel, format_seconds
-from studio.ui.widgets.queue_panel import RUNNING, QueuePanel
+from studio.ui.widgets.queue_panel import RUNNING, QueuePanel, running_key
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,15 @@ _PREVIEW_LABELS = {PreviewKind.X0: "x0", PreviewKind.LATENT: "x_t", PreviewKind.
 
 
 class GenerateTabController(QObject):
-    """The Generate tab's jobs: one runs (its `QtJob` signals followed, results saved), the others
-    wait in `queue` (UI-side: cancel and reorder are list edits) and run in turn."""
+    """The Generate tab's jobs: as many run as the engine runs at once (`bridge.parallel_jobs()`: one
+    locally, one per ComfyUI server), each followed (results saved, failures in the banner, its row in
+    the queue panel with its status); the others wait in `queue` (UI-side: cancel and reorder are list
+    edits) and are submitted as slots free up.
+
+    The preview and the progress panel follow ONE running job, `job`: the first submitted, kept until
+    it ends, then the oldest still running (the nearest to done). Keeping it, rather than jumping to
+    the newest, means the preview never flips between two pictures and the bar never runs backwards;
+    the panel's Cancel and Esc cancel the job that is shown."""
 
     busy_changed = Signal(bool)
     results_saved = Signal(list)  # list[SavedResult]
@@ -67,10 +74,10 @@ class GenerateTabController(QObject):
         self.bridge, self.vm = bridge, vm
         self.view, self.progress, self.banner, self.history = views
         self._output_dir = output_dir
-        self.job: QtJob | None = None  # the running job
+        self.running: list[RunningJob] = []  # submitted and not ended, in submission order
+        self._shown: RunningJob | None = None  # the one the preview and the progress panel follow
         self.queue = JobQueue(self)
         self.queue_panel: QueuePanel | None = None
-        self._running_status = ""
         self.preview_interval = 1  # from settings; 0 = previews off
         self.lora_dirs: tuple[str, ...] = ()  # from settings: where `<lora:name:w>` and names are found
         self.embedding_dirs: tuple[str, ...] = ()
@@ -84,8 +91,18 @@ class GenerateTabController(QObject):
         self.saver.failed.connect(self._on_save_failed)
 
     @property
+    def job(self) -> QtJob | None:
+        """The running job the preview and the progress panel show (None when none runs)."""
+        return self._shown.job if self._shown is not None else None
+
+    @property
     def busy(self) -> bool:
-        return self.job is not None
+        return bool(self.running)
+
+    def _has_free_slot(self) -> bool:
+        """Whether a new job may be submitted now: the engine runs fewer jobs than it can at once
+        and none is waiting before it."""
+        return not self.queue.items() and len(self.running) < self.bridge.parallel_jobs()
 
     def attach_queue_panel(self, panel: QueuePanel) -> None:
         """Show the running and waiting jobs in `panel`; its buttons cancel and reorder them."""
@@ -126,12 +143,16 @@ class GenerateTabController(QObject):
         except ControlImageError as exc:  # the panel keeps the unit: the artist chooses another image
             self.banner.show_error(str(exc))
             return None
-        if self.busy:
-            self.queue.add(request)
-            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
+        if not self._has_free_slot():
+            self._enqueue(request)
             return None
-        self.banner.dismiss()  # the artist starts anew; a queued job's start keeps the last job's error
+        if not self.busy:
+            self.banner.dismiss()  # the artist starts anew; a queued job's start keeps the last error
         return self._submit(request)
+
+    def _enqueue(self, request: GenerationRequest) -> None:
+        self.queue.add(request)
+        self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
 
     def _submit(self, request: GenerationRequest) -> QtJob | None:
         try:
@@ -143,61 +164,83 @@ class GenerateTabController(QObject):
         if job.rejection is not None:
             self._show_failure(job.rejection, request)
             return None
-        self.job = job
-        job.queued.connect(self._on_queued)
-        job.loading.connect(self._on_loading)
-        job.started.connect(self._on_started)
+        run = RunningJob(job)
+        self.running.append(run)
+        job.queued.connect(lambda event: self._on_queued(run, event))
+        job.loading.connect(lambda event: self._on_loading(run, event))
+        job.started.connect(lambda event: self._on_started(run, event))
         job.warning.connect(self._on_warning)
-        job.step.connect(self._on_step)
-        job.finished.connect(self._on_finished)
-        job.cancelled.connect(self._on_cancelled)
-        job.failed.connect(self._on_failed)
-        job.ended.connect(self._end_job)
-        self._set_running_status("waiting for the engine")
-        self.progress.job_waiting("Waiting for the engine…")
+        job.step.connect(lambda event: self._on_step(run, event))
+        job.finished.connect(lambda event: self._on_finished(run, event))
+        job.cancelled.connect(lambda event: self._on_cancelled(run, event))
+        job.failed.connect(lambda event: self._on_failed(run, event))
+        job.ended.connect(lambda _event: self._end_job(run))
+        if self._shown is None:
+            self._shown = run
+            self.progress.job_waiting("Waiting for the engine…")
+        self._show_queue()
         self.busy_changed.emit(True)
         return job
 
     def cancel(self) -> None:
-        """Cancel the running job (Esc); the waiting ones then run in turn."""
-        if self.job is not None:
+        """Cancel the job the progress panel shows (Esc, its Cancel); the others go on, and the
+        waiting ones then run in turn."""
+        if self._shown is not None:
+            self._cancel_running(self._shown)
+
+    def _cancel_running(self, run: RunningJob) -> None:
+        if run is self._shown:
             self.progress.job_waiting("Cancelling…")
-            self._set_running_status("cancelling")
-            self.job.cancel()
+        self._set_status(run, "cancelling")
+        run.job.cancel()
 
     def cancel_job(self, key: int) -> None:
-        """Cancel the running job (`RUNNING`) or remove a waiting one (its queue id)."""
+        """Cancel a running job (its `running_key`; `RUNNING`: the one shown) or remove a waiting one
+        (its queue id)."""
         if key == RUNNING:
             self.cancel()
+            return
+        run = next((r for r in self.running if running_key(r.job.id) == key), None)
+        if run is not None:
+            self._cancel_running(run)
         elif self.queue.remove(key):
             self.status_message.emit("Removed from the queue")
 
     def set_preview_kind(self, kind: PreviewKind) -> None:
-        """The x0 / x_t toggle: the running job shows it from its next preview on."""
-        if self.job is not None:
-            self.job.handle.set_preview_kind(kind)
+        """The x0 / x_t toggle: the running jobs show it from their next preview on."""
+        for run in self.running:
+            run.job.handle.set_preview_kind(kind)
 
-    def _set_running_status(self, status: str) -> None:
-        self._running_status = status
+    def _set_status(self, run: RunningJob, status: str) -> None:
+        run.status = status
         self._show_queue()
 
     def _show_queue(self) -> None:
         if self.queue_panel is None:
             return
-        running = None
-        if self.job is not None:
-            running = f"▶ {excerpt(self.job.request.prompt)} · {self._running_status}"
+        running = [(running_key(r.job.id), r.label) for r in self.running]
         waiting = [(p.id, f"{n}. {p.label} · waiting") for n, p in enumerate(self.queue.items(), start=1)]
         self.queue_panel.show_jobs(running, waiting)
 
-    # -- the job's events -------------------------------------------------------------------------
-    def _on_queued(self, event: Queued) -> None:
-        if event.position > 0:
+    def _show_progress(self, run: RunningJob) -> None:
+        """The progress panel as `run` stands now (it has just become the job shown)."""
+        if run.last_step is not None:
+            self.progress.job_started(run.last_step.total)
+            self.progress.job_step(run.last_step.step, run.last_step.total, run.last_step.elapsed)
+        elif run.total_steps:
+            self.progress.job_started(run.total_steps)
+        else:
+            self.progress.job_waiting(f"{run.status[:1].upper()}{run.status[1:]}…")
+
+    # -- the jobs' events -------------------------------------------------------------------------
+    def _on_queued(self, run: RunningJob, event: Queued) -> None:
+        if event.position > 0 and run is self._shown:
             self.progress.job_waiting(f"Queued (position {event.position})")
 
-    def _on_loading(self, event: Loading) -> None:
-        self._set_running_status("loading the model")
-        self.progress.job_waiting(event.message or "Loading model…")
+    def _on_loading(self, run: RunningJob, event: Loading) -> None:
+        self._set_status(run, "loading the model")
+        if run is self._shown:
+            self.progress.job_waiting(event.message or "Loading model…")
 
     def _on_model_ready(self, event: ModelReady) -> None:
         self.status_message.emit(
@@ -205,9 +248,11 @@ class GenerateTabController(QObject):
             f"({event.dtype}) in {format_seconds(event.seconds)}"
         )
 
-    def _on_started(self, event: Started) -> None:
-        self._set_running_status("running")
-        self.progress.job_started(event.total_steps)
+    def _on_started(self, run: RunningJob, event: Started) -> None:
+        run.total_steps, run.last_step = event.total_steps, None  # a job moved to another server restarts
+        self._set_status(run, "running")
+        if run is self._shown:
+            self.progress.job_started(event.total_steps)
 
     def _on_warning(self, text: str) -> None:
         """The job goes on; the banner says what the artist should know (a warning, not an error)."""
@@ -215,10 +260,13 @@ class GenerateTabController(QObject):
         self.banner.show_warning(f"{shown}\n{text}" if shown and self.banner.severity == "warning" else text)
         self.status_message.emit(text)
 
-    def _on_step(self, event: Step) -> None:
+    def _on_step(self, run: RunningJob, event: Step) -> None:
+        run.last_step = event
+        if run.status != f"step {event.step}/{event.total}":
+            self._set_status(run, f"step {event.step}/{event.total}")
+        if run is not self._shown:
+            return
         self.progress.job_step(event.step, event.total, event.elapsed)
-        if self._running_status != f"step {event.step}/{event.total}":
-            self._set_running_status(f"step {event.step}/{event.total}")
         previews = list(event.previews) or ([event.preview] if event.preview is not None else [])
         if previews:
             label = _PREVIEW_LABELS[event.preview_kind]
@@ -229,7 +277,13 @@ class GenerateTabController(QObject):
                 smooth=True,
             )
 
-    def _on_finished(self, event: Finished) -> None:
+    def _on_finished(self, run: RunningJob, event: Finished) -> None:
+        """Saved whichever job it is; shown (progress and image) when it is the job shown."""
+        if run is self._shown:
+            self._show_finished(event)
+        self._save(event)
+
+    def _show_finished(self, event: Finished) -> None:
         n = len(event.images)
         self.progress.job_ended(f"Done · {n} image{'s' if n != 1 else ''} in {format_seconds(event.elapsed)}")
         if len(event.images) > 1:  # the batch as the grid its previews were
@@ -239,7 +293,6 @@ class GenerateTabController(QObject):
         elif event.images:
             seed = event.seeds[0] if event.seeds else event.request.seed
             self.view.set_image(pil_to_qimage(event.images[0]), f"Seed {seed}")
-        self._save(event)
 
     def _save(self, event: Finished) -> None:
         self.saver.save(event, self._output_dir())
@@ -263,12 +316,14 @@ class GenerateTabController(QObject):
         self.last_results = saved
         self.results_saved.emit(saved)
 
-    def _on_cancelled(self, event: Cancelled) -> None:
-        self.progress.job_ended(f"Cancelled at step {event.at_step}")
+    def _on_cancelled(self, run: RunningJob, event: Cancelled) -> None:
+        if run is self._shown:
+            self.progress.job_ended(f"Cancelled at step {event.at_step}")
 
-    def _on_failed(self, event: Failed) -> None:
-        self.progress.job_ended("Failed")
-        self._show_failure(event, self.job.request if self.job is not None else None)
+    def _on_failed(self, run: RunningJob, event: Failed) -> None:
+        if run is self._shown:
+            self.progress.job_ended("Failed")
+        self._show_failure(event, run.job.request)
 
     def _show_failure(self, event: Failed, request: GenerationRequest | None) -> None:
         """The error in the banner; when the request's input names one of its LoRAs or its VAE, the
@@ -285,29 +340,32 @@ class GenerateTabController(QObject):
         """Run `request` (built elsewhere: "Upscale…") with the settings' folders, or queue it behind the
         running job; its result is shown and saved like any other."""
         request = self._with_settings(request)
-        if self.busy:
-            self.queue.add(request)
-            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
+        if not self._has_free_slot():
+            self._enqueue(request)
             return None
-        self.banner.dismiss()
+        if not self.busy:
+            self.banner.dismiss()
         return self._submit(request)
 
     def _run_again(self, request: GenerationRequest) -> None:
-        if self.busy:
-            self.queue.add(request)
-            self.status_message.emit(f"Added to the queue ({len(self.queue)} waiting)")
-        else:
+        if self._has_free_slot():
             self._submit(request)
+        else:
+            self._enqueue(request)
 
-    def _end_job(self, _event: Finished | Cancelled | Failed) -> None:
-        """After the job's terminal event: forget it (its QtJob emits nothing more) and submit the
-        next waiting job, if any."""
-        self.job = None
-        while (waiting := self.queue.pop_next()) is not None:
-            if self._submit(waiting.request) is not None:
-                return
+    def _end_job(self, run: RunningJob) -> None:
+        """After a job's terminal event: forget it (its QtJob emits nothing more), show the oldest
+        job still running if it was the one shown, and submit waiting jobs into the free slots."""
+        self.running.remove(run)
+        if run is self._shown:
+            self._shown = self.running[0] if self.running else None
+            if self._shown is not None:
+                self._show_progress(self._shown)
+        while len(self.running) < self.bridge.parallel_jobs() and (waiting := self.queue.pop_next()):
+            self._submit(waiting.request)
         self._show_queue()
-        self.busy_changed.emit(False)
+        if not self.running:
+            self.busy_changed.emit(False)
 
 
 def _traceback() -> str:

@@ -1,6 +1,6 @@
-"""The Generate tab's queue of jobs waiting for the running one: the UI keeps them (not the engine),
-so cancelling and reordering a waiting job is a list edit; the next one is submitted when the running
-job ends."""
+"""The Generate tab's jobs: those waiting for a free slot (the UI keeps them, not the engine, so
+cancelling and reordering a waiting job is a list edit; the next one is submitted when a running job
+ends) and what the tab knows of each running one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.events import Step
 from studio.core.request import GenerationRequest
+from studio.ui.bridge import QtJob
 
 EXCERPT = 48
 
@@ -22,6 +24,21 @@ class PendingJob:
     @property
     def label(self) -> str:
         return excerpt(self.request.prompt)
+
+
+@dataclass
+class RunningJob:
+    """A submitted job the tab follows: its `QtJob` and what its queue row and the progress panel
+    show of it (the panel may switch to it while it runs, so its last state is kept)."""
+
+    job: QtJob
+    status: str = "waiting for the engine"
+    total_steps: int = 0  # from Started; 0 until then
+    last_step: Step | None = None
+
+    @property
+    def label(self) -> str:
+        return f"▶ {excerpt(self.job.request.prompt)} · {self.status}"
 
 
 def excerpt(prompt: str, length: int = EXCERPT) -> str:

@@ -1,5 +1,6 @@
-"""The queue list under the preview: the running job and the waiting ones (prompt excerpt, status),
-with cancel and move up/down for the selected one."""
+"""The queue list under the preview: the running jobs (several when ComfyUI servers run them side by
+side) and the waiting ones (prompt excerpt, status), with cancel and move up/down for the selected
+one."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QToolBu
 
 from studio.ui.icons import icon
 
-RUNNING = 0  # the key of the running job's row (waiting jobs use their queue id, from 1)
+RUNNING = 0  # "the running job the progress panel shows" (waiting jobs use their queue id, from 1)
+
+
+def running_key(job_id: int) -> int:
+    """The key of a running job's row: its engine id, negated (never a waiting job's queue id)."""
+    return -abs(job_id)
+
+
+def is_running(key: int | None) -> bool:
+    return key is not None and key <= RUNNING
 
 
 class QueuePanel(QWidget):
-    cancel_requested = Signal(int)  # RUNNING or a waiting job's id
+    cancel_requested = Signal(int)  # a running job's key (`running_key`, or RUNNING) or a waiting job's id
     move_requested = Signal(int, int)  # waiting job's id, -1 (sooner) or +1 (later)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -22,7 +32,9 @@ class QueuePanel(QWidget):
         self.setObjectName("queuePanel")
         self.list = QListWidget()
         self.list.setObjectName("queueList")
-        self.list.setToolTip("Jobs: the running one first, then those waiting. Esc cancels the running one.")
+        self.list.setToolTip(
+            "Jobs: those running first, then those waiting. Esc cancels the one being previewed."
+        )
         self.list.setFixedHeight(76)
         self.list.currentRowChanged.connect(lambda _row: self._sync_buttons())
         self.cancel_button = self._button("cancel", "Cancel the selected job", self._cancel)
@@ -38,7 +50,7 @@ class QueuePanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.list, 1)
         row.addLayout(buttons)
-        self.show_jobs(None, [])
+        self.show_jobs([], [])
 
     def _button(self, name: str, tip: str, slot: Callable[[], object]) -> QToolButton:
         button = QToolButton()
@@ -48,13 +60,11 @@ class QueuePanel(QWidget):
         button.clicked.connect(slot)
         return button
 
-    def show_jobs(self, running: str | None, waiting: list[tuple[int, str]]) -> None:
-        """`running`: the running job's line (None when idle); `waiting`: (id, line) in run order."""
+    def show_jobs(self, running: list[tuple[int, str]], waiting: list[tuple[int, str]]) -> None:
+        """`running`: (`running_key`, line) per running job; `waiting`: (id, line) in run order."""
         selected = self.selected_key()
         self.list.clear()
-        if running is not None:
-            self._add(RUNNING, running)
-        for key, text in waiting:
+        for key, text in [*running, *waiting]:
             self._add(key, text)
         self.setVisible(self.list.count() > 0)
         keys = [self._key(self.list.item(i)) for i in range(self.list.count())]
@@ -86,10 +96,12 @@ class QueuePanel(QWidget):
     def _sync_buttons(self) -> None:
         key = self.selected_key()
         row = self.list.currentRow()
-        first_waiting = 1 if self.list.count() and self._key(self.list.item(0)) == RUNNING else 0
+        keys = [self._key(self.list.item(i)) for i in range(self.list.count())]
+        first_waiting = sum(1 for k in keys if is_running(k))
+        waiting = key is not None and not is_running(key)
         self.cancel_button.setEnabled(key is not None)
-        self.up_button.setEnabled(key not in (None, RUNNING) and row > first_waiting)
-        self.down_button.setEnabled(key not in (None, RUNNING) and row < self.list.count() - 1)
+        self.up_button.setEnabled(waiting and row > first_waiting)
+        self.down_button.setEnabled(waiting and row < self.list.count() - 1)
 
     def _cancel(self) -> None:
         key = self.selected_key()
@@ -98,5 +110,5 @@ class QueuePanel(QWidget):
 
     def _move(self, delta: int) -> None:
         key = self.selected_key()
-        if key not in (None, RUNNING):
+        if key is not None and not is_running(key):
             self.move_requested.emit(key, delta)
