@@ -1,6 +1,7 @@
 """Where jobs run: this computer, or ComfyUI servers (issue 16) — the settings' side of it.
 
-`RemoteServer` is one server as the settings keep it (URL, optional label, optional bearer token).
+`RemoteServer` is one server as the settings keep it (URL, optional label, optional bearer token;
+`token_sent_in_clear` says when that token would travel unencrypted).
 The settings JSON holds URLs and labels only; tokens live in their own user-config file
 (`TOKENS_FILE`, a JSON object {url: token}) written with permissions 0600 and never logged
 (`load_tokens` / `save_tokens` / `with_tokens`). `check_server_url` normalises what the artist typed
@@ -13,6 +14,7 @@ Pure Python: the remote engine (studio.remote) gets these as its own `ServerConf
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -90,6 +92,23 @@ def host_port(url: str) -> str:
     except ValueError:
         return url
     return f"{parts.hostname or url}:{port}"
+
+
+def token_sent_in_clear(server: RemoteServer) -> bool:
+    """Whether the server's bearer token would cross the network unencrypted: a token sent over plain
+    http:// to a host other than this computer (localhost and loopback addresses are fine)."""
+    parts = urlsplit(server.url)
+    return bool(server.token) and parts.scheme == "http" and not _is_loopback(parts.hostname or "")
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may be anywhere
+        return False
 
 
 def servers_from_json(value: object, problems: list[str]) -> tuple[RemoteServer, ...] | None:

@@ -123,3 +123,22 @@ def test_where_jobs_run() -> None:
     assert where_jobs_run("comfyui", servers) == "ComfyUI: a:8188 (+1)"
     assert where_jobs_run("comfyui", servers[1:]) == "ComfyUI: b:443"
     assert where_jobs_run("comfyui", (RemoteServer("http://a:8188", "GPU box"),)) == "ComfyUI: GPU box"
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "in_clear"),
+    [
+        ("http://10.0.0.7:8188", SECRET, True),
+        ("http://gpu.example:8188/comfy", SECRET, True),
+        ("http://10.0.0.7:8188", "", False),
+        ("https://10.0.0.7:8188", SECRET, False),
+        ("http://127.0.0.1:8188", SECRET, False),
+        ("http://127.3.4.5:8188", SECRET, False),
+        ("http://localhost:8188", SECRET, False),
+        ("http://[::1]:8188", SECRET, False),
+    ],
+)
+def test_a_token_sent_in_clear_is_one_over_http_to_another_host(url: str, token: str, in_clear: bool) -> None:
+    from studio.core.remote_servers import token_sent_in_clear
+
+    assert token_sent_in_clear(RemoteServer(url, token=token)) is in_clear

@@ -4,7 +4,7 @@
 
 Fresh user folders in a temp dir whose settings say jobs run on the server at URL; the window is built
 as `studio` builds it (the real engine factory: the remote engine, the real server calls). Writes
-OUT_PREFIX-settings.png (the Settings dialog's servers after "Test"), OUT_PREFIX-running.png (the
+OUT_PREFIX-settings.png (the Settings dialog's "Run jobs on" tab after "Test"), OUT_PREFIX-running.png (the
 Generate tab half-way through a job on the server, its preview live, the status bar naming the
 server) and OUT_PREFIX-done.png (the finished job in the history).
 """
@@ -41,8 +41,9 @@ def _settings(url: str, config: Path) -> None:
 def _shoot_settings(window: Any, out: str) -> None:
     dialog = window.show_settings()
     section = dialog.servers
-    row = section.add_server()  # a second server, switched off: what "Test" says about it
-    for column, text in enumerate(("http://127.0.0.1:8499", "GPU box", "not-a-real-token")):
+    dialog.tabs.setCurrentWidget(section)
+    row = section.add_server()  # a second server, not there, its token over plain http: what is said
+    for column, text in enumerate(("http://gpu-box.invalid:8188", "GPU box", "not-a-real-token")):
         section.table.cellWidget(row, column).setText(text)
     section.test_button.click()
     wait_until(lambda: section.tests_pending == 0, 30)

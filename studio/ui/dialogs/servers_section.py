@@ -3,7 +3,9 @@
 Each server row is a URL, an optional name and an optional bearer token (shown as dots; stored in
 its own 0600 file by the app, never in settings.json). "Test" asks every listed server for its
 /system_stats off the GUI thread (`ServerServices.probe`) and writes the answer in the row's status
-("ComfyUI 0.3.4, 1 CPU, queue 0") or what went wrong.
+("ComfyUI 0.3.4, 1 CPU, queue 0") or what went wrong. "Remove" takes the row whose field was clicked
+last (off until one is). A token that would go over plain http:// to another computer is warned about
+under the list and in the row's status, never refused.
 """
 
 from __future__ import annotations
@@ -22,18 +24,31 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QStyle,
+    QStyleOptionFrame,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.remote_servers import RUN_COMFYUI, RUN_LOCAL, RemoteServer, check_server_url
+from studio.core.remote_servers import (
+    RUN_COMFYUI,
+    RUN_LOCAL,
+    RemoteServer,
+    check_server_url,
+    token_sent_in_clear,
+)
 from studio.ui.servers import BackgroundCalls
 
 log = logging.getLogger(__name__)
 URL, NAME, TOKEN, STATUS = range(4)
 HEADERS = ("Server URL", "Name", "Token", "Status")
+URL_ROOM = "http://192.168.100.200:8188"  # the URL column shows a URL this long whole
+NAME_ROOM = "Workstation 12"  # the Name column shows a name this long whole
+TOKEN_DOTS = 16  # the Token column shows this many password dots whole
+CELL_MARGIN = 4
+IN_CLEAR_NOTE = "⚠ token sent unencrypted (http://)"
 
 
 class ServersSection(QGroupBox):
@@ -49,8 +64,8 @@ class ServersSection(QGroupBox):
         super().__init__("Run jobs on", parent)
         self._probe = probe
         self._calls = BackgroundCalls(self)
-        self._calls.done.connect(lambda row, text: self._set_status(row, f"✓ {text}"))
-        self._calls.failed.connect(lambda row, text: self._set_status(row, f"✗ {text}"))
+        self._calls.done.connect(lambda token, text: self._set_status(token, f"✓ {text}"))
+        self._calls.failed.connect(lambda token, text: self._set_status(token, f"✗ {text}"))
         self._test_round = 0
         self.local = QRadioButton("This computer")
         self.local.setToolTip("Jobs run on this computer's CPU or GPU")
@@ -75,9 +90,14 @@ class ServersSection(QGroupBox):
         self.error.setObjectName("errorLabel")
         self.error.setWordWrap(True)
         self.error.setVisible(False)
+        self.warning = QLabel("")
+        self.warning.setObjectName("warningLabel")
+        self.warning.setVisible(False)
         self._layout()
         self.remote.toggled.connect(self._enable_list)
+        self.table.currentCellChanged.connect(lambda *_: self._enable_list(self.remote.isChecked()))
         self._enable_list(self.remote.isChecked())
+        self._warn_tokens_in_clear()
 
     def _build_table(self, servers: Sequence[RemoteServer]) -> QTableWidget:
         table = QTableWidget(0, len(HEADERS))
@@ -88,8 +108,11 @@ class ServersSection(QGroupBox):
         header = table.horizontalHeader()
         header.setSectionResizeMode(URL, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
-        table.setColumnWidth(NAME, 90)
-        table.setColumnWidth(TOKEN, 90)
+        table.setColumnWidth(NAME, _editor_width(NAME_ROOM))
+        table.setColumnWidth(TOKEN, _editor_width(TOKEN_DOTS * "x", password=True))
+        stretched = 2 * _editor_width(URL_ROOM)  # the URL and status columns share what is left
+        chrome = 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(table.columnWidth(NAME) + table.columnWidth(TOKEN) + stretched + chrome)
         table.setMinimumHeight(110)
         table.setMaximumHeight(150)
         self.table = table
@@ -113,11 +136,18 @@ class ServersSection(QGroupBox):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(note)
+        layout.addWidget(self.warning)
         layout.addWidget(self.error)
 
     def _enable_list(self, remote: bool) -> None:
-        for widget in (self.table, self.add_button, self.remove_button):
+        for widget in (self.table, self.add_button):
             widget.setEnabled(remote)
+        self.remove_button.setEnabled(remote and self.table.currentRow() >= 0)
+        self.remove_button.setToolTip(
+            "Remove the server whose field you clicked last"
+            if self.table.currentRow() >= 0
+            else "Click a server's field first, then Remove"
+        )
         self.test_button.setEnabled(remote and self._probe is not None)
 
     # -- rows -------------------------------------------------------------------------------------
@@ -136,6 +166,8 @@ class ServersSection(QGroupBox):
             name.setText(server.name)
             token.setText(server.token)
         for column, editor in ((URL, url), (NAME, name), (TOKEN, token)):
+            editor.setCursorPosition(0)  # a long token shows its first dots, not a cut one
+            editor.textChanged.connect(self._warn_tokens_in_clear)
             self.table.setCellWidget(row, column, editor)
         self.table.setItem(row, STATUS, QTableWidgetItem(""))
         if server is None:
@@ -147,15 +179,46 @@ class ServersSection(QGroupBox):
         if row >= 0:
             self._test_round += 1  # replies of a test in progress would land on the wrong rows
             self.table.removeRow(row)
+            self._warn_tokens_in_clear()
 
     def _editor(self, row: int, column: int) -> QLineEdit:
         editor = self.table.cellWidget(row, column)
         assert isinstance(editor, QLineEdit)
         return editor
 
+    def _row_server(self, row: int) -> RemoteServer | None:
+        """The row's server as typed (None when its URL is empty or bad)."""
+        try:
+            url = check_server_url(self._editor(row, URL).text())
+        except ValueError:
+            return None
+        name, token = self._editor(row, NAME).text().strip(), self._editor(row, TOKEN).text().strip()
+        return RemoteServer(url, name, token)
+
+    def _rows_in_clear(self) -> list[RemoteServer]:
+        servers = (self._row_server(row) for row in range(self.table.rowCount()))
+        return [s for s in servers if s is not None and token_sent_in_clear(s)]
+
+    def _warn_tokens_in_clear(self) -> None:
+        """One line under the list naming the servers whose token would travel unencrypted."""
+        exposed = self._rows_in_clear()
+        labels = ", ".join(s.label for s in exposed[:2]) + (
+            f" (+{len(exposed) - 2})" if len(exposed) > 2 else ""
+        )
+        self.warning.setText(
+            f"⚠ {labels}: the token goes over plain http://, unencrypted; use https:// to keep it private."
+        )
+        self.warning.setToolTip(
+            "Anyone on the network between here and the server can read a token sent over http://"
+        )
+        self.warning.setVisible(bool(exposed))
+
     def _set_status(self, token: object, text: str) -> None:
         round_, row = token if isinstance(token, tuple) else (None, -1)
         if round_ == self._test_round and 0 <= row < self.table.rowCount():
+            server = self._row_server(row)
+            if server is not None and token_sent_in_clear(server):
+                text = f"{text} — {IN_CLEAR_NOTE}"
             item = QTableWidgetItem(text)
             item.setToolTip(text)
             self.table.setItem(row, STATUS, item)
@@ -218,3 +281,19 @@ class ServersSection(QGroupBox):
     def status_text(self, row: int) -> str:
         item = self.table.item(row, STATUS)
         return item.text() if item is not None else ""
+
+
+def _editor_width(text: str, password: bool = False) -> int:
+    """How wide a cell's line edit must be to show `text` whole (as dots when `password`), in the
+    application's font and style sheet (its padding and frame)."""
+    probe = QLineEdit()
+    probe.ensurePolished()
+    if password:
+        dot = probe.style().styleHint(QStyle.StyleHint.SH_LineEdit_PasswordCharacter, None, probe)
+        text = chr(dot) * len(text)
+    option = QStyleOptionFrame()
+    probe.initStyleOption(option)
+    contents = probe.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, probe)
+    margins = probe.textMargins()
+    chrome = option.rect.width() - contents.width() + margins.left() + margins.right() + 4  # 2 px a side
+    return probe.fontMetrics().horizontalAdvance(text) + chrome + CELL_MARGIN

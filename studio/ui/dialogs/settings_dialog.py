@@ -1,6 +1,7 @@
-"""Settings dialog: where jobs run (this computer or ComfyUI servers), device and precision, preview kind
-and interval, output folder, model folders, control model folders and the IP-Adapter image encoder,
-theme."""
+"""Settings dialog, in three tabs so that it fits a 1366x768 screen with OK and Cancel on it:
+"General" (device and precision, GPU memory, preview kind and interval, output folder, theme),
+"Folders" (model folders, control model folders, the IP-Adapter image encoder, upscalers) and
+"Run jobs on" (this computer or ComfyUI servers)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +42,15 @@ MEMORY_MODES = (
     ("Sequential CPU offload (slowest)", "sequential"),
 )
 THEMES = (("Follow the system", "system"), ("Dark", "dark"), ("Light", "light"))
+
+
+def _page(form: QFormLayout) -> QWidget:
+    """A tab's page: the form at the top."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.addLayout(form)
+    layout.addStretch(1)
+    return page
 
 
 def _combo(items: tuple[tuple[str, str], ...], value: str, tip: str) -> QComboBox:
@@ -144,40 +155,48 @@ class SettingsDialog(QDialog):
         dir_buttons.addWidget(add)
         dir_buttons.addWidget(remove)
         dir_buttons.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Device", self.device)
-        form.addRow("Precision", self.precision)
-        form.addRow("GPU memory", self.memory_mode)
+        general = QFormLayout()
+        general.addRow("Device", self.device)
+        general.addRow("Precision", self.precision)
+        general.addRow("GPU memory", self.memory_mode)
         note = QLabel(
             "A new device, precision or GPU memory mode reloads the model when no image is being made."
         )
         note.setObjectName("dimLabel")
-        form.addRow("", note)
-        form.addRow("Preview", self.preview_kind)
-        form.addRow("Preview every", self.preview_interval)
-        form.addRow("Output folder", output_row)
-        form.addRow("Model folders", self.model_dirs)
-        form.addRow("", dir_buttons)
-        form.addRow("Control models", self.control_dirs)
-        form.addRow("", self._folder_buttons(self.control_dirs, "control model folder"))
-        form.addRow("IP-Adapter image encoder", self._encoder_row())
-        form.addRow("Upscalers", self.upscaler_dirs)
-        form.addRow("", self._folder_buttons(self.upscaler_dirs, "folder of upscalers"))
-        form.addRow("Theme", self.theme)
+        note.setWordWrap(True)
+        general.addRow("", note)
+        general.addRow("Preview", self.preview_kind)
+        general.addRow("Preview every", self.preview_interval)
+        general.addRow("Output folder", output_row)
+        general.addRow("Theme", self.theme)
+        folders = QFormLayout()
+        folders.addRow("Model folders", self.model_dirs)
+        folders.addRow("", dir_buttons)
+        folders.addRow("Control models", self.control_dirs)
+        folders.addRow("", self._folder_buttons(self.control_dirs, "control model folder"))
+        folders.addRow("IP-Adapter image encoder", self._encoder_row())
+        folders.addRow("Upscalers", self.upscaler_dirs)
+        folders.addRow("", self._folder_buttons(self.upscaler_dirs, "folder of upscalers"))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(_page(general), "General")
+        self.tabs.addTab(_page(folders), "Folders")
+        self.servers.setTitle("")  # the tab names it
+        self.tabs.addTab(self.servers, "Run jobs on")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.servers)
-        layout.addLayout(form)
+        layout.addWidget(self.tabs)
         layout.addWidget(buttons)
 
     def accept(self) -> None:
-        """Only with a usable server list (the section says what is wrong otherwise)."""
+        """Only with a usable server list (otherwise its tab is shown, saying what is wrong)."""
         if self.servers.check():
             super().accept()
+        else:
+            self.tabs.setCurrentWidget(self.servers)
 
     def _folder_buttons(self, folders: QListWidget, what: str) -> QHBoxLayout:
         add, remove = QPushButton("Add…"), QPushButton("Remove")
