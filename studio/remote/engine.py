@@ -151,10 +151,10 @@ class RemoteEngine:
             for worker in self._workers:
                 if worker.current is not None:
                     worker.current.cancel.set()
+                    worker.wake()
             for job in self._pending:
-                self._emit(Cancelled(job.id, 0), job.handle)
+                self._emit(Cancelled(job.id, job.last_step), job.handle)
             self._pending.clear()
-            self._cond.notify_all()
         deadline = time.monotonic() + timeout
         self._wait_running(deadline)
         for worker in self._workers:

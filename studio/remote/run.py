@@ -76,7 +76,8 @@ def run_job(job: RemoteJob, client: ComfyClient, sock: Receiver, emit: Emit) -> 
     request = job.request
     if job.checkpoint and not job.missing():  # every image arrived before its server was lost
         return _finished(job)
-    checkpoint = _checkpoint(client, request.model)
+    # a job moved from a lost server goes on with the checkpoint its first images came from
+    checkpoint = _checkpoint(client, job.checkpoint or request.model)
     sampler, scheduler = workflow.check_supported(request)
     check_offered(
         request.scheduler,
