@@ -284,3 +284,37 @@ def test_metadata_is_the_local_engines_for_the_same_request(comfy_url: str) -> N
         for key in ("request", "model_hash"):
             local_json.pop(key), remote_json.pop(key)  # type: ignore[union-attr]
         assert local_json == remote_json
+
+
+def test_a_server_that_stops_answering_is_noticed_within_seconds_and_its_job_moved(
+    killable_comfy: ComfyProcess, comfy_url: str
+) -> None:
+    """A hung server (the process stopped: its connections stay open, nothing answers) is noticed by
+    the WebSocket heartbeat (no frame or pong for `silence_limit` seconds)."""
+    import os
+    import signal
+
+    hung = ServerConfig(killable_comfy.url).name
+    with remote(killable_comfy.url, comfy_url, silence_limit=4.0) as (engine, recorder):
+        handles = [engine.submit(_request(engine, steps=12, seed=70 + i)) for i in range(2)]
+        deadline = time.monotonic() + TIMEOUT
+        victim = None
+        while victim is None and time.monotonic() < deadline:
+            for handle in handles:
+                ran_there = recorder.servers(handle.id)[:1] == [hung]
+                if ran_there and any(isinstance(e, Step) for e in recorder.of(handle.id)):
+                    victim = handle
+            time.sleep(0.1)
+        assert victim is not None, "no job ran on the server to stop"
+        os.kill(killable_comfy.process.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            while engine.server_status()[0].reachable and time.monotonic() - stopped < 30:
+                time.sleep(0.05)
+            noticed = time.monotonic() - stopped
+            assert noticed < 4.0 + 3.0, f"a hung server was noticed after {noticed:.1f} s"
+            _finished(victim.wait(TIMEOUT))
+            assert recorder.servers(victim.id) == [hung, ServerConfig(comfy_url).name]
+            print(f"hung server noticed after {noticed:.2f} s")
+        finally:
+            os.kill(killable_comfy.process.pid, signal.SIGCONT)
