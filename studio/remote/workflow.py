@@ -93,7 +93,7 @@ def build(
     """The workflow for `request` as `plan` on `checkpoint` (a name the server lists). `upload`: the
     uploaded input image's name (img2img; inpaint/outpaint: the upload that carries the mask).
     `indices`: which batch images to make (default all; a resubmitted job makes the missing ones)."""
-    sampler_name, scheduler = check_supported(request)
+    sampler = check_supported(request)
     if plan.mode is not Mode.TXT2IMG and not upload:
         raise ValueError(f"A {plan.mode.value} workflow needs its uploaded image.")
     graph: Graph = {"ckpt": _node("CheckpointLoaderSimple", ckpt_name=checkpoint)}
@@ -104,38 +104,48 @@ def build(
     graph["pos"] = _node("CLIPTextEncode", text=request.prompt, clip=clip)
     graph["neg"] = _node("CLIPTextEncode", text=request.negative_prompt, clip=clip)
     source = _source_latent(graph, plan, upload)
-    seeds = request.seeds()
-    chains = []
-    for index in range(request.batch) if indices is None else indices:
-        latent = source
-        if latent is None:
-            graph[f"latent_{index}"] = _node(
-                "EmptyLatentImage",
-                width=plan.generation_size[0],
-                height=plan.generation_size[1],
-                batch_size=1,
-            )
-            latent = [f"latent_{index}", 0]
-        graph[f"sample_{index}"] = _node(
-            "KSamplerAdvanced",
-            model=["ckpt", 0],
-            add_noise="enable",
-            noise_seed=seeds[index],
-            steps=request.steps,
-            cfg=float(request.guidance),
-            sampler_name=sampler_name,
-            scheduler=scheduler,
-            positive=["pos", 0],
-            negative=["neg", 0],
-            latent_image=latent,
-            start_at_step=request.steps - plan.total_steps,
-            end_at_step=request.steps,
-            return_with_leftover_noise="disable",
-        )
-        graph[f"decode_{index}"] = _node("VAEDecode", samples=[f"sample_{index}", 0], vae=["ckpt", 2])
-        graph[f"out_{index}"] = _node("PreviewImage", images=[f"decode_{index}", 0])
-        chains.append(Chain(index, seeds[index], f"sample_{index}", f"out_{index}"))
-    return Workflow(graph, tuple(chains))
+    chains = tuple(
+        _add_chain(graph, request, plan, sampler, index, source)
+        for index in (range(request.batch) if indices is None else indices)
+    )
+    return Workflow(graph, chains)
+
+
+def _add_chain(
+    graph: Graph,
+    request: GenerationRequest,
+    plan: GenerationPlan,
+    sampler: tuple[str, str],
+    index: int,
+    source: list[Any] | None,
+) -> Chain:
+    """Batch image `index`: its own empty latent (txt2img) or the shared source, its sampler with
+    seed + index, its decode and output."""
+    seed = request.seeds()[index]
+    latent = source
+    if latent is None:
+        width, height = plan.generation_size
+        graph[f"latent_{index}"] = _node("EmptyLatentImage", width=width, height=height, batch_size=1)
+        latent = [f"latent_{index}", 0]
+    graph[f"sample_{index}"] = _node(
+        "KSamplerAdvanced",
+        model=["ckpt", 0],
+        add_noise="enable",
+        noise_seed=seed,
+        steps=request.steps,
+        cfg=float(request.guidance),
+        sampler_name=sampler[0],
+        scheduler=sampler[1],
+        positive=["pos", 0],
+        negative=["neg", 0],
+        latent_image=latent,
+        start_at_step=request.steps - plan.total_steps,  # diffusers' strength: the last total_steps
+        end_at_step=request.steps,
+        return_with_leftover_noise="disable",
+    )
+    graph[f"decode_{index}"] = _node("VAEDecode", samples=[f"sample_{index}", 0], vae=["ckpt", 2])
+    graph[f"out_{index}"] = _node("PreviewImage", images=[f"decode_{index}", 0])
+    return Chain(index, seed, f"sample_{index}", f"out_{index}")
 
 
 def model_label(checkpoint: str) -> str:
