@@ -78,3 +78,26 @@ def test_submit_after_shutdown_is_refused() -> None:
 def test_an_engine_needs_a_server() -> None:
     with pytest.raises(ValueError, match="at least one"):
         RemoteEngine(lambda e: None, [])
+
+
+def test_a_job_goes_to_the_least_busy_idle_server() -> None:
+    """`take` hands the next job to an idle server only when it is the least busy idle one: the
+    shortest /queue (other clients' prompts), then the most free memory."""
+    servers = [ServerConfig(f"127.0.0.1:{_closed_port()}", name=n) for n in ("a", "b", "c")]
+    engine = RemoteEngine(lambda e: None, servers)  # not started: the test plays the workers' part
+    a, b, c = engine._workers
+    for worker, queue_length, free in ((a, 3, 8), (b, 1, 2), (c, 1, 4)):
+        worker.reachable, worker.tried, worker.queue_length, worker.free_vram = True, True, queue_length, free
+    first = engine.submit(GenerationRequest(width=64, height=64))
+    assert engine.take(a) is None and engine.take(b) is None  # c: as short a queue as b, more memory
+    assert engine.take(c) is not None and c.current is not None and c.current.id == first.id
+    second = engine.submit(GenerationRequest(width=64, height=64))
+    assert engine.take(a) is None  # b is idle with a shorter queue
+    taken = engine.take(b)
+    assert taken is not None and taken.id == second.id
+    third = engine.submit(GenerationRequest(width=64, height=64))
+    b.current = c.current = None  # both done; then b goes down and c gets a long queue
+    b.reachable, c.queue_length = False, 5
+    assert engine.take(b) is None and engine.take(c) is None  # down; busier than a
+    taken = engine.take(a)
+    assert taken is not None and taken.id == third.id
