@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from studio.core.events import Cancelled, Event, Failed, Finished
+from studio.core.events import Finished
 from studio.core.jsontext import parse_json
 from studio.core.remote_servers import (
     MAX_TOKEN_FILE_BYTES,
@@ -132,25 +131,6 @@ def run_remote(request: GenerationRequest, servers: Sequence[RemoteServer]) -> F
     """Run `request` on the servers and return its Finished event; JobFailed as a local run raises.
     Ctrl+C cancels the job on its server and re-raises KeyboardInterrupt."""
     from studio.app_remote import remote_engine
-    from studio.engine.headless import JobFailed, ProgressBar, _follow
+    from studio.engine.headless import ProgressBar, run_on
 
-    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    bar = ProgressBar()
-    engine = remote_engine(lambda event: None, servers)
-    engine.start()
-    job = engine.submit(request)
-    job.subscribe(events.put)
-    try:
-        end = _follow(events, bar)
-    except KeyboardInterrupt:
-        job.cancel()
-        engine.shutdown(10.0)
-        raise
-    finally:
-        bar.close()
-    engine.shutdown(10.0)
-    if isinstance(end, Failed):
-        raise JobFailed(end.message, end.kind)
-    if isinstance(end, Cancelled):
-        raise JobFailed("cancelled")
-    return end
+    return run_on(remote_engine(lambda event: None, servers), request, ProgressBar(), shutdown_timeout=10.0)

@@ -10,7 +10,7 @@ import queue
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from studio.core.events import (
     Cancelled,
@@ -18,6 +18,7 @@ from studio.core.events import (
     Failed,
     FailureKind,
     Finished,
+    JobHandle,
     Loading,
     ModelReady,
     Outcome,
@@ -94,24 +95,38 @@ def run_job(
     """
     from studio.engine.engine import Engine
 
-    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    bar = bar or ProgressBar()
     engine = Engine(
         lambda event: None, device=device, precision=precision, torch_threads=threads, memory_mode=memory_mode
     )
+    return run_on(engine, request, bar or ProgressBar(), shutdown_timeout=30.0)
+
+
+class JobRunner(Protocol):
+    """What `run_on` needs of an engine: the local `Engine` and studio.remote's `RemoteEngine`."""
+
+    def start(self) -> None: ...
+    def submit(self, request: GenerationRequest) -> JobHandle: ...
+    def shutdown(self, timeout: float = 10.0) -> bool: ...
+
+
+def run_on(
+    engine: JobRunner, request: GenerationRequest, bar: ProgressBar, *, shutdown_timeout: float
+) -> Finished:
+    """Start `engine`, run `request` on it, shut it down and return the ``Finished`` event; raises
+    JobFailed. Ctrl+C cancels the job and re-raises KeyboardInterrupt."""
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     engine.start()
     job = engine.submit(request)
     job.subscribe(events.put)  # this job's events only (replayed from its Queued)
     try:
-        end = _follow(events, bar)
+        end = follow(events, bar)
     except KeyboardInterrupt:
         job.cancel()
-        engine.shutdown(30.0)
-        bar.close()
+        engine.shutdown(shutdown_timeout)
         raise
     finally:
         bar.close()
-    engine.shutdown(30.0)
+    engine.shutdown(shutdown_timeout)
     if isinstance(end, Failed):
         raise JobFailed(end.message, end.kind)
     if isinstance(end, Cancelled):
@@ -119,7 +134,8 @@ def run_job(
     return end
 
 
-def _follow(events: queue.SimpleQueue[Event], bar: ProgressBar) -> Outcome:
+def follow(events: queue.SimpleQueue[Event], bar: ProgressBar) -> Outcome:
+    """Show a job's `events` on `bar` until its outcome (Finished, Cancelled or Failed), returned."""
     while True:
         try:
             event = events.get(timeout=0.2)  # wakes up regularly so Ctrl+C is seen
