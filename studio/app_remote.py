@@ -75,20 +75,14 @@ def describe_server(stats: dict[str, object], queue: int) -> str:
 def list_checkpoints(servers: Sequence[RemoteServer]) -> list[str]:
     """The checkpoints the servers list (the first server's order, then any the others add). A server
     that cannot be reached is skipped; with none reachable, the first one's error is raised."""
-    from studio.remote.client import ComfyClient
-    from studio.remote.errors import RemoteError
+    from studio.remote.client import ComfyClient, merged_checkpoints
 
-    names: dict[str, None] = {}
-    errors: list[RemoteError] = []
-    for config in server_configs(servers):
-        client = ComfyClient(config, connect_timeout=PROBE_TIMEOUT)
-        try:
-            names.update(dict.fromkeys(client.checkpoints()))
-        except RemoteError as exc:
-            log.warning("Could not list the checkpoints of %s: %s", config.url, exc)
-            errors.append(exc)
-        finally:
+    clients = [ComfyClient(config, connect_timeout=PROBE_TIMEOUT) for config in server_configs(servers)]
+    try:
+        names, errors = merged_checkpoints(clients)
+    finally:
+        for client in clients:
             client.close()
-    if errors and len(errors) == len(servers):
+    if errors and len(errors) == len(clients):
         raise errors[0]
-    return list(names)
+    return names

@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,6 +285,20 @@ class _LimitedFrames(websocket._abnf.frame_buffer):
             raise websocket.WebSocketProtocolException(
                 f"it sent a message of {self.length / 2**20:.0f} MB (at most {MAX_FRAME_BYTES // 2**20} MB are read)"
             )
+
+
+def merged_checkpoints(clients: Iterable[ComfyClient]) -> tuple[list[str], list[RemoteError]]:
+    """The checkpoints the clients' servers list, each once (the first server's order, then any the
+    others add), and the errors of the servers that could not be asked (each logged)."""
+    names: dict[str, None] = {}
+    errors: list[RemoteError] = []
+    for client in clients:
+        try:
+            names.update(dict.fromkeys(client.checkpoints()))
+        except RemoteError as exc:
+            log.warning("Could not list the checkpoints of %s: %s", client.server.name, exc)
+            errors.append(exc)
+    return list(names), errors
 
 
 def _preview(data: bytes, server: str) -> Preview | None:

@@ -29,6 +29,7 @@ from studio.core.events import Cancelled, Event, Failed, FailureKind, JobHandle,
 from studio.core.plan import plan
 from studio.core.request import GenerationRequest, check_request
 from studio.remote import workflow
+from studio.remote.client import merged_checkpoints
 from studio.remote.errors import ExecutionFailed, RemoteError
 from studio.remote.run import RemoteJob
 from studio.remote.servers import ServerConfig, ServerStatus
@@ -167,13 +168,7 @@ class RemoteEngine:
 
     def models(self) -> list[str]:
         """Checkpoint names the servers list, each once (blocking HTTP: call off the GUI thread)."""
-        names: list[str] = []
-        for worker in self._workers:
-            try:
-                names.extend(n for n in worker.client.checkpoints() if n not in names)
-            except RemoteError as exc:
-                log.warning("No model list from %s: %s", worker.server.name, exc)
-        return names
+        return merged_checkpoints(worker.client for worker in self._workers)[0]
 
     def server_status(self) -> list[ServerStatus]:
         return [worker.status() for worker in self._workers]
