@@ -58,27 +58,34 @@ class RemoteServer:
 
 
 def check_server_url(text: str) -> str:
-    """`text` as a server URL ("http://host:port[/path]" or https, no trailing slash), as
-    studio.remote.servers.parse_server_url normalises it; ValueError saying what is wrong otherwise.
-    A bare "host:port" is taken as http."""
+    """`text` as a server URL ("http://host:port[/path]" or https, no trailing slash; the one
+    normalisation, studio.remote's `ServerConfig` uses it too); ValueError saying what is wrong
+    otherwise. A bare "host:port" is taken as http."""
     raw = text.strip()
     if not raw:
         raise ValueError("the server URL is empty")
+    if any(c.isspace() for c in raw):
+        raise ValueError(f"{raw!r}: the URL contains spaces")
     if "://" not in raw:
         raw = f"http://{raw}"
     try:
         parts = urlsplit(raw)
-        port = parts.port
     except ValueError as exc:
         raise ValueError(f"{text.strip()!r} is not a usable URL ({exc})") from None
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text.strip()!r} is not a usable URL (invalid port: {exc})") from None
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError(f"{text.strip()!r}: the URL must start with http:// or https://")
     if not parts.hostname:
         raise ValueError(f"{text.strip()!r}: the URL has no host name")
     if parts.username or parts.password:
         raise ValueError(f"{text.strip()!r}: put a password in the token, not in the URL")
-    if parts.query or parts.fragment or any(c.isspace() for c in raw):
-        raise ValueError(f"{text.strip()!r}: give only the server's address (scheme, host, port, path)")
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"{text.strip()!r}: give only the server's address (scheme, host, port, path), no query or fragment"
+        )
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     port_text = f":{port}" if port is not None else ""
     return f"{parts.scheme}://{host}{port_text}{parts.path.rstrip('/')}"  # a path: behind a proxy

@@ -11,42 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_PORT = 8188
+from studio.core.remote_servers import check_server_url
+
 _SCHEMES = {"http": "ws", "https": "wss"}
 
 
 def parse_server_url(text: str) -> str:
-    """`text` as a normalised server URL; raises ValueError with a message the artist can act on."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValueError("The server address is empty: enter a URL such as http://127.0.0.1:8188.")
-    if any(ch.isspace() for ch in raw):
-        raise ValueError(f"The server address {raw!r} contains spaces; enter a URL such as http://host:8188.")
-    if "://" not in raw:
-        raw = f"http://{raw}"
-    parts = urlsplit(raw)
-    scheme = parts.scheme.lower()
-    if scheme not in _SCHEMES:
-        raise ValueError(
-            f"The server address {text.strip()!r} uses {scheme!r}; use http:// or https:// "
-            "(Studio connects its WebSocket with ws:// or wss:// to match)."
-        )
-    if parts.username or parts.password:
-        raise ValueError(
-            "Put no user name or password in the server address; a token goes in the server's token field."
-        )
-    if parts.query or parts.fragment:
-        raise ValueError(f"The server address {text.strip()!r} has a query or fragment; remove it.")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:  # a port that is not a number, or out of range
-        raise ValueError(f"The server address {text.strip()!r} has an invalid port: {exc}.") from exc
-    if not host:
-        raise ValueError(f"The server address {text.strip()!r} has no host name.")
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+    """`text` as a normalised server URL (`studio.core.remote_servers.check_server_url`, the settings'
+    own check); raises ValueError with a message the artist can act on."""
+    return check_server_url(text)
 
 
 def websocket_url(url: str) -> str:
