@@ -25,6 +25,7 @@ class FewStepHint(QFrame):
         self.vm = vm
         self._lora_files = lora_files or dict
         self.suggestion: FewStepSuggestion | None = None
+        self._names: tuple[str, ...] | None = None  # the model and LoRA files `suggestion` is for
         self._dismissed: set[str] = set()
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -58,9 +59,11 @@ class FewStepHint(QFrame):
     def refresh(self) -> None:
         """Look again at the model and LoRAs; show the offer when it would change something."""
         files = self._lora_files()
-        names = [self.vm.model, *(str(files.get(lora.name, lora.name)) for lora in self.vm.loras)]
-        found = first_suggestion(names)
-        self.suggestion = found
+        names = (self.vm.model, *(str(files.get(lora.name, lora.name)) for lora in self.vm.loras))
+        if names != self._names:  # a steps / sampler / CFG change reads no file again
+            self._names = names
+            self.suggestion = first_suggestion(list(names))
+        found = self.suggestion
         if found is None or found.source in self._dismissed or self._matches(found):
             self.setVisible(False)
             return
