@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -62,6 +62,15 @@ def _combo(items: tuple[tuple[str, str], ...], value: str, tip: str) -> QComboBo
     return combo
 
 
+def _folder_list(folders: Iterable[object], tip: str, max_height: int = 80) -> QListWidget:
+    """An editable list of folders (the buttons under it: `SettingsDialog._folder_buttons`)."""
+    widget = QListWidget()
+    widget.setToolTip(tip)
+    widget.setMaximumHeight(max_height)
+    widget.addItems([str(d) for d in folders])
+    return widget
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -106,24 +115,19 @@ class SettingsDialog(QDialog):
         self.output_dir.setPlaceholderText(f"Default: {user_dirs().output}")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_output)
-        self.model_dirs = QListWidget()
-        self.model_dirs.setToolTip("Folders searched for models (.safetensors, .ckpt, diffusers folders)")
-        self.model_dirs.setMaximumHeight(100)
-        self.model_dirs.addItems([str(d) for d in settings.model_dirs])
-        self.control_dirs = QListWidget()
-        self.control_dirs.setToolTip(
+        self.model_dirs = _folder_list(
+            settings.model_dirs, "Folders searched for models (.safetensors, .ckpt, diffusers folders)", 100
+        )
+        self.control_dirs = _folder_list(
+            settings.control_dirs,
             "More folders searched for ControlNet, T2I-Adapter and IP-Adapter models (after the user "
-            f"data folder's {user_dirs().controls.name}/ folder)"
+            f"data folder's {user_dirs().controls.name}/ folder)",
         )
-        self.control_dirs.setMaximumHeight(80)
-        self.control_dirs.addItems([str(d) for d in settings.control_dirs])
-        self.upscaler_dirs = QListWidget()
-        self.upscaler_dirs.setToolTip(
+        self.upscaler_dirs = _folder_list(
+            settings.upscaler_dirs,
             "More folders searched for model upscalers (ESRGAN, SwinIR, …: .pth / .safetensors), after the "
-            f"user data folder's {user_dirs().upscalers.name}/ folder"
+            f"user data folder's {user_dirs().upscalers.name}/ folder",
         )
-        self.upscaler_dirs.setMaximumHeight(80)
-        self.upscaler_dirs.addItems([str(d) for d in settings.upscaler_dirs])
         self.ip_image_encoder = QLineEdit(str(settings.ip_image_encoder))
         self.ip_image_encoder.setToolTip(
             "The CLIP image encoder folder IP-Adapters use (h94/IP-Adapter's models/image_encoder)"
