@@ -13,12 +13,12 @@ counts come from the name where it says them ("sdxl_lightning_4step", "Hyper-SD1
 
 from __future__ import annotations
 
-import json
 import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from studio.core.model_catalog import safetensors_header
 
 _MAX_HEADER = 16 * 1024 * 1024
 # metadata keys that name what a file was trained as, then free-text ones that describe it
@@ -155,18 +155,8 @@ def first_suggestion(names: list[str]) -> FewStepSuggestion | None:
 
 def read_safetensors_metadata(path: str | Path) -> dict[str, str]:
     """The `__metadata__` strings of a safetensors file's header ({} when it has none or is unreadable)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(8)
-            if len(raw) < 8:
-                return {}
-            (length,) = struct.unpack("<Q", raw)
-            if length > _MAX_HEADER:
-                return {}
-            header = json.loads(fh.read(length))
-    except (OSError, ValueError):
-        return {}
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    header = safetensors_header(path, _MAX_HEADER)
+    metadata = header.get("__metadata__") if header is not None else None
     if not isinstance(metadata, dict):
         return {}
     return {str(k): v for k, v in metadata.items() if isinstance(v, str)}

@@ -110,20 +110,27 @@ def _entry_for(path: Path, *, nested_dirs: bool) -> list[ModelEntry]:
     return [ModelEntry(path.stem, str(path), "checkpoint")]
 
 
-def safetensors_keys(path: Path) -> list[str] | None:
-    """Tensor names from a .safetensors header, or None when the header cannot be read."""
+def safetensors_header(path: str | Path, max_bytes: int = _MAX_HEADER) -> dict[str, object] | None:
+    """The JSON header of a .safetensors file (no tensor data read), or None when it cannot be read
+    (missing, too short, longer than `max_bytes`, not JSON, not an object)."""
     try:
         with open(path, "rb") as fh:
             raw_len = fh.read(8)
             if len(raw_len) < 8:
                 return None
             (length,) = struct.unpack("<Q", raw_len)
-            if length > _MAX_HEADER:
+            if length > max_bytes:
                 return None
             header = parse_json(fh.read(length).decode("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    return [k for k in header if k != "__metadata__"] if isinstance(header, dict) else None
+    return header if isinstance(header, dict) else None
+
+
+def safetensors_keys(path: Path) -> list[str] | None:
+    """Tensor names from a .safetensors header, or None when the header cannot be read."""
+    header = safetensors_header(path)
+    return [k for k in header if k != "__metadata__"] if header is not None else None
 
 
 def looks_like_full_checkpoint(path: Path) -> bool:

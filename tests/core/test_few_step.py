@@ -85,6 +85,15 @@ def test_unreadable_files_have_no_metadata(tmp_path):
     assert read_safetensors_metadata(tmp_path / "missing.safetensors") == {}
 
 
+def test_a_header_nested_too_deeply_has_no_metadata(tmp_path):
+    """The hint reads LoRA headers on the GUI thread: a hostile header is {}, never a RecursionError."""
+    deep = tmp_path / "deep_lcm.safetensors"
+    raw = b"[" * 100_000
+    deep.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    assert read_safetensors_metadata(deep) == {}
+    assert suggestion_for_file(deep) == suggestion_for("deep_lcm.safetensors")  # the name still counts
+
+
 def test_the_label_says_what_a_click_sets():
     assert FewStepSuggestion("LCM", "LCM", 4, 1.5).label == "Use 4 steps, LCM, CFG 1.5"
 
