@@ -270,13 +270,9 @@ def _models(extra_dirs: list[Path]) -> int:
 def _settings_model_dirs() -> list[Path]:
     """The extra model folders the app's settings name (the same list the app searches)."""
     from studio.core.paths import user_dirs
-    from studio.core.settings import load_settings
+    from studio.core.settings import user_settings
 
-    try:
-        return [Path(d) for d in load_settings(user_dirs().config / "settings.json").model_dirs]
-    except Exception:  # unreadable settings never stop the listing
-        log.warning("Could not read the model folders from the settings", exc_info=True)
-        return []
+    return [Path(d) for d in user_settings(user_dirs()).model_dirs]
 
 
 def _remote_models(args: argparse.Namespace) -> int:
@@ -420,15 +416,10 @@ def _own_folders(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, 
 
 def _settings_own_folders() -> tuple[tuple[str, ...], tuple[str, ...]]:
     from studio.core.paths import user_dirs
-    from studio.core.settings import Settings, load_settings, user_folders
+    from studio.core.settings import user_folders, user_settings
 
     dirs = user_dirs()
-    try:
-        settings = load_settings(dirs.config / "settings.json")
-    except Exception:  # unreadable settings: the user folders alone
-        log.warning("Could not read the LoRA/embedding folders from the settings", exc_info=True)
-        settings = Settings()
-    loras, embeddings, _vaes = user_folders(settings, dirs)
+    loras, embeddings, _vaes = user_folders(user_settings(dirs), dirs)
     return loras, embeddings
 
 

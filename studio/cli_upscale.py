@@ -140,12 +140,7 @@ def upscaler_dirs(given: list[Path]) -> tuple[str, ...]:
     if given:
         return tuple(str(folder.expanduser().resolve()) for folder in given)
     from studio.core.paths import user_dirs
-    from studio.core.settings import Settings, load_settings, upscaler_folders
+    from studio.core.settings import upscaler_folders, user_settings
 
     dirs = user_dirs()
-    try:
-        settings = load_settings(dirs.config / "settings.json")
-    except Exception:  # unreadable settings: the default folder alone
-        log.warning("Could not read the upscaler folders from the settings", exc_info=True)
-        settings = Settings()
-    return upscaler_folders(settings, dirs)
+    return upscaler_folders(user_settings(dirs), dirs)

@@ -119,6 +119,16 @@ def load_settings(path: Path) -> Settings:
     return _from_versioned(path, data)
 
 
+def user_settings(dirs: UserDirs) -> Settings:
+    """The app's own settings (``settings.json`` in the config folder) for a tool that only reads them
+    (the CLI's folders): the defaults, logged, whatever goes wrong reading them."""
+    try:
+        return load_settings(dirs.config / "settings.json")
+    except Exception:  # unreadable settings never stop the tool
+        log.warning("Could not read the settings; using the default folders", exc_info=True)
+        return Settings()
+
+
 def save_settings(settings: Settings, path: Path) -> None:
     """Write `settings` atomically; over a file from a newer Studio, only the keys this version sets."""
     path = Path(path)
