@@ -70,6 +70,15 @@ class UpscaleDialog(QDialog):
         self.overlap.setRange(0, defaults.tile // 2)  # follows the tile: at most half of it
         self.overlap.setValue(defaults.overlap)
         self.overlap.setToolTip("Pixels neighbouring tiles share; they are blended so no seam shows")
+        self._lay_out()
+        self.scale.valueChanged.connect(lambda _v: self._show_size())
+        self.refine.toggled.connect(self._show_refine)
+        self.tile.valueChanged.connect(lambda _v: self.overlap.setMaximum(self._tile() // 2))
+        self._show_size()
+        self._show_refine(False)
+
+    def _lay_out(self) -> None:
+        """The fields in a form, "Upscale" and "Cancel" under them."""
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -85,11 +94,6 @@ class UpscaleDialog(QDialog):
         form.addRow("Tile size", self.tile)
         form.addRow("Tile overlap", self.overlap)
         form.addRow(buttons)
-        self.scale.valueChanged.connect(lambda _v: self._show_size())
-        self.refine.toggled.connect(self._show_refine)
-        self.tile.valueChanged.connect(lambda _v: self.overlap.setMaximum(self._tile() // 2))
-        self._show_size()
-        self._show_refine(False)
 
     def options(self) -> UpscaleOptions:
         return UpscaleOptions(
