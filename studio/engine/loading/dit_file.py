@@ -24,11 +24,11 @@ quantised in memory and are dequantised layer by layer in the compute dtype.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from studio.core.jsontext import parse_json
 from studio.engine.device import is_out_of_memory
 from studio.engine.loading.detect import DIT_VARIANTS, TRANSFORMER_ONLY, CheckpointInfo
 from studio.engine.loading.errors import ModelLoadError, short
@@ -115,8 +115,9 @@ def _local_folders(parent: Path, family: str) -> list[Path]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A config of a folder that may not be a model at all: {} when it cannot be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"))  # too deeply nested: a ValueError too
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
