@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
+from studio.core.jsontext import parse_json
 from studio.core.paths import builtin_model_dir, resource
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def prompt_completions(ref: str) -> list[str]:
 def _concept_names(path: Path) -> list[str]:
     """The names in a `concepts.json`; [] (logged) when it is missing, unreadable or malformed."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))  # too deeply nested: a ValueError too
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:

@@ -12,13 +12,13 @@ cannot crash the app, exhaust its memory, or name a local path.
 from __future__ import annotations
 
 import io
-import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
+from studio.core.jsontext import parse_json
 from studio.remote.errors import BadReply
 
 MAX_JSON_BYTES = 32 * 1024 * 1024  # /object_info of a server with many custom nodes is a few MB
@@ -35,7 +35,7 @@ def json_reply(body: bytes, what: str) -> Any:
     if len(body) > MAX_JSON_BYTES:
         raise BadReply(f"The server's answer to {what} is {len(body) // 1024 // 1024} MB; Studio refuses it.")
     try:
-        return json.loads(body.decode("utf-8"))
+        return parse_json(body.decode("utf-8"))  # too deeply nested: a ValueError too
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadReply(
             f"The server's answer to {what} is not valid JSON ({exc}); is this a ComfyUI server?"

@@ -18,7 +18,7 @@ def _png(size: tuple[int, int], mode: str = "RGB") -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("body", [b"<html>not json</html>", b'{"a": ', b"\xff\xfe", b""])
+@pytest.mark.parametrize("body", [b"<html>not json</html>", b'{"a": ', b"\xff\xfe", b"", b"[" * 50_000])
 def test_malformed_json_is_a_bad_reply_naming_the_endpoint(body: bytes) -> None:
     with pytest.raises(BadReply, match="/queue.*not valid JSON"):
         validate.json_reply(body, "/queue")
