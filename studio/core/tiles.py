@@ -137,6 +137,10 @@ class TileBlender:
         """The blended image (pixels no tile covered are 0)."""
         return (self._sum / np.maximum(self._weight, _MIN_WEIGHT)).astype(np.float32)
 
+    def result_8bit(self) -> npt.NDArray[np.uint8]:
+        """`result()` of tiles in [0, 1] as 8-bit pixels (rounded), ready for `Image.fromarray`."""
+        return np.clip(self.result() * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
 
 def padded_to_8(size: Size) -> Size:
     """`size` with each side rounded up to a multiple of 8 (what diffusion pipelines take)."""

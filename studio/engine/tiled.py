@@ -41,8 +41,7 @@ def refine_tiled(
         if refined.size != (box[2] - box[0], box[3] - box[1]):
             refined = refined.resize((box[2] - box[0], box[3] - box[1]), Image.Resampling.LANCZOS)
         blender.add(box, np.asarray(refined.convert("RGB"), dtype=np.float32) / 255.0)
-    pixels = np.clip(blender.result() * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels, "RGB").crop((0, 0, *image.size))
+    return Image.fromarray(blender.result_8bit(), "RGB").crop((0, 0, *image.size))
 
 
 @contextlib.contextmanager

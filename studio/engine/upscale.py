@@ -156,8 +156,10 @@ def upscale_images(
     if not is_model_upscaler(upscaler):
         raise ValueError(f"Unknown pixel upscaler {upscaler!r}")
     model = load_upscaler(find_upscaler(upscaler, dirs), device)
-    kw = {"tile": tile, "overlap": overlap, "progress": progress, "cancelled": cancelled}
-    return [upscale(image, model, size, **kw) for image in images]  # type: ignore[arg-type]
+    return [
+        upscale(image, model, size, tile=tile, overlap=overlap, progress=progress, cancelled=cancelled)
+        for image in images
+    ]
 
 
 def _run_tiled(
@@ -191,8 +193,7 @@ def _run_tiled(
         blender.add(out_box, _resized(tile_out, (out_box[2] - out_box[0], out_box[3] - out_box[1])))
         if progress is not None:
             progress(index + 1, len(boxes))
-    blended = np.clip(blender.result() * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(blended, "RGB")
+    return Image.fromarray(blender.result_8bit(), "RGB")
 
 
 def _resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
