@@ -74,3 +74,25 @@ def test_a_flux_model_offers_its_sampler_and_guidance(window: Any, tmp_path: Any
     assert "embedded guidance" in hint.message.text()
     hint.apply_button.click()
     assert (window.vm.scheduler, window.vm.steps, window.vm.guidance) == ("Euler", 28, 3.5)
+
+
+def test_a_new_offer_is_scrolled_into_view(window: Any, user_dirs: Any, qtbot: Any) -> None:
+    """Adding a LoRA happens above the Sampling group: its offer would appear below the fold, unseen."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication, QScrollArea
+
+    window.resize(1200, 640)
+    window.show()
+    qtbot.waitExposed(window)
+    scroll = window.findChild(QScrollArea, "controlsScroll")
+    scroll.verticalScrollBar().setValue(0)
+    folder = user_dirs.loras
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lcm-lora-sdv1-5.safetensors").write_bytes(b"x")
+    window.controls.own_files.loras.set_found([folder / "lcm-lora-sdv1-5.safetensors"])
+    window.vm.add_lora("lcm-lora-sdv1-5", 1.0)
+    hint = window.controls.few_step
+    qtbot.waitUntil(lambda: hint.isVisible())
+    QApplication.processEvents()
+    top = hint.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+    assert 0 <= top and top + hint.height() <= scroll.viewport().height(), (top, scroll.viewport().height())

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QToolButton, QVBoxLayout
 
 from studio.core.few_step import FewStepSuggestion, first_suggestion
 from studio.ui.viewmodel import RequestViewModel
@@ -60,7 +61,8 @@ class FewStepHint(QFrame):
         """Look again at the model and LoRAs; show the offer when it would change something."""
         files = self._lora_files()
         names = (self.vm.model, *(str(files.get(lora.name, lora.name)) for lora in self.vm.loras))
-        if names != self._names:  # a steps / sampler / CFG change reads no file again
+        new_files = names != self._names
+        if new_files:  # a steps / sampler / CFG change reads no file again
             self._names = names
             self.suggestion = first_suggestion(list(names))
         found = self.suggestion
@@ -73,6 +75,17 @@ class FewStepHint(QFrame):
             f"Sets the sampler to {found.scheduler}, {found.steps} steps and CFG {found.guidance:g}"
         )
         self.setVisible(True)
+        if new_files:
+            QTimer.singleShot(0, self._scroll_into_view)
+
+    def _scroll_into_view(self) -> None:
+        """A new offer is scrolled into view: it sits in the Sampling group, below the fold when the
+        artist adds a LoRA further up, and an offer nobody sees helps nobody."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is not None and self.isVisible():
+            area.ensureWidgetVisible(self, 0, 8)
 
     def apply(self) -> None:
         """Set the suggested sampler, steps and CFG (the artist clicked)."""

@@ -43,7 +43,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("reuse_parameters", "Reuse parameters", "reuse"),
     ("reuse_seed", "Reuse seed", "dice"),
     ("open_in_canvas", "Open in canvas", "canvas"),
-    ("upscale", "Upscale…", "canvas"),
+    ("upscale", "Upscale…", "upscale"),
     ("copy", "Copy image", "copy"),
     ("show_in_folder", "Show in folder", "folder"),
     ("delete", "Delete…", "trash"),
