@@ -79,7 +79,7 @@ def test_a_flux_model_offers_its_sampler_and_guidance(window: Any, tmp_path: Any
 def test_a_new_offer_is_scrolled_into_view(window: Any, user_dirs: Any, qtbot: Any) -> None:
     """Adding a LoRA happens above the Sampling group: its offer would appear below the fold, unseen."""
     from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QApplication, QScrollArea
+    from PySide6.QtWidgets import QScrollArea
 
     window.resize(1200, 640)
     window.show()
@@ -93,6 +93,9 @@ def test_a_new_offer_is_scrolled_into_view(window: Any, user_dirs: Any, qtbot: A
     window.vm.add_lora("lcm-lora-sdv1-5", 1.0)
     hint = window.controls.few_step
     qtbot.waitUntil(lambda: hint.isVisible())
-    QApplication.processEvents()
-    top = hint.mapTo(scroll.viewport(), QPoint(0, 0)).y()
-    assert 0 <= top and top + hint.height() <= scroll.viewport().height(), (top, scroll.viewport().height())
+
+    def in_view() -> bool:
+        top = hint.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+        return top >= 0 and top + hint.height() <= scroll.viewport().height()
+
+    qtbot.waitUntil(in_view, timeout=2000)  # the scroll is queued (after the layout settles)
