@@ -10,6 +10,7 @@ lower GPU memory mode after running out of memory has Started(plan, warnings) ->
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -237,3 +238,23 @@ class JobHandle:
             callback(event)
         except Exception:
             log.exception("A subscriber failed on %r", event)
+
+
+def deliver_queued_events(
+    events: queue.SimpleQueue[tuple[Event, JobHandle | None] | object], publish: Callable[[Event], None]
+) -> None:
+    """An engine's publisher thread: each queued `(event, handle)` goes first to the engine-wide
+    `publish` (its errors logged), then to its job's handle (None: preloads, rejections); anything
+    that is not such a pair (the engine's stop marker) ends the loop. Shared by the local and the
+    remote engine, so both deliver in the same order."""
+    while True:
+        item = events.get()
+        if not isinstance(item, tuple):
+            return
+        event, handle = item
+        try:
+            publish(event)
+        except Exception:
+            log.exception("Event subscriber failed on %r", event)
+        if handle is not None:
+            handle.deliver(event)  # logs its own subscribers' errors

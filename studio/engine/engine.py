@@ -40,6 +40,7 @@ from studio.core.events import (
     Queued,
     Started,
     Step,
+    deliver_queued_events,
 )
 from studio.core.plan import GenerationPlan, plan
 from studio.core.request import GenerationRequest, PreviewKind, check_request
@@ -206,17 +207,7 @@ class Engine:
         self._events.put((event, handle))
 
     def _publish_loop(self) -> None:
-        while True:
-            item = self._events.get()
-            if not isinstance(item, tuple):  # _STOP
-                return
-            event, handle = item
-            try:
-                self._publish(event)
-            except Exception:
-                log.exception("Event subscriber failed on %r", event)
-            if handle is not None:
-                handle.deliver(event)  # logs its own subscribers' errors
+        deliver_queued_events(self._events, self._publish)
 
     def _work_loop(self) -> None:
         from studio.engine.device import lower_thread_priority

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from studio.core.events import Cancelled, Event, Failed, FailureKind, JobHandle, Queued
+from studio.core.events import Cancelled, Event, Failed, FailureKind, JobHandle, Queued, deliver_queued_events
 from studio.core.plan import plan
 from studio.core.request import GenerationRequest, check_request
 from studio.remote import workflow
@@ -255,14 +255,4 @@ class RemoteEngine:
         self._events.put((event, handle))
 
     def _publish_loop(self) -> None:
-        while True:
-            item = self._events.get()
-            if not isinstance(item, tuple):
-                return
-            event, handle = item
-            try:
-                self._publish(event)
-            except Exception:
-                log.exception("Event subscriber failed on %r", event)
-            if handle is not None:
-                handle.deliver(event)
+        deliver_queued_events(self._events, self._publish)
