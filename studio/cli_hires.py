@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
+from studio.cli_upscale import add_upscaler_dir_option
 from studio.core.request import HIRES_UPSCALERS, HiresOptions, is_model_upscaler
 
 _DEFAULT = HiresOptions()
@@ -29,14 +29,7 @@ def add_hires_options(p: argparse.ArgumentParser) -> None:
         help=f"how the first pass is upscaled: {', '.join(HIRES_UPSCALERS)}, or a model upscaler (a name in "
         f"the upscaler folders or a file) (default: {_DEFAULT.upscaler})",
     )
-    p.add_argument(
-        "--upscaler-dir",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="DIR",
-        help="upscaler folder (default: Studio's)",
-    )
+    add_upscaler_dir_option(p)
     p.add_argument(
         "--hires-steps", type=int, default=_DEFAULT.steps, help="steps of the hires pass (0: same as --steps)"
     )

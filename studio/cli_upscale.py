@@ -39,14 +39,7 @@ def add_upscale_parser(sub: Any) -> None:
         metavar="NAME|PATH",
         help="Lanczos (default), Nearest, or a model upscaler: a name in the upscaler folders or a file",
     )
-    p.add_argument(
-        "--upscaler-dir",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="DIR",
-        help="upscaler folder (default: Studio's)",
-    )
+    add_upscaler_dir_option(p)
     p.add_argument(
         "--refine",
         type=float,
@@ -129,6 +122,18 @@ def checked_upscaler(name: str, dirs: tuple[str, ...]) -> str:
         return name
     where = ", ".join(dirs) or "no upscaler folder"
     raise UpscaleInputError(f"The upscaler {name!r} was not found (looked in {where}).")
+
+
+def add_upscaler_dir_option(p: argparse.ArgumentParser) -> None:
+    """--upscaler-dir DIR (repeatable): where model upscalers are found by name (`upscaler_dirs`)."""
+    p.add_argument(
+        "--upscaler-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="upscaler folder (default: Studio's)",
+    )
 
 
 def upscaler_dirs(given: list[Path]) -> tuple[str, ...]:
