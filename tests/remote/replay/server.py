@@ -9,6 +9,10 @@ server of Studio's: it answers only what was recorded.
   the recording over (a new round: the same job once more).
   A request the recording lacks gets 400 with a ``replay_mismatch`` error naming it (and is kept in
   `mismatches`), so a changed workflow shows as a clear failure, not a hang.
+- State, as a ComfyUI keeps it: a prompt whose recorded messages are still being played is listed in
+  /queue's ``queue_running`` (added to the recorded answer); GET /history/{id}, which recordings
+  rarely hold, is answered from what was played: ``{}`` while the prompt runs or when it is unknown,
+  its ``executed`` outputs once it ended (a client that checks on a slow prompt gets ComfyUI's answer).
 - WebSocket ``/ws``: after answering a trigger (the connect, POST /prompt, /interrupt, /queue) the
   server sends the messages recorded after it, in order, with the recorded delays times
   `time_scale` (0: as fast as possible), to the socket of the client id they were recorded for.
@@ -120,6 +124,8 @@ class ReplayServer:
         self._hostile_originals: list[dict[str, str]] = []  # output names a HOSTILE_FILENAME fault hid
         self.gone = False  # after DIES: the server stopped listening, like a ComfyUI that died
         self._send_lock: asyncio.Lock | None = None
+        self._running: list[str] = []  # live ids of the prompts whose messages are being played
+        self._history: dict[str, dict[str, Any]] = {}  # live prompt id -> {node: output} once it ended
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._server = BackgroundServer(app, "comfyui-replay", port)
@@ -163,12 +169,51 @@ class ReplayServer:
         if path == "/view" and query.get("filename") == HOSTILE_NAME and self._hostile_originals:
             query.update(self._hostile_originals[-1])  # a hostile server serves what it named so
         exchange = self._match(method, path, query, body)
+        if exchange is None and method == "GET" and path.startswith("/history/"):
+            return web.json_response(self._live_history(path.removeprefix("/history/")))
         if exchange is None:
             return self._mismatch(method, path, query, body)
         response = self._answer(exchange, fault)
+        if path == "/queue" and method == "GET":
+            response = self._with_running(response)
+        prompt_id = _prompt_id(response) if (method, path) == ("POST", "/prompt") else None
         if is_trigger(method, path):
-            asyncio.get_running_loop().call_soon(self._send_segment, exchange.seq, fault)
+            asyncio.get_running_loop().call_soon(self._send_segment, exchange.seq, fault, prompt_id)
         return response
+
+    # -- live state ----------------------------------------------------------------------------------
+    def _with_running(self, response: web.Response) -> web.Response:
+        """The recorded /queue answer with the prompts being played added to ``queue_running``."""
+        try:
+            queue = json.loads(response.body or b"")  # type: ignore[arg-type]
+        except ValueError:
+            return response
+        if not isinstance(queue, dict) or not isinstance(queue.get("queue_running"), list):
+            return response
+        listed = {item[1] for item in queue["queue_running"] if isinstance(item, list) and len(item) > 1}
+        for number, prompt_id in enumerate(self._running):
+            if prompt_id not in listed:
+                queue["queue_running"].append([number, prompt_id, {}, {}, []])
+        return web.json_response(queue, status=response.status)
+
+    def _live_history(self, prompt_id: str) -> dict[str, Any]:
+        outputs = self._history.get(prompt_id)
+        if outputs is None:  # running, or never seen: what ComfyUI answers
+            return {}
+        status = {"status_str": "success", "completed": True, "messages": []}
+        return {prompt_id: {"prompt": [], "outputs": outputs, "status": status, "meta": {}}}
+
+    def _record_output(self, prompt_id: str | None, text: str) -> None:
+        """Keep an ``executed`` message's output for /history/{prompt_id}."""
+        if prompt_id is None:
+            return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        data = message.get("data") if isinstance(message, dict) else None
+        if isinstance(message, dict) and message.get("type") == "executed" and isinstance(data, dict):
+            self._history.setdefault(prompt_id, {})[str(data.get("node"))] = data.get("output")
 
     def _answer(self, exchange: Exchange, fault: Fault | None) -> web.Response:
         if fault is not None and fault.kind is FaultKind.OVERSIZED_IMAGE:
@@ -255,15 +300,42 @@ class ReplayServer:
                 del self._sockets[client_id]
         return ws
 
-    def _send_segment(self, seq: int, fault: Fault | None) -> None:
+    def _send_segment(self, seq: int, fault: Fault | None, prompt_id: str | None = None) -> None:
+        """Play the messages exchange `seq` set off, filled with the ids of THIS round: a new round
+        started while they play (the client's next prompt) must not rename the last job's messages."""
         messages = self.transcript.segment(seq)
+        if prompt_id is not None:
+            self._running.append(prompt_id)
         if messages:
-            asyncio.get_running_loop().create_task(self._play(messages, fault))
+            play = self._play(messages, fault, self._bindings, prompt_id)
+            asyncio.get_running_loop().create_task(play)
+        else:
+            self._ended(prompt_id, completed=True)
 
-    async def _play(self, messages: list[Any], fault: Fault | None) -> None:
+    def _ended(self, prompt_id: str | None, *, completed: bool) -> None:
+        """The prompt's messages are played (`completed`) or were cut off by a fault (then it never
+        reaches the history, as a prompt of a server that died)."""
+        if prompt_id is not None and prompt_id in self._running:
+            self._running.remove(prompt_id)
+            if completed:
+                self._history.setdefault(prompt_id, {})
+
+    async def _play(
+        self, messages: list[Any], fault: Fault | None, bindings: IdBindings, prompt_id: str | None
+    ) -> None:
+        completed = False
+        try:
+            completed = await self._play_messages(messages, fault, bindings, prompt_id)
+        finally:
+            self._ended(prompt_id, completed=completed)
+
+    async def _play_messages(
+        self, messages: list[Any], fault: Fault | None, bindings: IdBindings, prompt_id: str | None
+    ) -> bool:
+        """Send the messages with their recorded delays; False when a fault cut them off."""
         ends = fault is not None and fault.kind in (FaultKind.CLOSE_WS, FaultKind.DIES)
         close_after = fault.after_messages if fault is not None and ends else None
-        conn_clients = self._connection_clients()
+        conn_clients = self._connection_clients(bindings)
         if self._send_lock is None:
             self._send_lock = asyncio.Lock()
         async with self._send_lock:
@@ -271,7 +343,7 @@ class ReplayServer:
             for sent, message in enumerate(messages):
                 if fault is not None and close_after is not None and sent >= close_after:
                     await self._close_mid_job(dies=fault.kind is FaultKind.DIES)
-                    return
+                    return False
                 if (
                     fault is not None
                     and fault.kind is FaultKind.MALFORMED_WS
@@ -285,26 +357,29 @@ class ReplayServer:
                 if message.data is not None and self.preview_delay > 0:
                     await asyncio.sleep(self.preview_delay)
                 previous = message.dt
+                text = None if message.text is None else bindings.fill(message.text)
+                if text is not None and fault is not None and fault.kind is FaultKind.HOSTILE_FILENAME:
+                    text = self._hostile(text)
+                if text is not None:
+                    self._record_output(prompt_id, text)
                 ws = self._socket_for(conn_clients.get(message.conn, ""))
                 if ws is None or ws.closed:
                     continue
                 try:
-                    if message.text is not None:
-                        text = self._bindings.fill(message.text)
-                        if fault is not None and fault.kind is FaultKind.HOSTILE_FILENAME:
-                            text = self._hostile(text)
+                    if text is not None:
                         await ws.send_str(text)
                     else:
                         await ws.send_bytes(message.data or b"")
                 except ConnectionError:
                     log.info("replay: the client's WebSocket closed while sending")
+        return True
 
-    def _connection_clients(self) -> dict[int, str]:
+    def _connection_clients(self, bindings: IdBindings) -> dict[int, str]:
         """Recorded connection number -> the live client id it is for (by the recorded /ws query)."""
         out: dict[int, str] = {}
         connects = [e for e in self.transcript.exchanges if e.path == "/ws"]
         for conn, exchange in enumerate(connects):
-            out[conn] = self._bindings.fill(exchange.query.get("clientId", ""))
+            out[conn] = bindings.fill(exchange.query.get("clientId", ""))
         return out
 
     def _socket_for(self, client_id: str) -> web.WebSocketResponse | None:
@@ -360,6 +435,16 @@ async def _huge_body(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionError):  # the client stopped reading: what it should do
         await response.write(b"\0" * 65536)
     return response
+
+
+def _prompt_id(response: web.Response) -> str | None:
+    """The prompt id of a POST /prompt answer (None when it is not one: an error, a fault)."""
+    try:
+        answer = json.loads(response.body or b"")  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    prompt_id = answer.get("prompt_id") if isinstance(answer, dict) else None
+    return prompt_id if isinstance(prompt_id, str) else None
 
 
 def _fault_response(kind: FaultKind) -> web.Response:

@@ -5,10 +5,16 @@ Finished images and metadata; a cancel mid-job; the model list and server status
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
+import requests
+import websocket
 
 from studio.core.events import Cancelled, Failed, Finished, Queued, Started, Step
 from studio.core.metadata import STUDIO_KEY
@@ -19,7 +25,7 @@ from tests.remote.comfy_server import CHECKPOINT
 from tests.remote.replay import scenarios
 from tests.remote.replay.harness import replay_session
 from tests.remote.replay.server import ReplayServer
-from tests.remote.replay.transcript import load
+from tests.remote.replay.transcript import Transcript, load
 
 TIMEOUT = 30.0
 MODES = ("txt2img", "img2img", "inpaint", "outpaint")
@@ -155,3 +161,55 @@ def test_recorded_timing_is_kept_scaled() -> None:
     assert isinstance(outcome, Finished), outcome
     assert 1 < span < 600  # seconds, as recorded
     assert elapsed >= 0.5  # the executed message comes near the end of the recorded span
+
+
+def _prompt_body(transcript: Transcript, client_id: str, prompt_id: str) -> dict[str, object]:
+    recorded = next(e for e in transcript.exchanges if e.path == "/prompt").request["json"]
+    return {**recorded, "client_id": client_id, "prompt_id": prompt_id}
+
+
+def _prompt_messages(
+    ws: websocket.WebSocket, until: Callable[[str, dict[str, Any]], bool]
+) -> list[tuple[str, str]]:
+    """(type, prompt id) of the text frames received until `until(type, data)` holds."""
+    seen: list[tuple[str, str]] = []
+    while True:
+        frame = ws.recv()
+        if isinstance(frame, bytes):
+            continue
+        message = json.loads(frame)
+        kind, data = message["type"], message.get("data", {})
+        seen.append((kind, str(data.get("prompt_id", ""))))
+        if until(kind, data):
+            return seen
+
+
+def test_a_prompt_posted_while_the_last_one_plays_does_not_rename_its_messages() -> None:
+    """The client posts its next prompt while the replay still plays the last one (a loaded CI
+    machine): the last prompt's remaining messages keep its own id, the new one shows in /queue as
+    running, and /history answers as ComfyUI does. (The replay once refilled the remaining
+    messages with the new prompt's id: a 'finished' new job, then a /history it could not answer.)"""
+    transcript = load("txt2img")
+    client, first, second = (uuid.uuid4().hex for _ in range(3))
+    with ReplayServer(transcript, time_scale=0.05) as replay:
+        ws = websocket.create_connection(
+            f"{replay.url.replace('http', 'ws')}/ws?clientId={client}", timeout=10
+        )
+        try:
+            requests.post(replay.url + "/prompt", json=_prompt_body(transcript, client, first), timeout=5)
+            _prompt_messages(ws, lambda kind, data: kind == "progress")
+            requests.post(replay.url + "/prompt", json=_prompt_body(transcript, client, second), timeout=5)
+            rest = _prompt_messages(ws, lambda kind, data: kind == "executing" and data["node"] is None)
+            assert all(prompt in ("", first) for _, prompt in rest), rest  # the first prompt's to its end
+            assert rest[-1] == ("executing", first)
+            running = requests.get(replay.url + "/queue", timeout=5).json()["queue_running"]
+            assert [item[1] for item in running] == [second]
+            assert requests.get(f"{replay.url}/history/{second}", timeout=5).json() == {}  # still running
+            done = requests.get(f"{replay.url}/history/{first}", timeout=5).json()
+            assert done[first]["outputs"]["out_0"]["images"][0]["filename"].endswith(".png")
+            rest = _prompt_messages(ws, lambda kind, data: kind == "executing" and data["node"] is None)
+            assert rest[-1] == ("executing", second)
+            assert requests.get(replay.url + "/queue", timeout=5).json()["queue_running"] == []
+        finally:
+            ws.close()
+        assert replay.mismatches == []
