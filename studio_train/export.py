@@ -90,7 +90,7 @@ def fit_latent_rgb(
     }
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     for path in (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
         "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
@@ -107,7 +107,7 @@ def labelled_grid(images: list[Image.Image], labels: list[str], cols: int = 8, s
     rows = (len(images) + cols - 1) // cols
     grid = Image.new("RGB", (cols * cell, rows * (cell + label_h)), "white")
     draw = ImageDraw.Draw(grid)
-    font = _font(10)
+    font = label_font(10)
     for i, (img, label) in enumerate(zip(images, labels, strict=True)):
         x, y = (i % cols) * cell, (i // cols) * (cell + label_h)
         grid.paste(img.resize((cell, cell), Image.Resampling.NEAREST), (x, y))

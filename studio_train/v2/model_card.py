@@ -75,3 +75,68 @@ def write_model_card(trainer: Trainer, out: Path) -> None:
         lines += ["", "## Autoencoder", f"- {json.loads(ae.read_text(encoding='utf-8'))}"]
     lines += ["", *curve_lines(trainer.work / "curve.csv")]
     (out / "MODEL_CARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- the evaluation section (bench/eval_mini.py --json) ---------------------------------------------
+TARGETS = {  # issue 17's bar, at the app's defaults
+    "plain": "top-5 ≥ 60 %, top-1 ≥ 30 %, median rank ≤ 3",
+    "unseen": "≥ 0.8 x plain",
+    "style": "top-5 ≥ 50 %",
+}
+
+
+def _retrieval(r: dict | None) -> str:
+    if not r:
+        return "—"
+    return f"{r['top1']:.1f} % / {r['top5']:.1f} % / {r['median_rank']:.1f}"
+
+
+def evaluation_lines(new: dict, old: dict | None) -> list[str]:
+    """A table of the full evaluation of `new` beside `old` (the model it replaces), same bench."""
+    head = "v2 (this model)" + (" | v1 (the model it replaced)" if old else "")
+    lines = [
+        "## Evaluation (`python bench/eval_mini.py`, app defaults: 20 steps, DPM++ 2M Karras, guidance 7)",
+        f"Ranked among all {new['n_noto']} Noto images by L2 distance of 16x16 box-downsampled RGB (chance: "
+        f"median rank {new['n_noto'] // 2}); one image per prompt, seed = prompt index. Cells: top-1 / top-5 / "
+        "median rank.",
+        "",
+        f"| prompts | {head} | target |",
+        "| --- | --- |" + (" --- |" if old else "") + " --- |",
+    ]
+    keys = [("plain", "plain names (120)", TARGETS["plain"])]
+    keys += [(k, k.replace("{}", "X"), TARGETS["unseen"]) for k in new if k.startswith("unseen ")]
+    keys += [("synonyms", "30 hand-written synonyms", TARGETS["unseen"])]
+    keys += [
+        (k, f"{k.removeprefix('style ')} style, own bank", TARGETS["style"])
+        for k in new
+        if k.startswith("style ")
+    ]
+    for key, label, target in keys:
+        cells = [_retrieval(new.get(key))] + ([_retrieval(old.get(key))] if old else [])
+        lines.append(f"| {label} | {' | '.join(cells)} | {target} |")
+    for label, fmt, target in (
+        ("autoencoder hue error", lambda r: f"{r['autoencoder']['hue_error_deg']:.1f}°", "≤ 10°"),
+        ("inpaint: right half masked, still top-5", lambda r: f"{r['inpaint']['ok']}/{r['inpaint']['n']}", "≥ 15/20"),
+        ("seconds per image (batch 1, 2 threads)", lambda r: f"{r['s_per_image']:.2f} s at {r['size']} px", "≤ 4 s"),
+    ):  # fmt: skip
+        cells = [fmt(new)] + ([fmt(old)] if old else [])
+        lines.append(f"| {label} | {' | '.join(cells)} | {target} |")
+    return lines
+
+
+def curve_per_hour(curve: Path) -> list[str]:
+    """One line: the quick-eval median rank at each hour of training (the nearest eval)."""
+    if not curve.exists():
+        return []
+    rows = [
+        (float(r["train_hours"]), float(r["median_rank"]))
+        for r in csv.DictReader(curve.open(encoding="utf-8"))
+    ]
+    if not rows:
+        return []
+
+    def nearest(hour: float) -> tuple[float, float]:
+        return min(rows, key=lambda row: abs(row[0] - hour))
+
+    points = [nearest(h) for h in range(1, int(max(h for h, _ in rows)) + 1)]
+    return ["Median rank per hour of training: " + ", ".join(f"{h:.1f} h → {m:g}" for h, m in points) + "."]
