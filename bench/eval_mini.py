@@ -234,7 +234,9 @@ def main() -> int:
     names = read_lines(args.prompts)
     print(f"{folder}: {args.size}px, {args.steps} steps, {args.scheduler}, guidance {args.guidance}")
     print(f"bank: all {len(noto.names)} Noto images; {len(names)} plain names")
-    results: dict[str, Any] = {"model": str(folder), "size": args.size, "n_noto": len(noto.names)}
+    results: dict[str, Any] = {
+        "model": str(folder), "size": args.size, "n_noto": len(noto.names), "threads": args.threads,
+    }  # fmt: skip
     plain = score(pipe, names, names, noto, args)
     print(row("plain names", plain))
     results["plain"] = plain

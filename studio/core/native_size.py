@@ -1,6 +1,6 @@
 """A model's native (training) image side in pixels, read from its configs: no torch, nothing loaded.
 
-Used to size new images for the chosen model (studio-mini 64, SD1.x 512, SD2 768, SDXL 1024). The
+Used to size new images for the chosen model (studio-mini 128, SD1.x 512, SD2 768, SDXL 1024). The
 engine's `ModelReady.native_size` is the loaded model's own answer and wins when it arrives.
 """
 

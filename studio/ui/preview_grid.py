@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 GAP = 2  # pixels between the cells (the background shows through)
 BACKGROUND = 40
-MIN_CELL = 64  # latent-size previews (8x8 for studio-mini) are enlarged so the gap stays thin
+MIN_CELL = 64  # latent-size previews (16x16 for studio-mini) are enlarged so the gap stays thin
 
 
 def grid(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:

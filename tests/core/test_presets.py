@@ -220,7 +220,7 @@ def test_shipped_builtin_presets_load_and_apply(tmp_path: Path) -> None:
         preset.apply_to(GenerationRequest(prompt="a fox"), notes).validate()
         assert not notes, (preset.name, notes)
     emoji = store.get("Emoji (studio-mini)").apply_to(GenerationRequest(prompt="red apple"))
-    assert emoji.prompt == "an emoji of a red apple" and (emoji.width, emoji.height) == (64, 64)
+    assert emoji.prompt == "an emoji of a red apple" and (emoji.width, emoji.height) == (128, 128)
 
 
 # ---- schema versions ----

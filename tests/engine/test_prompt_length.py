@@ -23,12 +23,13 @@ def test_a_long_prompt_is_read_in_windows_so_nothing_is_reported(engine, request
 
 
 def test_a_tokenizer_without_windowed_encoding_reports_past_30_tokens() -> None:
-    from transformers import CLIPTokenizer
+    from transformers import AutoTokenizer
 
     from studio.core.request import GenerationRequest
     from studio.engine.prompt_tokens import prompt_warnings
 
-    pipe = SimpleNamespace(tokenizer=CLIPTokenizer.from_pretrained(str(builtin_model_dir() / "tokenizer")))
+    # studio-mini's BERT tokenizer: 32 positions, [CLS] and [SEP] around 30 tokens; "apple" is one
+    pipe = SimpleNamespace(tokenizer=AutoTokenizer.from_pretrained(str(builtin_model_dir() / "tokenizer")))
     words = " ".join(["apple"] * 31)
     assert prompt_warnings(pipe, GenerationRequest(prompt=words)) == (
         "The prompt is 31 tokens; this model reads the first 30 — the rest is ignored.",

@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.ui.walk import RESULTS, show_window, step, use_fresh_user_dirs, wait_until
 
-FIRST, SECOND, THIRD = "smiling face with halo", "drooling face", "blue heart"
+FIRST, SECOND, THIRD = "red apple", "grinning squinting face", "blue heart"
 STYLE = "Emoji (studio-mini)"
 
 
@@ -51,7 +51,7 @@ def main(out_dir: str) -> int:
     state: dict[str, Any] = {}
 
     def s1_model() -> str:
-        assert (vm.width, vm.height) == (64, 64), (vm.width, vm.height)
+        assert (vm.width, vm.height) == (128, 128), (vm.width, vm.height)
         assert wait_until(lambda: "studio-mini" in window.status.model_label.text(), 300), "no model"
         ideas = window.controls.prompt_ideas
         assert ideas.isVisible() and FIRST in ideas.prompts(), ideas.prompts()
@@ -64,7 +64,7 @@ def main(out_dir: str) -> int:
         window.controls.steps.setValue(40)
         window.generate_button.click()
         state["first"] = gen.job
-        assert gen.job is not None and gen.job.request.width == 64
+        assert gen.job is not None and gen.job.request.width == 128
         steps: list[Any] = []
         gen.job.step.connect(steps.append)
         assert wait_until(lambda: steps and steps[-1].step >= 12, 300), "no previews"

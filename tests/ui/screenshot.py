@@ -2,7 +2,7 @@
 
     xvfb-run -s "-screen 0 1400x900x24" python -m tests.ui.screenshot docs/screenshot-window.png [WARMUPS]
 
-Uses the real Engine. With the built-in model (studio-mini, 64 px emoji) the "Emoji (studio-mini)"
+Uses the real Engine. With the built-in model (studio-mini, 128 px emoji) the "Emoji (studio-mini)"
 preset is applied; without it a tiny random pipeline stands in. A few quick warm-up jobs fill the
 history strip, then the window is grabbed half-way through a longer job.
 """

@@ -35,8 +35,8 @@ def _folder_model(root: Path, sample_size: int, blocks: int) -> Path:
 # -- the size follows the model ----------------------------------------------------------------------
 def test_built_in_model_starts_at_its_native_size(window: Any) -> None:
     assert window.vm.model == ""
-    assert (window.vm.width, window.vm.height) == (64, 64)  # never 512 px for the 64 px model
-    assert window.controls.width_spin.value() == 64
+    assert (window.vm.width, window.vm.height) == (128, 128)  # never 512 px for the 128 px model
+    assert window.controls.width_spin.value() == 128
 
 
 def test_choosing_a_model_sets_its_size_and_a_typed_size_is_kept(window: Any, tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_choosing_a_model_sets_its_size_and_a_typed_size_is_kept(window: Any, tm
     window.bridge.model_ready.emit(ModelReady(0, "my-sdxl", "cpu", "float32", 1.0, 1024, str(sdxl)))
     assert window.vm.width == 832  # kept: the model's answer does not overwrite a typed size
     window.vm.set("model", "")
-    assert (window.vm.width, window.vm.height) == (64, 64)  # another model: its size again
+    assert (window.vm.width, window.vm.height) == (128, 128)  # another model: its size again
 
 
 def test_model_ready_gives_the_size_of_a_single_file(window: Any, tmp_path: Path) -> None:
@@ -231,8 +231,8 @@ def test_model_load_failure_does_not_say_generating() -> None:
 # -- prompts that work ----------------------------------------------------------------------------------
 def test_prompts_that_work_for_the_built_in_model(window: Any, tmp_path: Path) -> None:
     button = window.controls.prompt_ideas
-    assert button.isVisible() and "sun with face" in button.prompts()
-    button.choose("sun with face")
-    assert window.vm.prompt == "sun with face" and window.controls.prompt.toPlainText() == "sun with face"
+    assert button.isVisible() and "blue heart" in button.prompts()
+    button.choose("blue heart")
+    assert window.vm.prompt == "blue heart" and window.controls.prompt.toPlainText() == "blue heart"
     window.vm.set("model", str(tmp_path / "other.safetensors"))
     assert not button.isVisible()

@@ -20,7 +20,7 @@ def test_the_group_sets_the_request(window: Any) -> None:
     panel.upscaler.setCurrentText("Lanczos")
     panel.steps.setValue(8)
     panel.denoise.spin.setValue(0.6)
-    assert panel.final_size.text() == "96 × 96"  # the built-in model's 64 px x 1.5
+    assert panel.final_size.text() == "192 × 192"  # the built-in model's 128 px x 1.5
     job = window.generate()
     assert job is not None
     sent = engine_of(window).requests[job.id]

@@ -67,7 +67,8 @@ class PromptIdeasButton(QToolButton):
         self.vm = vm
         self.setText("Prompts that work")
         self.setToolTip(
-            "The built-in model (studio-mini) draws 64 px emoji: these prompts give recognisable images"
+            "The built-in model (studio-mini) draws 128 px emoji in six styles: these prompts give "
+            "recognisable images"
         )
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_ = QMenu(self)
