@@ -15,7 +15,15 @@ MAX_BYTES = 120 * 1000 * 1000  # fp16, the bound issue 17 set
 
 def test_folder_is_complete_and_within_120_mb() -> None:
     folder = builtin_model_dir()
-    parts = ("model_index.json", "MODEL_CARD.md", "latent_rgb.json", "concepts.json", "unet", "vae", "text_encoder")
+    parts = (
+        "model_index.json",
+        "MODEL_CARD.md",
+        "latent_rgb.json",
+        "concepts.json",
+        "unet",
+        "vae",
+        "text_encoder",
+    )
     for part in parts:
         assert (folder / part).exists(), part
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
