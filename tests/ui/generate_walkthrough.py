@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.ui.walk import RESULTS, show_window, step, use_fresh_user_dirs, wait_until
 
-FIRST, SECOND, THIRD = "red apple", "grinning squinting face", "blue heart"
+FIRST, SECOND, THIRD = "blue heart", "grinning squinting face", "lady beetle"
 STYLE = "Emoji (studio-mini)"
 
 
