@@ -389,10 +389,11 @@ class ReplayServer:
 
     async def _close_mid_job(self, dies: bool) -> None:
         log.info("replay: closing the WebSocket mid-job%s (fault)", " and going away" if dies else "")
+        if dies:  # gone from now: a client may notice the closed socket before the port is closed
+            self.gone = True
         for ws in list(self._sockets.values()):
             await ws.close(code=1001, message=b"server going away")
         if dies:
-            self.gone = True
             await self._server.stop_listening()
 
     def _hostile(self, text: str) -> str:
