@@ -5,35 +5,20 @@ grows), and all 6 results are saved with their own seeds."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from PySide6.QtWidgets import QApplication
 
 from studio.core.metadata import read_png_metadata
 from tests.remote.comfy_server import CHECKPOINT
+from tests.remote.window import window_on_servers
 from tests.ui.conftest import answers, user_dirs  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.comfyui
 
 JOBS = 6
-
-
-def _window(qtbot: Any, dirs: Any, urls: list[str]) -> Any:
-    from studio.app import build_window
-
-    servers = [{"url": url} for url in urls]
-    settings = {"version": 1, "run_on": "comfyui", "comfyui_servers": servers, "preview_interval": 1}
-    (Path(dirs.config) / "settings.json").write_text(json.dumps(settings))
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    win = build_window(app, dirs)
-    qtbot.addWidget(win)
-    win.show()
-    return win
 
 
 def _prompts_run(url: str) -> int:
@@ -46,7 +31,7 @@ def test_six_window_jobs_spread_over_two_comfyui_servers(
     two_comfy_urls: list[str],
 ) -> None:
     before = [_prompts_run(url) for url in two_comfy_urls]
-    win = _window(qtbot, user_dirs, two_comfy_urls)
+    win = window_on_servers(qtbot, user_dirs, two_comfy_urls)
     saved: list[Any] = []
     win.generation.results_saved.connect(saved.extend)
     try:

@@ -6,17 +6,15 @@ all 6 results saved."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from tests.remote.replay.server import ReplayServer
 from tests.remote.replay.transcript import load
 from tests.remote.test_window_replay import _use_scenario_request
+from tests.remote.window import window_on_servers
 from tests.ui.conftest import answers, user_dirs  # noqa: F401 (fixtures)
 
 JOBS = 6
@@ -33,20 +31,6 @@ def replays() -> Iterator[tuple[ReplayServer, ReplayServer]]:
         yield one, two
 
 
-def _window(qtbot: Any, dirs: Any, urls: list[str]) -> Any:
-    from studio.app import build_window
-
-    servers = [{"url": url} for url in urls]
-    settings = {"version": 1, "run_on": "comfyui", "comfyui_servers": servers, "preview_interval": 1}
-    (Path(dirs.config) / "settings.json").write_text(json.dumps(settings))
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    win = build_window(app, dirs)
-    qtbot.addWidget(win)
-    win.show()
-    return win
-
-
 def _prompts(replay: ReplayServer) -> int:
     return replay.requests.count(("POST", "/prompt"))
 
@@ -56,7 +40,7 @@ def test_six_window_jobs_spread_over_two_servers(
     user_dirs: Any,  # noqa: F811
     replays: tuple[ReplayServer, ReplayServer],
 ) -> None:
-    win = _window(qtbot, user_dirs, [r.url for r in replays])
+    win = window_on_servers(qtbot, user_dirs, [r.url for r in replays])
     saved: list[Any] = []
     win.generation.results_saved.connect(saved.extend)
     most_running = 0
