@@ -357,11 +357,7 @@ class ReplayServer:
                 if message.data is not None and self.preview_delay > 0:
                     await asyncio.sleep(self.preview_delay)
                 previous = message.dt
-                text = None if message.text is None else bindings.fill(message.text)
-                if text is not None and fault is not None and fault.kind is FaultKind.HOSTILE_FILENAME:
-                    text = self._hostile(text)
-                if text is not None:
-                    self._record_output(prompt_id, text)
+                text = self._message_text(message.text, fault, bindings, prompt_id)
                 ws = self._socket_for(conn_clients.get(message.conn, ""))
                 if ws is None or ws.closed:
                     continue
@@ -373,6 +369,18 @@ class ReplayServer:
                 except ConnectionError:
                     log.info("replay: the client's WebSocket closed while sending")
         return True
+
+    def _message_text(
+        self, recorded: str | None, fault: Fault | None, bindings: IdBindings, prompt_id: str | None
+    ) -> str | None:
+        """A recorded text frame with this round's ids (None for a binary frame), kept for /history."""
+        if recorded is None:
+            return None
+        text = bindings.fill(recorded)
+        if fault is not None and fault.kind is FaultKind.HOSTILE_FILENAME:
+            text = self._hostile(text)
+        self._record_output(prompt_id, text)
+        return text
 
     def _connection_clients(self, bindings: IdBindings) -> dict[int, str]:
         """Recorded connection number -> the live client id it is for (by the recorded /ws query)."""
