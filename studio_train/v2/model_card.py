@@ -1,8 +1,13 @@
 """A draft MODEL_CARD.md for an exported v2 model: data and credits (CC-BY sets), text encoder,
-sizes, recipe, autoencoder quality and the learning curve of the run (curve.csv)."""
+sizes, recipe, autoencoder quality and the learning curve of the run (curve.csv); and the full
+evaluation section, put into a card after `bench/eval_mini.py --json` has run:
+
+    python -m studio_train.v2.model_card CARD.md --eval new.json [--baseline old.json]
+"""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from dataclasses import asdict
@@ -42,7 +47,7 @@ def curve_lines(curve: Path) -> list[str]:
         f"| {r['train_hours']} | {r['phase_step']} | {r['size']} | {r['median_rank']} | {r['top1']} | {r['top5']} |"
         for r in rows
     ]
-    return out
+    return [*out[:1], *curve_per_hour(curve), *out[1:]]
 
 
 def write_model_card(trainer: Trainer, out: Path) -> None:
@@ -147,3 +152,43 @@ def curve_per_hour(curve: Path) -> list[str]:
     if rows[-1] not in points:
         points.append(rows[-1])  # where the run ended
     return ["Median rank per hour of training: " + ", ".join(f"{h:.1f} h → {m:g}" for h, m in points) + "."]
+
+
+def with_evaluation(card: str, lines: list[str]) -> str:
+    """`card` with its "## Evaluation" section replaced by `lines` (put before the learning curve,
+    or at the end, when it has none)."""
+    parts = card.rstrip("\n").split("\n## ")
+    head, sections = parts[0], ["## " + part for part in parts[1:]]
+    section = "\n".join(lines)
+    kept = [x for x in sections if not x.startswith("## Evaluation")]
+    at = next((i for i, x in enumerate(kept) if x.startswith("## Learning curve")), len(kept))
+    return (
+        "\n\n".join(
+            [
+                head.rstrip("\n"),
+                *[x.rstrip("\n") for x in kept[:at]],
+                section,
+                *[x.rstrip("\n") for x in kept[at:]],
+            ]
+        )
+        + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m studio_train.v2.model_card", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("card", type=Path, help="a MODEL_CARD.md to update in place")
+    ap.add_argument("--eval", type=Path, required=True, help="bench/eval_mini.py --json of this model")
+    ap.add_argument("--baseline", type=Path, default=None, help="the same for the model it replaces")
+    args = ap.parse_args(argv)
+    new = json.loads(args.eval.read_text(encoding="utf-8"))
+    old = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline else None
+    card = args.card.read_text(encoding="utf-8")
+    args.card.write_text(with_evaluation(card, evaluation_lines(new, old)), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
